@@ -1,0 +1,101 @@
+"""Make sure the system tools a step needs are there.
+
+Pip packages go into the nox session's venv; Debian packages are the machine's. As root we
+install missing ones (``apt-get update`` once, then ``apt-get install``); otherwise we stop
+with a message naming the package, because silently skipping a check hides real failures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+
+from . import config, console
+
+
+class MissingDependency(RuntimeError):
+    pass
+
+
+_apt_updated = False
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def deb_installed(package: str) -> bool:
+    """True when dpkg knows ``package`` as installed."""
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
+        )
+    except OSError:
+        return False
+    return out.returncode == 0 and "install ok installed" in out.stdout
+
+
+def apt_install(packages: Iterable[str]) -> None:
+    """Install Debian packages as root, running ``apt-get update`` once per process."""
+    global _apt_updated
+    packages = sorted(set(packages))
+    if not packages:
+        return
+    if not is_root() or not shutil.which("apt-get"):
+        raise MissingDependency(
+            "missing Debian package(s): "
+            + ", ".join(packages)
+            + f"; install them with `sudo apt-get install -y {' '.join(packages)}`"
+        )
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if not _apt_updated:
+        console.info("apt-get update")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        _apt_updated = True
+    console.info(f"apt-get install {' '.join(packages)}")
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def ensure_binaries(binaries: Mapping[str, str]) -> None:
+    """Ensure each binary (key) is on PATH, installing its Debian package (value)."""
+    missing = {pkg for binary, pkg in binaries.items() if shutil.which(binary) is None}
+    apt_install(missing)
+    still = [b for b in binaries if shutil.which(b) is None]
+    if still:
+        raise MissingDependency(f"still missing after install: {', '.join(still)}")
+
+
+def ensure_libraries(libs: Mapping[str, Iterable[str]]) -> None:
+    """Ensure library packages; each entry lists alternative names (e.g. t64 renames)."""
+    missing = []
+    for alternatives in libs.values():
+        alternatives = list(alternatives)
+        if not any(deb_installed(name) for name in alternatives):
+            missing.append(_installable(alternatives))
+    apt_install(missing)
+
+
+def _installable(alternatives: list[str]) -> str:
+    """The first alternative apt knows (Debian 13 renamed libfuse2 to libfuse2t64)."""
+    for name in alternatives:
+        probe = subprocess.run(
+            ["apt-cache", "show", name], capture_output=True, text=True
+        ) if shutil.which("apt-cache") else None
+        if probe is not None and probe.returncode == 0 and probe.stdout.strip():
+            return name
+    return alternatives[0]
+
+
+def ensure_for(platform: str) -> None:
+    """Everything the build of ``platform`` needs from the system."""
+    if platform == "appimage":
+        ensure_binaries(config.DEBIAN_APPIMAGE)
+        ensure_libraries(config.DEBIAN_LIBS)
+    # dmg/windows: their modules call ensure_binaries with their own tables
