@@ -9,7 +9,6 @@ independent readers (7z, dmg2img). Layout per Apple's UDIF, as also read by 7-Zi
 
 from __future__ import annotations
 
-import base64
 import plistlib
 import struct
 import uuid
@@ -31,7 +30,7 @@ def _checksum(value: int) -> bytes:
 
 def _mish(chunks: list[tuple[int, int, int, int, int]], sectors: int, crc: int) -> bytes:
     """The blkx table of the single partition: header, one 40-byte entry per chunk, terminator."""
-    entries = chunks + [(END, 0, sectors, 0, 0)]
+    entries = chunks + [(END, sectors, 0, 0, 0)]
     head = struct.pack(">4sIQQQII24x", b"mish", 1, 0, sectors, 0, BUFFERS_NEEDED, 0)
     head += _checksum(crc) + struct.pack(">I", len(entries))
     body = b"".join(struct.pack(">IIQQQQ", kind, 0, first, count, off, length)
@@ -118,4 +117,4 @@ def verify_checksums(image: Path) -> None:
         raise ValueError(f"{image}: resource fork has no mish block table")
 
 
-__all__ = ["write_udzo", "read_koly", "verify_checksums", "base64"]
+__all__ = ["write_udzo", "read_koly", "verify_checksums"]
