@@ -1,0 +1,170 @@
+"""``ct list``, ``ct show`` and ``ct index``: find recorded traces again."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ct import importer, paths
+from ct.errors import TARGET, CtError
+from ct.index import Index, move_aside, salvage_trace_dirs
+from ct.summary import summarize
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return "?"
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def _command(row: dict) -> str:
+    return shlex.join([row.get("program") or "?", *row.get("args", [])])
+
+
+def cmd_list(as_json: bool, limit: int | None) -> int:
+    with Index(paths.index_path()) as index:
+        rows = index.list(limit)
+    if as_json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not rows:
+        print("no recordings yet; record one with `ct record PROGRAM.py`")
+        return 0
+    table = [("ID", "RECORDED", "EXIT", "STEPS", "SIZE", "COMMAND")]
+    for r in rows:
+        exit_text = "?" if r.get("exit_status") is None else str(r["exit_status"])
+        if r.get("partial"):
+            exit_text += "*"
+        table.append((
+            str(r["id"]), _local_time(r.get("recorded_at")), exit_text,
+            "?" if r.get("steps") is None else str(r["steps"]), _size(r.get("size_bytes")),
+            _command(r),
+        ))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [c.rjust(w) if i in (0, 2, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        print("  ".join([*cells, row[-1]]))
+    return 0
+
+
+def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
+    with Index(paths.index_path()) as index:
+        row = index.get(ref)
+    trace_dir = Path(row["trace_dir"])
+    present = trace_dir.is_dir()
+    meta = importer.read_metadata(trace_dir) or {}
+    try:
+        trace_paths = importer.read_json(trace_dir / importer.PATHS) if present else []
+    except (OSError, ValueError):
+        trace_paths = []
+    summary = summarize(trace_dir) if present else None
+    info = {
+        **row,
+        "present": present,
+        "top_functions": summary.top_functions(trace_paths, top) if summary else [],
+        "metadata": meta,
+    }
+    if as_json:
+        json.dump(info, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    lines = [
+        ("id", str(row["id"])),
+        ("command", _command(row)),
+        ("workdir", row.get("workdir") or "?"),
+        ("recorded", _local_time(row.get("recorded_at"))),
+        ("duration", "?" if row.get("duration_s") is None else f"{row['duration_s']:.3f} s"),
+        ("exit status", "?" if row.get("exit_status") is None else str(row["exit_status"])),
+        ("interpreter", f"{row.get('interpreter') or '?'} (Python {row.get('python_version') or '?'})"),
+        ("recorder", row.get("recorder_version") or "?"),
+        ("steps", str(row.get("steps"))), ("calls", str(row.get("calls"))),
+        ("events", str(row.get("events"))),
+        ("exceptions", "?" if row.get("exceptions") is None else str(row["exceptions"])),
+        ("size", _size(row.get("size_bytes"))),
+        ("trace folder", str(trace_dir) + ("" if present else "  (MISSING)")),
+    ]
+    if row.get("partial"):
+        lines.append(("partial", str(meta.get("partial_reason") or "yes")))
+    if (trace_dir / "diff_index.json").is_file():
+        try:
+            d = json.loads((trace_dir / "diff_index.json").read_text(encoding="utf-8"))
+            lines.append(("diff", f"{d.get('spec')}: {len(d.get('files', []))} file(s) changed"))
+        except (OSError, ValueError):
+            pass
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        print(f"{k.ljust(width)}  {v}")
+    if info["top_functions"]:
+        print("\ntop functions by calls:")
+        for fn in info["top_functions"]:
+            where = f"{fn['path']}:{fn['line']}" if fn.get("path") else ""
+            print(f"  {fn['calls']:>8}  {fn['name']}  {where}".rstrip())
+    return 0
+
+
+def import_folders(folders: list[Path], quiet: bool = False) -> int:
+    """Import trace folders; report the ones that are not traces; status 20 if any failed."""
+    status = 0
+    with Index(paths.index_path()) as index:
+        for folder in folders:
+            try:
+                row_id = index.add(importer.build_record(folder))
+            except CtError as exc:
+                print(f"ct: {exc.message}", file=sys.stderr)
+                status = exc.status
+                continue
+            if not quiet:
+                print(f"ct: indexed {Path(folder).absolute()} (id {row_id})", file=sys.stderr)
+    return status
+
+
+def cmd_index(import_dirs: list[str], rebuild: bool) -> int:
+    if not import_dirs and not rebuild:
+        raise CtError("index: nothing to do; use --import DIR or --rebuild", 2)
+    status = 0
+    if rebuild:
+        db = paths.index_path()
+        known = salvage_trace_dirs(db) if db.exists() else []
+        aside = move_aside(db)
+        if aside:
+            print(f"ct: moved the old index to {aside}", file=sys.stderr)
+        folders: dict[str, Path] = {}
+        tdir = paths.traces_dir()
+        if tdir.is_dir():
+            for child in sorted(tdir.iterdir()):
+                if (child / importer.METADATA).is_file():
+                    folders[str(child.absolute())] = child
+        for k in known:
+            if Path(k, importer.METADATA).is_file():
+                folders.setdefault(k, Path(k))
+        with Index(db):
+            pass  # creates a fresh, current-schema index even when there is nothing to import
+        status = import_folders(list(folders.values()), quiet=True)
+        print(f"ct: rebuilt {db} from {len(folders)} trace folder(s)", file=sys.stderr)
+    if import_dirs:
+        missing = [d for d in import_dirs if not Path(d).is_dir()]
+        for d in missing:
+            print(f"ct: index: {d} is not a directory; pass a trace folder", file=sys.stderr)
+        status = import_folders([Path(d) for d in import_dirs if Path(d).is_dir()]) or status
+        if missing:
+            status = status or TARGET
+    return status

@@ -1,0 +1,162 @@
+"""Find the Python interpreter ``ct record`` runs, exactly the way the user's shell would.
+
+Order (docs/architecture.md): ``CODETRACER_PYTHON_INTERPRETER``, ``PYTHON_EXECUTABLE``,
+``PYTHON``, then ``python3`` and ``python`` on PATH (``py`` on Windows). Symlinks are never
+resolved: a venv's ``bin/python`` is a symlink to the base interpreter, and resolving it would
+silently drop the venv's site-packages. The interpreter is run once to learn its version and
+whether the recorder is importable in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from ct.errors import ENVIRONMENT, NOT_FOUND, CtError
+
+ENV_VARS = ("CODETRACER_PYTHON_INTERPRETER", "PYTHON_EXECUTABLE", "PYTHON")
+MIN_VERSION = (3, 12)
+RECORDER_MODULE = "codetracer_python_recorder"
+RECORDER_DIST = "codetracer-python-recorder"
+
+# Runs inside the user's interpreter. Kept tiny: one process start, no recorder import side
+# effects beyond find_spec, and the distribution version read from metadata only.
+_PROBE = r"""
+import json, sys, platform
+info = {"version": list(sys.version_info[:3]), "executable": sys.executable,
+        "implementation": platform.python_implementation(), "recorder": None}
+try:
+    import importlib.util
+    spec = importlib.util.find_spec("codetracer_python_recorder")
+except Exception:
+    spec = None
+if spec is not None:
+    ver = None
+    try:
+        from importlib.metadata import version
+        ver = version("codetracer-python-recorder")
+    except Exception:
+        pass
+    info["recorder"] = {"origin": spec.origin or str(list(spec.submodule_search_locations or [])), "version": ver}
+sys.stdout.write(json.dumps(info))
+"""
+
+
+@dataclass
+class Interpreter:
+    """The chosen interpreter and what we learned by running it once."""
+
+    path: str  # as found: absolute, symlinks kept
+    source: str  # why: "CODETRACER_PYTHON_INTERPRETER", "PATH (python3)", ...
+    version: tuple[int, int, int] = (0, 0, 0)
+    implementation: str = ""
+    recorder_origin: str | None = None  # where the installed recorder lives, if any
+    recorder_version: str | None = None
+
+    @property
+    def version_str(self) -> str:
+        return ".".join(str(p) for p in self.version)
+
+
+def _resolve_command(value: str, path_env: str | None) -> str | None:
+    """Resolve a command name or path like a shell would, without following symlinks."""
+    value = os.path.expanduser(value)
+    if os.sep in value or (os.altsep and os.altsep in value):
+        if os.path.isfile(value) and os.access(value, os.X_OK):
+            return os.path.abspath(value)
+        return None
+    found = shutil.which(value, path=path_env)
+    return os.path.abspath(found) if found else None
+
+
+def find(environ: dict[str, str] | None = None) -> tuple[str, str]:
+    """Return ``(path, source)`` of the interpreter to use, or raise the shell-like error."""
+    env = os.environ if environ is None else environ
+    path_env = env.get("PATH", os.defpath)
+    for var in ENV_VARS:
+        value = env.get(var)
+        if value is None or value == "":
+            continue
+        resolved = _resolve_command(value, path_env)
+        if resolved is None:
+            raise CtError(
+                f"{var}={value!r} does not name an executable Python interpreter; "
+                f"fix it or unset {var}",
+                ENVIRONMENT,
+            )
+        return resolved, var
+    names = ("python3", "python", "py") if os.name == "nt" else ("python3", "python")
+    for name in names:
+        resolved = _resolve_command(name, path_env)
+        if resolved:
+            return resolved, f"PATH ({name})"
+    # Exactly what a shell says, and its status, so scripts treat it the same way.
+    raise CtError("python3: command not found", NOT_FOUND, prefix="")
+
+
+def probe(path: str, source: str, env: dict[str, str] | None = None) -> Interpreter:
+    """Run the interpreter once; fill in version and installed-recorder facts."""
+    try:
+        proc = subprocess.run(
+            [path, "-c", _PROBE],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    except OSError as exc:
+        raise CtError(
+            f"cannot run Python interpreter {path} (from {source}): {exc.strerror or exc}; "
+            "point CODETRACER_PYTHON_INTERPRETER at a working python3",
+            ENVIRONMENT,
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CtError(
+            f"Python interpreter {path} (from {source}) did not answer within 60 s",
+            ENVIRONMENT,
+        ) from exc
+    try:
+        info = json.loads(proc.stdout)
+    except ValueError:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CtError(
+            f"{path} (from {source}) is not a working Python interpreter ({detail}); "
+            "point CODETRACER_PYTHON_INTERPRETER at python3.12 or newer",
+            ENVIRONMENT,
+        ) from None
+    interp = Interpreter(
+        path=path,
+        source=source,
+        version=tuple(info.get("version", (0, 0, 0)))[:3],  # type: ignore[arg-type]
+        implementation=info.get("implementation", ""),
+    )
+    rec = info.get("recorder")
+    if rec:
+        interp.recorder_origin = rec.get("origin")
+        interp.recorder_version = rec.get("version")
+    return interp
+
+
+def check_version(interp: Interpreter) -> None:
+    """Recording needs sys.monitoring (CPython 3.12+); say so naming the interpreter."""
+    if tuple(interp.version[:2]) < MIN_VERSION:
+        minimum = ".".join(map(str, MIN_VERSION))
+        raise CtError(
+            f"{interp.path} (from {interp.source}) is Python {interp.version_str}; "
+            f"recording needs Python {minimum} or newer: set CODETRACER_PYTHON_INTERPRETER "
+            f"to a newer interpreter or activate an environment that has one",
+            ENVIRONMENT,
+        )
+
+
+def discover(env: dict[str, str] | None = None) -> Interpreter:
+    """Find, probe and version-check the interpreter (the whole discovery contract)."""
+    path, source = find(env)
+    interp = probe(path, source, env)
+    check_version(interp)
+    return interp
+

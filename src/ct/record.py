@@ -1,0 +1,301 @@
+"""``ct record [options] PROGRAM [ARGS...]``: run a program under the recorder, then index it.
+
+Arguments are split by hand, not by argparse: ct's options are recognised only *before*
+PROGRAM (``--`` may end them), and everything from PROGRAM on goes to the program verbatim,
+so ``ct record app.py --format json -o x`` passes ``--format json -o x`` to ``app.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ct import diff as diffmod
+from ct import importer, interpreter, launch, paths, recorder_locate
+from ct.errors import ENVIRONMENT, TARGET, USAGE, CtError
+from ct.index import Index
+
+LANGUAGES = {"python": (".py", ".pyw")}
+SUPPORTED = "supported languages: python (.py, or --lang python)"
+
+USAGE_TEXT = """\
+usage: ct record [options] [--] PROGRAM [ARGS...]
+
+Run PROGRAM exactly like `python PROGRAM ARGS...` would in this shell (same interpreter,
+environment, stdin/stdout/stderr and exit status) while recording it, then index the trace.
+Options are read only before PROGRAM; everything after it goes to the program unchanged.
+
+options:
+  -o, --output-folder DIR     write the trace files directly into DIR
+                              (default: <data dir>/traces/<id>)
+  --lang LANG                 language of PROGRAM (python); default: from the extension
+  --activation-path PATH      start recording when PATH is first executed
+  --trace-filter FILE         trace filter file (repeatable)
+  --with-diff SPEC            store a diff with the trace: last-commit, PATCHFILE or REV_RANGE
+  -q, --quiet                 print nothing of ct's own when all goes well
+  --on-recorder-error MODE    recorder policy: abort | disable
+  --require-trace             fail if no trace was produced
+  --keep-partial-trace        keep the trace if recording fails midway
+  --log-level LEVEL           recorder log level
+  --log-file FILE             recorder log file
+  --json-errors               recorder errors as JSON on stderr
+  -h, --help                  show this help
+
+The interpreter is the first of $CODETRACER_PYTHON_INTERPRETER, $PYTHON_EXECUTABLE, $PYTHON,
+python3, python on PATH. Exit status: the program's; recorder failures 2/10/20/70.
+"""
+
+# option -> (field name, takes a value, repeatable)
+_VALUE_OPTS = {
+    "-o": "output", "--output-folder": "output", "--lang": "lang",
+    "--activation-path": "activation_path", "--trace-filter": "trace_filters",
+    "--with-diff": "with_diff", "--on-recorder-error": "on_recorder_error",
+    "--log-level": "log_level", "--log-file": "log_file",
+}
+_FLAG_OPTS = {
+    "-q": "quiet", "--quiet": "quiet", "--require-trace": "require_trace",
+    "--keep-partial-trace": "keep_partial_trace", "--json-errors": "json_errors",
+}
+
+
+@dataclass
+class RecordOptions:
+    program: str = ""
+    args: list[str] = field(default_factory=list)
+    output: str | None = None
+    lang: str | None = None
+    activation_path: str | None = None
+    trace_filters: list[str] = field(default_factory=list)
+    with_diff: str | None = None
+    on_recorder_error: str | None = None
+    log_level: str | None = None
+    log_file: str | None = None
+    quiet: bool = False
+    require_trace: bool = False
+    keep_partial_trace: bool = False
+    json_errors: bool = False
+    help: bool = False
+
+    def recorder_options(self) -> list[str]:
+        """The pass-through options, in the recorder's spelling."""
+        out: list[str] = []
+        if self.activation_path:
+            out += ["--activation-path", self.activation_path]
+        for f in self.trace_filters:
+            out += ["--trace-filter", f]
+        if self.with_diff:
+            out += ["--with-diff", self.with_diff]
+        if self.on_recorder_error:
+            out += ["--on-recorder-error", self.on_recorder_error]
+        if self.require_trace:
+            out.append("--require-trace")
+        if self.keep_partial_trace:
+            out.append("--keep-partial-trace")
+        if self.log_level:
+            out += ["--log-level", self.log_level]
+        if self.log_file:
+            out += ["--log-file", self.log_file]
+        if self.json_errors:
+            out.append("--json-errors")
+        return out
+
+
+def parse(argv: list[str]) -> RecordOptions:
+    """Split ``argv`` into ct options and PROGRAM ARGS (see module docstring)."""
+    opts = RecordOptions()
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            i += 1
+            break
+        if tok in ("-h", "--help"):
+            opts.help = True
+            return opts
+        if not tok.startswith("-") or tok == "-":
+            break
+        name, eq, inline = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        if name in _FLAG_OPTS:
+            if eq:
+                raise CtError(f"record: option {name} takes no value; see `ct record --help`", USAGE)
+            setattr(opts, _FLAG_OPTS[name], True)
+            i += 1
+            continue
+        if name in _VALUE_OPTS:
+            if eq:
+                value = inline
+                i += 1
+            else:
+                if i + 1 >= len(argv):
+                    raise CtError(f"record: option {name} needs a value; see `ct record --help`", USAGE)
+                value = argv[i + 1]
+                i += 2
+            field_name = _VALUE_OPTS[name]
+            if field_name == "trace_filters":
+                opts.trace_filters.append(value)
+            else:
+                setattr(opts, field_name, value)
+            continue
+        if tok.startswith("-o") and len(tok) > 2:  # -oDIR
+            opts.output = tok[2:]
+            i += 1
+            continue
+        raise CtError(
+            f"record: unknown option {tok!r} (ct options go before PROGRAM); see `ct record --help`",
+            USAGE,
+        )
+    if i >= len(argv):
+        raise CtError("record: missing PROGRAM; usage: ct record [options] PROGRAM.py [ARGS...]", USAGE)
+    opts.program = argv[i]
+    opts.args = list(argv[i + 1:])
+    return opts
+
+
+def check_program(opts: RecordOptions) -> str:
+    """Validate PROGRAM and its language; return the language name."""
+    prog = opts.program
+    if opts.lang is not None and opts.lang.lower() not in LANGUAGES:
+        raise CtError(f"record: unsupported language {opts.lang!r}; {SUPPORTED}", USAGE)
+    if os.path.isdir(prog):
+        raise CtError(f"record: {prog} is a directory, not a program file; {SUPPORTED}", TARGET)
+    if not os.path.exists(prog):
+        raise CtError(f"record: {prog}: no such file; check the path ({SUPPORTED})", TARGET)
+    if not os.access(prog, os.R_OK) or not os.path.isfile(prog):
+        raise CtError(f"record: {prog} is not a readable file; check its permissions", TARGET)
+    if opts.lang:
+        return opts.lang.lower()
+    ext = os.path.splitext(prog)[1].lower()
+    for lang, exts in LANGUAGES.items():
+        if ext in exts:
+            return lang
+    raise CtError(f"record: cannot record {prog}: unsupported file type {ext or '(none)'!r}; {SUPPORTED}", TARGET)
+
+
+def new_trace_id() -> str:
+    """Time-ordered and unique across concurrent recordings: UTC timestamp + random suffix."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+def ensure_data_dir() -> Path:
+    """Fail before running anything if the index cannot be written."""
+    root = paths.data_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}-{secrets.token_hex(2)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CtError(
+            f"the data dir {root} is not writable ({exc.strerror or exc}); fix its permissions "
+            "or set CODETRACER_DATA_DIR to a writable directory",
+            ENVIRONMENT,
+        ) from exc
+    return root
+
+
+def prepare_output(opts: RecordOptions) -> tuple[Path, bool]:
+    """Create the trace folder; returns (folder, created_by_us)."""
+    if opts.output is not None:
+        out = Path(opts.output).expanduser().absolute()
+        if out.exists() and not out.is_dir():
+            raise CtError(
+                f"record: -o {opts.output} is an existing file; give a directory (it is created "
+                "if missing)",
+                USAGE,
+            )
+        created = not out.exists()
+    else:
+        out = paths.traces_dir() / new_trace_id()
+        created = True
+    try:
+        out.mkdir(parents=True, exist_ok=opts.output is not None)
+    except OSError as exc:
+        raise CtError(
+            f"record: cannot create the trace folder {out} ({exc.strerror or exc}); choose "
+            "another with -o DIR",
+            ENVIRONMENT,
+        ) from exc
+    if not os.access(out, os.W_OK):
+        raise CtError(f"record: trace folder {out} is not writable; choose another with -o DIR", ENVIRONMENT)
+    return out, created
+
+
+def say(opts: RecordOptions, text: str) -> None:
+    if not opts.quiet:
+        print(f"ct: {text}", file=sys.stderr, flush=True)
+
+
+def warn(text: str) -> None:
+    print(f"ct: {text}", file=sys.stderr, flush=True)
+
+
+def run(argv: list[str]) -> int:
+    opts = parse(argv)
+    if opts.help:
+        sys.stdout.write(USAGE_TEXT)
+        return 0
+    language = check_program(opts)
+    ensure_data_dir()
+    patch = diffmod.produce_patch(opts.with_diff, Path(opts.program)) if opts.with_diff else None
+    env = launch.child_env()
+    interp = interpreter.discover(env)
+    rec = recorder_locate.locate(interp)
+    out, created = prepare_output(opts)
+
+    program = opts.program
+    if program.startswith("-"):  # never let a file name be read as a recorder option
+        program = os.path.join(".", program)
+    argv_child = [*rec.prefix, *opts.recorder_options(), "--trace-dir", str(out), program, *opts.args]
+    started = time.time()
+    status = launch.run(argv_child, env)
+    duration = time.time() - started
+
+    meta = importer.read_metadata(out)
+    if meta is None or "program" not in meta:
+        if created:
+            try:
+                out.rmdir()  # only if empty: never delete anything the recorder wrote
+            except OSError:
+                pass
+        warn(f"no trace was recorded (recorder exited with status {status}; see its message above)")
+        return status
+    if patch is not None:
+        diffmod.write(out, opts.with_diff, patch)
+    partial = not importer.is_complete(out, meta)
+    extra = {
+        "language": language,
+        "interpreter": interp.path,
+        "python_version": interp.version_str,
+        "recorder_version": meta.get("recorder", {}).get("version") if isinstance(meta.get("recorder"), dict) else None,
+    }
+    extra["recorder_version"] = extra["recorder_version"] or rec.version
+    if meta.get("duration_s") is None:
+        extra["duration_s"] = round(duration, 6)
+    if meta.get("exit_status") is None:
+        extra["exit_status"] = status
+    try:
+        record = importer.build_record(out, extra)
+        with Index(paths.index_path()) as index:
+            row_id = index.add(record)
+    except CtError as exc:
+        warn(exc.message)
+        warn(f"the trace is kept in {out}; add it later with `ct index --import {out}`")
+        return status
+    if partial:
+        reason = meta.get("partial_reason") or "recording did not finish"
+        warn(f"partial trace saved to {out} (id {row_id}): {reason}")
+    else:
+        say(opts, f"trace saved to {out} (id {row_id})")
+    return status
+
+
+def run_shim(argv: list[str]) -> int:
+    """``ct-python-recorder ARGS``: the recorder CLI with the user's interpreter, no indexing."""
+    env = launch.child_env()
+    interp = interpreter.discover(env)
+    rec = recorder_locate.locate(interp)
+    return launch.run([*rec.prefix, *argv], env)
