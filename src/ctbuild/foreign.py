@@ -148,7 +148,7 @@ def resolve(ctx: BuildContext, target: str, scratch: Path) -> ForeignInputs:
                if found is None]
     if missing:
         console.info(f"no {target} {' or '.join(missing)} on this host or in ${ENV_ARTIFACTS}: "
-                     f"building a {PLACEHOLDER_TAG} image (layout test only)")
+                     f"building a {PLACEHOLDER_TAG} artifact (layout test only)")
     if ct_dir is None:
         ct_dir = _placeholder_ct(scratch, target)
         arch = PLACEHOLDER_TAG
