@@ -21,7 +21,15 @@ from pathlib import Path
 
 from ct.errors import ENVIRONMENT, TARGET, CtError
 
-BUSY_TIMEOUT_S = 60.0
+def _busy_timeout() -> float:
+    """Seconds to wait for another writer; ``CODETRACER_INDEX_TIMEOUT`` overrides (tests)."""
+    try:
+        return max(0.0, float(os.environ.get("CODETRACER_INDEX_TIMEOUT", "60")))
+    except ValueError:
+        return 60.0
+
+
+BUSY_TIMEOUT_S = _busy_timeout()
 
 # Each entry upgrades from version i to i+1. Never edit a shipped entry: append a new one.
 MIGRATIONS: list[str] = [

@@ -197,16 +197,23 @@ def ensure_data_dir() -> Path:
     return root
 
 
-def prepare_output(opts: RecordOptions) -> tuple[Path, bool]:
-    """Create the trace folder; returns (folder, created_by_us)."""
+def check_output(opts: RecordOptions) -> None:
+    """Reject ``-o FILE`` before anything runs."""
     if opts.output is not None:
-        out = Path(opts.output).expanduser().absolute()
+        out = Path(opts.output).expanduser()
         if out.exists() and not out.is_dir():
             raise CtError(
                 f"record: -o {opts.output} is an existing file; give a directory (it is created "
                 "if missing)",
                 USAGE,
             )
+
+
+def prepare_output(opts: RecordOptions) -> tuple[Path, bool]:
+    """Create the trace folder; returns (folder, created_by_us)."""
+    if opts.output is not None:
+        check_output(opts)
+        out = Path(opts.output).expanduser().absolute()
         created = not out.exists()
     else:
         out = paths.traces_dir() / new_trace_id()
@@ -239,6 +246,7 @@ def run(argv: list[str]) -> int:
         sys.stdout.write(USAGE_TEXT)
         return 0
     language = check_program(opts)
+    check_output(opts)
     ensure_data_dir()
     patch = diffmod.produce_patch(opts.with_diff, Path(opts.program)) if opts.with_diff else None
     env = launch.child_env()
