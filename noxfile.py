@@ -1,0 +1,155 @@
+"""Nox sessions: thin wrappers around ``python -m ctbuild`` (see src/ctbuild/).
+
+    nox -s tests            pytest (ct, build code, recorder) + cargo test, on 3.12 and 3.13
+    nox -s lint             ruff, clippy, rustfmt, validate-pyproject, cibuildwheel, actionlint
+    nox -s build_appimage   wheels -> freeze ct -> stage -> shims -> AppImage -> smoke test
+    nox -s build_wheels | freeze_ct | stage | shims | smoke | build_dmg | build_windows | bench
+
+Add ``-- --reuse`` to build_appimage to keep wheels / frozen ct that already exist.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+SRC = str(ROOT / "src")
+sys.path.insert(0, SRC)
+from ctbuild import config  # noqa: E402  (stdlib-only module: safe in nox's interpreter)
+
+PYTHONS = ["3.12", "3.13"]
+BUILD_PYTHON = "3.12"
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+PINS = config.PINS  # the one place for pins: src/ctbuild/config.py
+TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"]]
+BUILD_DEPS = [PINS["rich"], PINS["requests"]]
+
+
+def ctbuild(session: nox.Session, *args: str) -> None:
+    """Run one build step; ctbuild is imported from src/, not installed."""
+    session.run("python", "-m", "ctbuild", *args, env={"PYTHONPATH": SRC})
+
+
+def cargo(session: nox.Session, *args: str) -> None:
+    session.run("cargo", *args, "--manifest-path", "recorder/Cargo.toml", external=True)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole test suite: pytest over tests/ and recorder/tests, then cargo test."""
+    session.install("./recorder")
+    session.install(".")
+    session.install(*TEST_DEPS)
+    # exit 5 = "no tests collected": not a failure while suites are still being written
+    session.run("pytest", *session.posargs, success_codes=[0, 5])
+    cargo(session, "test")
+
+
+@nox.session(python=BUILD_PYTHON)
+def lint(session: nox.Session) -> None:
+    """Static checks of Python, Rust, both pyprojects, cibuildwheel config and workflows."""
+    session.install(PINS["ruff"], PINS["validate-pyproject"], PINS["schema-store"],
+                    PINS["cibuildwheel"], PINS["actionlint"])
+    session.run("ruff", "check", ".")
+    cargo(session, "clippy", "--all-targets", "--", "-D", "warnings")
+    session.run("cargo", "fmt", "--check", "--manifest-path", "recorder/Cargo.toml",
+                external=True)
+    session.run("validate-pyproject", "pyproject.toml", "recorder/pyproject.toml")
+    with session.chdir("recorder"):
+        for platform in ("linux", "macos", "windows"):
+            session.run("cibuildwheel", "--print-build-identifiers", "--platform", platform)
+    workflows = sorted(glob.glob(".github/workflows/*.y*ml"))
+    if workflows:
+        session.run("actionlint", *workflows)
+    else:
+        session.log("no .github/workflows yet: actionlint skipped")
+
+
+@nox.session(python=BUILD_PYTHON)
+def build_wheels(session: nox.Session) -> None:
+    """Recorder wheel(s) into dist/wheels (maturin + zig, manylinux2014)."""
+    session.install(PINS["maturin"], PINS["ziglang"], *BUILD_DEPS)
+    ctbuild(session, "wheels")
+
+
+@nox.session(python=BUILD_PYTHON)
+def freeze_ct(session: nox.Session) -> None:
+    """PyInstaller onedir of ct into build/freeze/ct."""
+    session.install(PINS["pyinstaller"], ".", *BUILD_DEPS)
+    ctbuild(session, "freeze")
+
+
+@nox.session(python=BUILD_PYTHON)
+def stage(session: nox.Session) -> None:
+    """Unpack dist/wheels into build/stage/<os>/resources/python (``-- --target macos``)."""
+    session.install(*BUILD_DEPS)
+    ctbuild(session, "stage", *session.posargs)
+
+
+@nox.session(python=BUILD_PYTHON)
+def shims(session: nox.Session) -> None:
+    """Render ct-python-recorder shims into build/shims/<os> (``-- --target windows``)."""
+    session.install(*BUILD_DEPS)
+    ctbuild(session, "shims", *session.posargs)
+
+
+@nox.session(python=BUILD_PYTHON)
+def build_appimage(session: nox.Session) -> None:
+    """Everything the AppImage needs, the AppImage itself, then its smoke test."""
+    reuse = "--reuse" in session.posargs
+    session.install(PINS["maturin"], PINS["ziglang"], PINS["pyinstaller"], ".", *BUILD_DEPS)
+    ctbuild(session, "deps", "appimage")
+    if not (reuse and glob.glob("dist/wheels/*.whl")):
+        ctbuild(session, "wheels")
+    if not (reuse and os.path.exists("build/freeze/ct")):
+        ctbuild(session, "freeze")
+    ctbuild(session, "stage", "--target", "linux")
+    ctbuild(session, "shims", "--target", "linux")
+    ctbuild(session, "build", "appimage")
+    session.run("python", "-m", "smoke", *_artifacts("dist/*.AppImage"))
+
+
+@nox.session(python=BUILD_PYTHON)
+def smoke(session: nox.Session) -> None:
+    """Smoke-test an artifact: ``nox -s smoke -- PATH [--python 3.12]`` (default dist/*.AppImage)."""
+    args = session.posargs or _artifacts("dist/*.AppImage")
+    session.run("python", "-m", "smoke", *args)
+
+
+@nox.session(python=BUILD_PYTHON)
+def build_dmg(session: nox.Session) -> None:
+    """macOS DMG (issue 6 plugs its builder into ctbuild.platforms.dmg)."""
+    session.install(*BUILD_DEPS)
+    ctbuild(session, "build", "dmg")
+
+
+@nox.session(python=BUILD_PYTHON)
+def build_windows(session: nox.Session) -> None:
+    """Windows installer (issue 6 plugs its builder into ctbuild.platforms.windows)."""
+    session.install(*BUILD_DEPS)
+    ctbuild(session, "build", "windows")
+
+
+@nox.session(python=BUILD_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark suite (bench/ owns what it installs and measures)."""
+    session.install("./recorder", ".")
+    if os.path.exists("bench/requirements.txt"):
+        session.install("-r", "bench/requirements.txt")
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+def _artifacts(pattern: str) -> list[str]:
+    found = sorted(glob.glob(pattern))
+    if len(found) != 1:
+        raise SystemExit(f"expected exactly one {pattern}, found {found or 'none'}")
+    return found
