@@ -1,0 +1,470 @@
+//! TOML filter files → validated model, and the filter chain's discovery.
+//!
+//! Every problem becomes a [`FilterError`] naming file, line and problem, so a malformed
+//! filter stops the recorder before the user's program starts instead of mid-run.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::matcher::{parse_scope_selector, parse_value_selector};
+use super::model::{ExecAction, FilterFile, FilterMeta, ScopeRule, ValueAction, ValuePattern};
+
+/// Environment variable holding extra filter paths.
+pub const FILTER_ENV_VAR: &str = "CODETRACER_TRACE_FILTER";
+
+/// Project filter location, relative to a directory on the way up from the script.
+pub const PROJECT_FILTER_RELATIVE: &str = ".codetracer/trace-filter.toml";
+
+/// A filter file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    /// The file at fault.
+    pub path: PathBuf,
+    /// 1-based line, when the problem has a position.
+    pub line: Option<usize>,
+    /// What is wrong, one line.
+    pub message: String,
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trace filter {}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    meta: Option<RawMeta>,
+    scope: Option<RawScope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    name: Option<String>,
+    version: Option<RawVersion>,
+    description: Option<String>,
+}
+
+/// `version = 1` and `version = "1.2"` are both common; keep either as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawVersion {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    default_exec: Option<ExecAction>,
+    default_value_action: Option<ValueAction>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    selector: Spanned<String>,
+    exec: Option<ExecAction>,
+    value_default: Option<ValueAction>,
+    reason: Option<String>,
+    #[serde(default)]
+    value_patterns: Vec<RawValuePattern>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValuePattern {
+    selector: Spanned<String>,
+    action: ValueAction,
+    reason: Option<String>,
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()
+        .get(..end)
+        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+        + 1
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Reads and parses one filter file.
+pub fn load_filter_file(path: &Path) -> Result<FilterFile, FilterError> {
+    let bytes = std::fs::read(path).map_err(|e| FilterError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read file: {e}"),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| FilterError {
+        path: path.to_path_buf(),
+        line: Some(line_of_bytes(e.as_bytes(), e.utf8_error().valid_up_to())),
+        message: "file is not valid UTF-8".to_owned(),
+    })?;
+    parse_filter_str(path, &text)
+}
+
+fn line_of_bytes(bytes: &[u8], offset: usize) -> usize {
+    bytes
+        .get(..offset)
+        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+        + 1
+}
+
+/// Parses filter text; `path` is only used for messages and the summary.
+pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterError> {
+    let err = |line: Option<usize>, message: String| FilterError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        let mut msg = e.message().trim().replace('\n', " ");
+        if msg.contains("RawVersion") {
+            msg = "invalid meta.version (expected a string or a number)".to_owned();
+        }
+        err(line, msg)
+    })?;
+    let meta = raw.meta.map_or_else(FilterMeta::default, |m| FilterMeta {
+        name: m.name,
+        version: m.version.map(|v| match v {
+            RawVersion::Int(i) => i.to_string(),
+            RawVersion::Float(f) => f.to_string(),
+            RawVersion::Text(s) => s,
+        }),
+        description: m.description,
+    });
+    let (default_exec, default_value_action, raw_rules) = match raw.scope {
+        Some(s) => (s.default_exec, s.default_value_action, s.rules),
+        None => (None, None, Vec::new()),
+    };
+    let mut rules = Vec::with_capacity(raw_rules.len());
+    for r in raw_rules {
+        let line = line_of(text, r.selector.span().start);
+        let selector =
+            parse_scope_selector(r.selector.get_ref()).map_err(|m| err(Some(line), m))?;
+        let mut value_patterns = Vec::with_capacity(r.value_patterns.len());
+        for p in r.value_patterns {
+            let pline = line_of(text, p.selector.span().start);
+            let vsel =
+                parse_value_selector(p.selector.get_ref()).map_err(|m| err(Some(pline), m))?;
+            value_patterns.push(ValuePattern {
+                selector: vsel,
+                action: p.action,
+                reason: p.reason,
+            });
+        }
+        rules.push(ScopeRule {
+            selector,
+            exec: r.exec,
+            value_default: r.value_default,
+            reason: r.reason,
+            value_patterns,
+            line: Some(line),
+        });
+    }
+    Ok(FilterFile {
+        path: path.to_path_buf(),
+        sha256: sha256_hex(text.as_bytes()),
+        meta,
+        default_exec,
+        default_value_action,
+        rules,
+    })
+}
+
+/// The nearest `.codetracer/trace-filter.toml`, walking up from `script_dir`.
+pub fn discover_project_filter(script_dir: &Path) -> Option<PathBuf> {
+    script_dir
+        .ancestors()
+        .map(|d| d.join(PROJECT_FILTER_RELATIVE))
+        .find(|p| p.is_file())
+}
+
+/// Splits `CODETRACER_TRACE_FILTER` like `PATH`: `:` on POSIX, `;` on Windows
+/// (so Windows drive letters survive). Empty entries are ignored.
+pub fn parse_filter_env(value: &OsStr) -> Vec<PathBuf> {
+    std::env::split_paths(value)
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect()
+}
+
+/// The user filter chain in precedence order (later wins): project filter, env paths, CLI paths.
+/// The builtin default is not a file; the engine always puts it first.
+pub fn resolve_filter_chain(
+    script_dir: Option<&Path>,
+    env_value: Option<&OsStr>,
+    cli_paths: &[PathBuf],
+) -> Vec<PathBuf> {
+    let mut chain = Vec::new();
+    if let Some(p) = script_dir.and_then(discover_project_filter) {
+        chain.push(p);
+    }
+    if let Some(v) = env_value {
+        chain.extend(parse_filter_env(v));
+    }
+    chain.extend(cli_paths.iter().cloned());
+    chain
+}
+
+/// Loads every file of a chain, stopping at the first error.
+pub fn load_filter_chain(paths: &[PathBuf]) -> Result<Vec<FilterFile>, FilterError> {
+    paths.iter().map(|p| load_filter_file(p)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{MatchMode, ScopeKind, ValueKind};
+    use super::*;
+
+    fn parse(text: &str) -> Result<FilterFile, FilterError> {
+        parse_filter_str(Path::new("/x/f.toml"), text)
+    }
+
+    fn err(text: &str) -> FilterError {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e,
+        }
+    }
+
+    const FULL: &str = r#"
+[meta]
+name = "app"
+version = 1
+
+[scope]
+default_exec = "trace"
+default_value_action = "allow"
+
+[[scope.rules]]
+selector = "pkg:regex:^app\\."
+exec = "skip"
+reason = "noisy"
+
+[[scope.rules]]
+selector = "file:**/tests/*.py"
+value_default = "redact"
+
+[[scope.rules.value_patterns]]
+selector = "local:literal:password"
+action = "drop"
+
+[[scope.rules.value_patterns]]
+selector = "attr:tok*"
+action = "allow"
+"#;
+
+    #[test]
+    fn parses_full_file() {
+        let f = parse(FULL).unwrap();
+        assert_eq!(f.meta.name.as_deref(), Some("app"));
+        assert_eq!(f.meta.version.as_deref(), Some("1"));
+        assert_eq!(f.default_exec, Some(ExecAction::Trace));
+        assert_eq!(f.default_value_action, Some(ValueAction::Allow));
+        assert_eq!(f.rules.len(), 2);
+        let r0 = &f.rules[0];
+        assert_eq!(r0.selector.kind, ScopeKind::Pkg);
+        assert_eq!(r0.selector.mode, MatchMode::Regex);
+        assert_eq!(r0.exec, Some(ExecAction::Skip));
+        assert_eq!(r0.line, Some(11));
+        let r1 = &f.rules[1];
+        assert_eq!(r1.value_default, Some(ValueAction::Redact));
+        assert_eq!(r1.value_patterns.len(), 2);
+        assert_eq!(r1.value_patterns[0].selector.kind, ValueKind::Local);
+        assert_eq!(r1.value_patterns[0].selector.mode, MatchMode::Literal);
+        assert_eq!(r1.value_patterns[0].action, ValueAction::Drop);
+        assert_eq!(f.sha256, sha256_hex(FULL.as_bytes()));
+        assert_eq!(f.sha256.len(), 64);
+    }
+
+    #[test]
+    fn empty_file_is_valid() {
+        let f = parse("").unwrap();
+        assert!(f.rules.is_empty());
+        assert_eq!(f.default_exec, None);
+        let f = parse("[meta]\nversion = \"2.1\"\n").unwrap();
+        assert_eq!(f.meta.version.as_deref(), Some("2.1"));
+    }
+
+    #[test]
+    fn sha256_known_value() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn error_bad_selector_kind_names_line() {
+        let e = err("[scope]\n\n[[scope.rules]]\nexec = \"skip\"\n\n\nselector = \"pk:app\"\n");
+        assert_eq!(e.line, Some(7));
+        assert_eq!(
+            e.to_string(),
+            "trace filter /x/f.toml:7: unknown selector kind 'pk' (expected pkg, file, obj)"
+        );
+    }
+
+    #[test]
+    fn error_bad_value_selector_kind() {
+        let e = err(
+            "[[scope.rules]]\nselector = \"pkg:a\"\n[[scope.rules.value_patterns]]\nselector = \"loc:x\"\naction = \"drop\"\n",
+        );
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("unknown selector kind 'loc'"), "{e}");
+        assert!(e.message.contains("local, global, arg, ret, attr"), "{e}");
+    }
+
+    #[test]
+    fn error_unknown_key() {
+        let e = err("[scope]\ndefault_exec = \"trace\"\nbogus = 1\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("bogus"), "{e}");
+        let e = err("[metadata]\nname = \"x\"\n");
+        assert!(e.message.contains("metadata"), "{e}");
+        assert_eq!(e.line, Some(1), "{e}");
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\nexecc = \"skip\"\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("execc"), "{e}");
+    }
+
+    #[test]
+    fn error_bad_enum_value() {
+        let e = err("[scope]\n\ndefault_exec = \"maybe\"\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("maybe"), "{e}");
+        assert!(
+            e.message.contains("trace") && e.message.contains("skip"),
+            "{e}"
+        );
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\n[[scope.rules.value_patterns]]\nselector = \"local:x\"\naction = \"hide\"\n");
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("hide"), "{e}");
+    }
+
+    #[test]
+    fn error_wrong_type() {
+        let e = err("[[scope.rules]]\nselector = 5\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("string"), "{e}");
+        let e = err("[meta]\nversion = [1]\n");
+        assert_eq!(
+            e.message,
+            "invalid meta.version (expected a string or a number)"
+        );
+        let e = err("[scope]\nrules = \"x\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn error_missing_required() {
+        let e = err("[[scope.rules]]\nexec = \"skip\"\n");
+        assert!(e.message.contains("selector"), "{e}");
+        assert!(e.line.is_some(), "{e}");
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\n[[scope.rules.value_patterns]]\nselector = \"local:x\"\n");
+        assert!(e.message.contains("action"), "{e}");
+    }
+
+    #[test]
+    fn error_bad_regex_and_glob() {
+        let e = err("[[scope.rules]]\nselector = \"obj:regex:([a-\"\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.starts_with("invalid regex"), "{e}");
+        let e = err("[[scope.rules]]\nselector = \"file:x[ab\"\n");
+        assert!(e.message.contains("unterminated"), "{e}");
+    }
+
+    #[test]
+    fn error_toml_syntax() {
+        let e = err("[scope\n");
+        assert_eq!(e.line, Some(1), "{e}");
+        assert!(!e.message.contains('\n'));
+    }
+
+    #[test]
+    fn error_missing_file() {
+        let e = load_filter_file(Path::new("/nonexistent/dir/f.toml")).unwrap_err();
+        assert_eq!(e.line, None);
+        assert!(
+            e.to_string()
+                .starts_with("trace filter /nonexistent/dir/f.toml: cannot read file:"),
+            "{e}"
+        );
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ct-filter-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn discovers_nearest_project_filter() {
+        let root = tmpdir("discover");
+        let deep = root.join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(discover_project_filter(&deep), None);
+        std::fs::create_dir_all(root.join(".codetracer")).unwrap();
+        std::fs::write(root.join(PROJECT_FILTER_RELATIVE), "").unwrap();
+        assert_eq!(
+            discover_project_filter(&deep),
+            Some(root.join(PROJECT_FILTER_RELATIVE))
+        );
+        std::fs::create_dir_all(root.join("a/.codetracer")).unwrap();
+        std::fs::write(root.join("a").join(PROJECT_FILTER_RELATIVE), "").unwrap();
+        assert_eq!(
+            discover_project_filter(&deep),
+            Some(root.join("a").join(PROJECT_FILTER_RELATIVE))
+        );
+        // The chain puts project, then env entries, then CLI paths.
+        let chain = resolve_filter_chain(
+            Some(&deep),
+            Some(OsStr::new("/e1.toml::/e2.toml")),
+            &[PathBuf::from("/c.toml")],
+        );
+        assert_eq!(
+            chain,
+            vec![
+                root.join("a").join(PROJECT_FILTER_RELATIVE),
+                PathBuf::from("/e1.toml"),
+                PathBuf::from("/e2.toml"),
+                PathBuf::from("/c.toml")
+            ]
+        );
+        std::fs::write(root.join("good.toml"), FULL).unwrap();
+        let files = load_filter_chain(&[root.join("good.toml")]).unwrap();
+        assert_eq!(files.len(), 1);
+        let e =
+            load_filter_chain(&[root.join("good.toml"), root.join("missing.toml")]).unwrap_err();
+        assert_eq!(e.path, root.join("missing.toml"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
