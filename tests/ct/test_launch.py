@@ -1,0 +1,82 @@
+"""The launcher with a real child process: status, signals, inherited stdio and TTYs."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import SRC
+
+from ct import launch
+
+# A tiny "ct" stand-in: runs argv[1:] through ct.launch.run and exits with its status.
+RUNNER = f"import sys; sys.path.insert(0, {str(SRC)!r}); from ct import launch; sys.exit(launch.run(sys.argv[1:]))"
+
+
+def test_exit_status_is_the_childs():
+    assert launch.run([sys.executable, "-c", "raise SystemExit(3)"]) == 3
+    assert launch.run([sys.executable, "-c", "pass"]) == 0
+
+
+def test_killed_child_reports_128_plus_signal():
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    assert launch.run([sys.executable, "-c", code]) == 128 + signal.SIGKILL
+
+
+def test_stdin_stdout_stderr_are_inherited_not_piped(tmp_path):
+    child = "import sys; data = sys.stdin.read(); print(data.upper()); print('err', file=sys.stderr)"
+    r = subprocess.run([sys.executable, "-c", RUNNER, sys.executable, "-c", child],
+                       input="hello\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert r.stdout == "HELLO\n\n"
+    assert r.stderr == "err\n"
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_signals_sent_to_ct_reach_the_program(tmp_path, signame):
+    sig = getattr(signal, signame)
+    ready = tmp_path / "ready"
+    child = (
+        "import signal, sys, time, pathlib\n"
+        f"signal.signal({int(sig)}, lambda s, f: (print('got', s, flush=True), sys.exit(7)))\n"
+        f"pathlib.Path({str(ready)!r}).write_text('x')\n"
+        "time.sleep(30)\n"
+        "print('not interrupted')\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", RUNNER, sys.executable, "-c", child],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                         start_new_session=True)
+    deadline = time.time() + 30
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(sig)
+    out, _ = p.communicate(timeout=30)
+    assert out == f"got {int(sig)}\n"
+    assert p.returncode == 7
+
+
+def test_a_tty_stays_a_tty():
+    """stdin/stdout on a pseudo-terminal: the program must see a TTY and write live."""
+    child = "import os, sys; print('tty', os.isatty(0), os.isatty(1), sys.stdout.isatty())"
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-c", RUNNER, sys.executable, "-c", child],
+                         stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = b""
+    while True:
+        try:
+            data = os.read(master, 1024)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks += data
+    p.wait(timeout=30)
+    os.close(master)
+    assert b"tty True True True" in chunks
+    assert p.returncode == 0
