@@ -19,7 +19,9 @@ SECTOR = 512
 CHUNK_SECTORS = 512  # 256 KiB per chunk: the value hdiutil uses, so macOS sizes buffers right
 BUFFERS_NEEDED = CHUNK_SECTORS + 8
 
-ZLIB, IGNORE, END = 0x80000005, 0x00000002, 0xFFFFFFFF
+#: chunk types. Zero fill is type 0, not hdiutil's "ignore" (2): readers leave type-2 runs out
+#: of the partition checksum, while ours covers every sector.
+ZLIB, ZERO, END = 0x80000005, 0x00000000, 0xFFFFFFFF
 CRC32_TYPE, CRC32_BITS = 2, 32
 
 
@@ -55,7 +57,7 @@ def _koly(data_len: int, xml_off: int, xml_len: int, data_crc: int, master_crc: 
 def write_udzo(volume: bytes, out: Path, partition_name: str = "Apple_HFS") -> Path:
     """Compress `volume` (a raw HFS+ filesystem, no partition map) into the UDZO image `out`.
 
-    All-zero chunks are stored as "ignore" entries (no data), like hdiutil does for free space.
+    All-zero chunks (free space) are stored as zero-fill entries without data.
     """
     if len(volume) % SECTOR:
         volume += bytes(SECTOR - len(volume) % SECTOR)
@@ -66,7 +68,7 @@ def write_udzo(volume: bytes, out: Path, partition_name: str = "Apple_HFS") -> P
         raw = volume[start:start + step]
         first, count = start // SECTOR, len(raw) // SECTOR
         if raw.count(0) == len(raw):
-            chunks.append((IGNORE, first, count, len(data), 0))
+            chunks.append((ZERO, first, count, len(data), 0))
             continue
         packed = zlib.compress(raw, 9)
         chunks.append((ZLIB, first, count, len(data), len(packed)))

@@ -115,7 +115,11 @@ def _verify_linux(artifact: Path) -> None:
         udif.verify_checksums(artifact)
     except ValueError as exc:
         raise VerifyError(str(exc)) from exc
-    entries = sevenzip.listing(artifact)
+    try:
+        proc.run(["7z", "t", artifact], capture=True)  # decompresses all, checks every CRC
+        entries = sevenzip.listing(artifact)
+    except proc.CommandFailed as exc:
+        raise VerifyError(f"7z cannot read {artifact.name}: {exc}") from exc
     volume = next((p for p in entries if "/" not in p and entries[p].get("Folder") == "+"), None)
     if volume is None:
         raise VerifyError(f"7z sees no HFS+ volume in {artifact.name}")
