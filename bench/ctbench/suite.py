@@ -1,0 +1,219 @@
+"""The measurement loop: programs x pythons x modes, plus the upstream time budget.
+
+plain, floor and ours are run round-robin (run i of every mode before run i+1 of any) so load
+from other users of the machine hits all modes alike. Upstream is far slower, so it is run
+after a prediction: event counts (floor launcher in counting mode) at a small calibration size
+and at the full size, times upstream's measured cost per event at the calibration size. A
+program is skipped for upstream when the prediction exceeds the budget, and killed (and
+reported as exceeding) if a real run goes past it anyway.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import envs, trace_stats
+from .measure import RunResult, run_once
+from .modes import FLOOR_LAUNCHER, MODES, Mode
+from .programs import Program
+from .stats import per, ratio, summarize
+
+TRACES = envs.REPO / "build" / "bench-traces"
+MODE_BY_NAME = {m.name: m for m in MODES}
+
+
+@dataclass
+class Settings:
+    runs: int = 5
+    quick: bool = False
+    upstream_budget_s: float = 60.0
+    upstream_max_runs: int = 3
+    run_timeout_s: float = 300.0
+    mem_cap_mb: int = 8192
+    log: object = sys.stderr
+
+
+@dataclass
+class Cell:
+    """What one (python, program, mode) produced: samples, trace stats, or why it has none."""
+
+    python: str
+    program: str
+    mode: str
+    size: int
+    status: str = "ok"  # ok | unavailable | skipped | failed
+    reason: str = ""
+    runs: list[RunResult] = field(default_factory=list)
+    trace: dict | None = None
+    calibration: dict | None = None
+
+    def to_dict(self, plain: Cell | None, floor: Cell | None) -> dict:
+        wall = summarize([r.wall_s for r in self.runs])
+        rss = [r.max_rss_kb for r in self.runs]
+        median = wall["median"] if wall else None
+        trace = self.trace or {}
+        return {
+            "python": self.python, "program": self.program, "mode": self.mode,
+            "size": self.size, "status": self.status, "reason": self.reason,
+            "wall_s": wall,
+            "peak_rss_kb": max(rss) if rss else None,
+            "ratio_plain": ratio(median, _median(plain)),
+            "ratio_floor": ratio(median, _median(floor)),
+            "trace": self.trace,
+            "bytes_per_step": per(trace.get("trace_json_bytes"), trace.get("steps")),
+            "events_per_s": per(trace.get("events"), median),
+            "calibration": self.calibration,
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+
+def _median(cell: Cell | None) -> float | None:
+    if cell is None or cell.status != "ok" or not cell.runs:
+        return None
+    return summarize([r.wall_s for r in cell.runs])["median"]
+
+
+def _say(settings: Settings, msg: str) -> None:
+    print(msg, file=settings.log, flush=True)
+
+
+def _trace_dir(python: str, program: str, mode: str, tag: str) -> Path:
+    path = TRACES / python / program / f"{mode}-{tag}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _run_mode(cell: Cell, mode: Mode, python: Path, program: Program, settings: Settings,
+              timeout: float, size: int | None = None, keep_stats: bool = True) -> RunResult:
+    """One run of `mode`; collects trace stats from the first recording, then deletes it."""
+    size = cell.size if size is None else size
+    trace_dir = _trace_dir(cell.python, cell.program, mode.name, str(len(cell.runs))) \
+        if mode.records else None
+    result = run_once(mode.command(python, program.path, size, trace_dir),
+                      cwd=program.path.parent, timeout=timeout, mem_cap_mb=settings.mem_cap_mb)
+    if trace_dir is not None:
+        if result.ok and keep_stats and cell.trace is None:
+            cell.trace = trace_stats.trace_stats(trace_dir)
+        shutil.rmtree(trace_dir, ignore_errors=True)
+    return result
+
+
+def _fail_reason(result: RunResult, timeout: float) -> str:
+    if result.timed_out:
+        return f"exceeded {timeout:.0f} s (killed)"
+    last = result.stderr_tail.strip().splitlines()[-1:] or [""]
+    return f"exit status {result.exit_code}: {last[0][:200]}"
+
+
+def measure_fast_modes(tag: str, program: Program, pythons: dict[str, Path], modes: list[Mode],
+                       unavailable: dict[str, str], settings: Settings) -> list[Cell]:
+    """plain/floor/ours for one program on one python, round-robin, after a warm-up run each."""
+    size = program.size_for(settings.quick)
+    cells: list[Cell] = []
+    for mode in modes:
+        cell = Cell(tag, program.name, mode.name, size)
+        if mode.name in unavailable:
+            cell.status, cell.reason = "unavailable", unavailable[mode.name]
+        cells.append(cell)
+    live = [(c, MODE_BY_NAME[c.mode]) for c in cells if c.status == "ok"]
+    for cell, mode in live:  # warm-up: .pyc files, page cache; not measured
+        warm = _run_mode(cell, mode, pythons[mode.name], program, settings,
+                         settings.run_timeout_s, keep_stats=False)
+        if not warm.ok:
+            cell.status, cell.reason = "failed", _fail_reason(warm, settings.run_timeout_s)
+    for _ in range(settings.runs):
+        for cell, mode in live:
+            if cell.status != "ok":
+                continue
+            result = _run_mode(cell, mode, pythons[mode.name], program, settings,
+                               settings.run_timeout_s)
+            if not result.ok:
+                cell.status, cell.reason = "failed", _fail_reason(result, settings.run_timeout_s)
+                continue
+            cell.runs.append(result)
+    for cell in cells:
+        med = _median(cell)
+        shown = f"{med:.3f} s" if med is not None else f"{cell.status}: {cell.reason}"
+        _say(settings, f"  {tag} {program.name:<11} {cell.mode:<8} {shown}")
+    return cells
+
+
+def count_events(python: Path, program: Program, size: int, settings: Settings) -> int | None:
+    """Monitoring events a run fires (floor launcher in counting mode); None on failure."""
+    with tempfile.NamedTemporaryFile(suffix=".count", delete=False) as fh:
+        out = Path(fh.name)
+    try:
+        env = {**os.environ, "BENCH_FLOOR_COUNT": str(out)}
+        result = run_once([str(python), str(FLOOR_LAUNCHER), str(program.path), str(size)],
+                          cwd=program.path.parent, env=env, timeout=settings.run_timeout_s,
+                          mem_cap_mb=settings.mem_cap_mb)
+        text = out.read_text().strip() if out.exists() else ""
+        return int(text) if result.ok and text.isdigit() else None
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def measure_upstream(tag: str, program: Program, base_python: Path, up_python: Path,
+                     empty_up_wall: float | None, settings: Settings) -> Cell:
+    """Upstream for one program: calibrate, predict, then run within the budget (or skip)."""
+    size = program.size_for(settings.quick)
+    budget = settings.upstream_budget_s
+    cell = Cell(tag, program.name, "upstream", size)
+    mode = MODE_BY_NAME["upstream"]
+    calib_size = min(program.calib_size, size)
+    calib = Cell(tag, program.name, "upstream", calib_size)
+    first = _run_mode(calib, mode, up_python, program, settings, budget, size=calib_size)
+    plain_calib = run_once(MODE_BY_NAME["plain"].command(base_python, program.path, calib_size,
+                                                         None), cwd=program.path.parent)
+    if not first.ok:
+        cell.status, cell.reason = "failed", "at calibration size: " + _fail_reason(first, budget)
+        _say(settings, f"  {tag} {program.name:<11} upstream {cell.status}: {cell.reason}")
+        return cell
+    ev_calib = count_events(base_python, program, calib_size, settings)
+    ev_full = ev_calib if calib_size == size else count_events(base_python, program, size,
+                                                                 settings)
+    startup = empty_up_wall or 0.0
+    predicted = None
+    if ev_calib and ev_full:
+        per_event = max(first.wall_s - startup, 0.0) / ev_calib
+        predicted = startup + per_event * ev_full
+    cell.calibration = {
+        "size": calib_size, "wall_s": first.wall_s, "peak_rss_kb": first.max_rss_kb,
+        "plain_wall_s": plain_calib.wall_s if plain_calib.ok else None,
+        "ratio_plain": ratio(first.wall_s, plain_calib.wall_s if plain_calib.ok else None),
+        "trace": calib.trace,
+        "bytes_per_step": per((calib.trace or {}).get("trace_json_bytes"),
+                              (calib.trace or {}).get("steps")),
+        "monitoring_events": ev_calib, "monitoring_events_full": ev_full,
+        "predicted_wall_s": predicted,
+    }
+    if calib_size == size:
+        cell.runs.append(first)
+        cell.trace = calib.trace
+    elif predicted is not None and predicted > budget:
+        cell.status = "skipped"
+        cell.reason = (f"predicted {predicted:.0f} s > {budget:.0f} s budget "
+                       f"(measured {first.wall_s:.2f} s at size {calib_size})")
+    runs_wanted = settings.upstream_max_runs
+    if predicted:
+        runs_wanted = max(1, min(runs_wanted, int(2 * budget // max(predicted, 1e-3))))
+    while cell.status == "ok" and len(cell.runs) < min(runs_wanted, settings.runs):
+        result = _run_mode(cell, mode, up_python, program, settings, budget)
+        if not result.ok:
+            cell.status = "skipped" if result.timed_out else "failed"
+            cell.reason = _fail_reason(result, budget)
+            if result.timed_out:
+                cell.reason = f"exceeded {budget:.0f} s budget (killed)"
+            break
+        cell.runs.append(result)
+    if cell.status != "ok":
+        cell.runs = []
+    med = _median(cell)
+    shown = f"{med:.3f} s" if med is not None else f"{cell.status}: {cell.reason}"
+    _say(settings, f"  {tag} {program.name:<11} upstream {shown}")
+    return cell

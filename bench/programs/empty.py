@@ -1,0 +1,1 @@
+"""An empty program: what start-up costs when there is nothing to record."""

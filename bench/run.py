@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmark suite entry point (`nox -s bench` runs `python bench/run.py [args]`).
+
+Self-sufficient: builds or reuses its venvs under bench/.venvs/, measures, and writes
+results.json, results.md and overhead.png. Timings are reported, never asserted, so the exit
+status is 0 unless the suite itself breaks (bad arguments, no interpreter at all).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ctbench import envs, modes, programs, pythons, report_json, report_md, startup  # noqa: E402
+from ctbench.measure import run_once  # noqa: E402
+from ctbench.programs import PROGRAMS_DIR  # noqa: E402
+from ctbench.suite import Settings, measure_fast_modes, measure_upstream  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_RESULTS = envs.REPO / "build" / "bench-quick"
+NOTES = [
+    "floor = Python-level callbacks that return None for PY_START, PY_RETURN, PY_YIELD, "
+    "PY_RESUME, PY_THROW, PY_UNWIND, LINE, RAISE, RERAISE, EXCEPTION_HANDLED: they never return "
+    "DISABLE, so they fire in the standard library too. A recorder that DISABLEs filtered code "
+    "can therefore run below this floor on stdlib-heavy programs.",
+    "upstream is predicted before it runs: monitoring events counted at the calibration size and "
+    "at the full size (floor launcher in counting mode), scaled by upstream's measured cost per "
+    "event at the calibration size. Skipped cells show the calibration run in brackets.",
+    "peak RSS comes from os.wait4 on each child process (its own ru_maxrss), not from "
+    "RUSAGE_CHILDREN of the long-lived runner.",
+    "pkg_tests runs pytest over the first SIZE test modules of toolz 1.2.0 (PyPI, tests ship in "
+    "the wheel).",
+]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes, 2 runs, 10 s upstream budget (CI smoke)")
+    p.add_argument("--runs", type=int, help="runs per cell (default 5, quick 2)")
+    p.add_argument("--programs", nargs="+", metavar="NAME",
+                   help=f"subset of: {' '.join(p.name for p in programs.PROGRAMS)}")
+    p.add_argument("--pythons", nargs="+", metavar="VER", default=list(pythons.DEFAULT_VERSIONS),
+                   help="pyenv versions (default: 3.12.1 3.13.0; '3.12' picks newest 3.12.x)")
+    p.add_argument("--modes", nargs="+", metavar="MODE",
+                   help=f"subset of: {' '.join(modes.MODE_NAMES)}")
+    p.add_argument("--upstream-budget", type=float,
+                   help="seconds one upstream run may take (default 60, quick 10)")
+    p.add_argument("--no-startup", action="store_true", help="skip the start-up benchmarks")
+    p.add_argument("--no-plot", action="store_true", help="skip overhead.png (no matplotlib venv)")
+    p.add_argument("--out", type=Path,
+                   help=f"results dir (default {RESULTS.relative_to(envs.REPO)}; with --quick "
+                        f"{QUICK_RESULTS.relative_to(envs.REPO)}, so smoke runs never overwrite "
+                        "the committed full results)")
+    p.add_argument("--mem-cap-mb", type=int, default=8192,
+                   help="address-space cap per measured process (protects the shared machine)")
+    args = p.parse_args(argv)
+    args.runs = args.runs or (2 if args.quick else 5)
+    args.upstream_budget = args.upstream_budget or (10.0 if args.quick else 60.0)
+    args.out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
+    return args
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _git_commit() -> str:
+    out = subprocess.run(["git", "-C", str(envs.REPO), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def _python_version(python: Path) -> str:
+    out = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "?"
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _upstream_startup(python: Path) -> float | None:
+    """Upstream's fixed cost (recording an empty script): the intercept of its time model."""
+    samples = []
+    for _ in range(2):
+        tmp = envs.REPO / "build" / "bench-traces" / "upstream-empty"
+        res = run_once(modes.MODES[3].command(python, PROGRAMS_DIR / "empty.py", 0, tmp),
+                       timeout=60)
+        if res.ok:
+            samples.append(res.wall_s)
+    return min(samples) if samples else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    chosen_programs = programs.select(args.programs)
+    chosen_modes = modes.select(args.modes)
+    mode_names = [m.name for m in chosen_modes]
+    settings = Settings(runs=args.runs, quick=args.quick, upstream_budget_s=args.upstream_budget,
+                        mem_cap_mb=args.mem_cap_mb)
+    t0 = time.time()
+    results: dict = {
+        "meta": {
+            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "loadavg_start": _loadavg(), "quick": args.quick, "runs": args.runs,
+            "upstream_budget_s": args.upstream_budget, "modes": mode_names,
+            "git_commit": _git_commit(), "recorder_source_hash": envs.recorder_source_hash(),
+            "pythons": {}, "notes": list(NOTES),
+        },
+        "benchmarks": [], "startup": [],
+    }
+    meta = results["meta"]
+    json_path, md_path = args.out / "results.json", args.out / "results.md"
+
+    def flush() -> None:
+        meta["loadavg_end"] = _loadavg()
+        meta["elapsed_s"] = round(time.time() - t0, 1)
+        report_json.write(results, json_path)
+        report_md.write(results, md_path)
+
+    first_bench_python: Path | None = None
+    for version in args.pythons:
+        base = pythons.interpreter(version)
+        tag = pythons.short(version)
+        if base is None:
+            meta["notes"].append(f"Python {version}: not installed under pyenv, skipped")
+            _log(f"python {version}: not found, skipped")
+            continue
+        meta["pythons"][tag] = _python_version(base)
+        _log(f"python {meta['pythons'][tag]}: preparing venvs")
+        bench, ours_reason = envs.bench_env(base, tag, with_recorder="ours" in mode_names)
+        if not bench.ok:
+            meta["notes"].append(f"Python {tag}: bench venv failed: {bench.reason}")
+            _log(f"  bench venv failed: {bench.reason}")
+            continue
+        first_bench_python = first_bench_python or bench.python
+        unavailable = {"ours": ours_reason} if ours_reason and "ours" in mode_names else {}
+        if "ours" in unavailable:
+            _log(f"  ours unavailable: {ours_reason}")
+        up = envs.upstream_env(base, tag) if "upstream" in mode_names else None
+        up_startup = _upstream_startup(up.python) if up and up.ok else None
+        per_mode_python = {m: bench.python for m in ("plain", "floor", "ours")}
+        fast = [m for m in chosen_modes if m.name != "upstream"]
+        for program in chosen_programs:
+            cells = measure_fast_modes(tag, program, per_mode_python, fast, unavailable, settings)
+            if up is not None:
+                if up.ok:
+                    cells.append(measure_upstream(tag, program, bench.python, up.python,
+                                                  up_startup, settings))
+                else:
+                    from ctbench.suite import Cell
+
+                    cells.append(Cell(tag, program.name, "upstream",
+                                      program.size_for(args.quick), "unavailable", up.reason))
+            by_mode = {c.mode: c for c in cells}
+            for cell in cells:
+                results["benchmarks"].append(
+                    cell.to_dict(by_mode.get("plain"), by_mode.get("floor")))
+            flush()
+
+    if not args.no_startup:
+        _log("start-up")
+        ct = envs.ct_env(pythons.interpreter(args.pythons[0]) or Path(sys.executable))
+        results["startup"] = startup.run_cases(
+            startup.cases(ct.python, first_bench_python, ct.reason), runs=max(args.runs, 3)
+            if not args.quick else 2, log=sys.stderr)
+    flush()
+
+    if not args.no_plot and results["benchmarks"]:
+        tools = envs.tools_env(pythons.interpreter(args.pythons[0]) or Path(sys.executable))
+        png = args.out / "overhead.png"
+        if tools.ok:
+            from ctbench import plot
+
+            proc = subprocess.run([str(tools.python), plot.__file__, str(json_path), str(png)],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                _log(f"plot failed: {proc.stderr.strip()[-500:]}")
+        else:
+            _log(f"plot skipped: {tools.reason}")
+    _log(f"wrote {json_path}, {md_path} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
