@@ -146,3 +146,12 @@ def test_missing_bundle_is_reported(tmp_path, python):
     (shim,) = shims.render_all(tmp_path / "bin", target_os="linux", version="0")
     out = run_shim(shim, {"PYTHON": str(python)})
     assert out.returncode == 10 and "bundled recorder not found" in out.stderr
+
+
+def test_tilde_in_variable_is_expanded(bundle, python, tmp_path):
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    os.symlink(python, home / "bin" / "py")
+    out = run_shim(bundle / "bin" / "ct-python-recorder",
+                   {"HOME": str(home), "CODETRACER_PYTHON_INTERPRETER": "~/bin/py"})
+    assert out.returncode == 3, out.stderr
