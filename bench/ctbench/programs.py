@@ -33,14 +33,14 @@ class Program:
 
 PROGRAMS: tuple[Program, ...] = (
     Program("fib", "fib.py", 30, 20, 16, "recursive fib(n)"),
-    Program("hanoi", "hanoi.py", 19, 12, 9, "recursive towers of Hanoi, n disks"),
+    Program("hanoi", "hanoi.py", 20, 12, 9, "recursive towers of Hanoi, n disks"),
     Program("objects", "objects.py", 120_000, 4_000, 1_000, "classes/dataclasses bank simulation"),
     Program("generators", "generators.py", 600_000, 20_000, 3_000, "generator pipeline + send"),
     Program("coroutines", "coroutines.py", 50_000, 2_000, 500, "asyncio producer/consumers"),
     Program("numeric", "numeric.py", 25_000, 500, 100, "float n-body simulation"),
-    Program("text", "text.py", 400_000, 5_000, 1_000, "char-by-char text loop"),
+    Program("text", "text.py", 400_000, 5_000, 500, "char-by-char text loop"),
     Program("stdlib", "stdlib_heavy.py", 36_000, 2_000, 500, "json + re over records"),
-    Program("threads", "threads.py", 10_000, 500, 100, "4 worker threads, queue + lock"),
+    Program("threads", "threads.py", 12_000, 500, 100, "4 worker threads, queue + lock"),
     Program("pkg_tests", "pkg_tests.py", 4, 1, 1, "pytest: toolz test modules (PyPI)",
             requires=("toolz==1.2.0", "pytest==9.2.0")),
 )
