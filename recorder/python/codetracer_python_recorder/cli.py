@@ -1,0 +1,286 @@
+"""``python -m codetracer_python_recorder [options] SCRIPT [ARGS...]`` (or ``-m MODULE``).
+
+Options are read only before the target; everything after it reaches the program verbatim,
+including arguments that look like the recorder's own (``--format json``, ``-o x``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from . import runner
+from .errors import EXIT_STATUS, RecorderError, exit_status, make_error
+from .session import Session
+
+PROG = "codetracer-python-recorder"
+
+USAGE = f"""usage: python -m codetracer_python_recorder [options] SCRIPT [ARGS...]
+       python -m codetracer_python_recorder [options] -m MODULE [ARGS...]
+
+Records SCRIPT (run exactly as `python SCRIPT ARGS` would) into a CodeTracer trace folder.
+Options must come before SCRIPT / -m MODULE; everything after is passed to the program.
+
+options:
+  --trace-dir DIR          write trace files directly into DIR (must not exist or be empty;
+                           default: $CODETRACER_TRACE_DIR or ./codetracer-trace-<time>)
+  --format json            trace format (json is the only format)
+  --activation-path PATH   start recording when execution first enters PATH (default: SCRIPT)
+  --with-diff SPEC         recorded in metadata (ct computes the diff itself)
+  --trace-filter FILE      trace filter TOML (repeatable; applied after project/env filters)
+  --on-recorder-error abort|disable
+                           on a recorder failure: stop the program (abort), or detach and let
+                           it finish untouched (disable, default) [CODETRACER_ON_RECORDER_ERROR]
+  --require-trace          exit with an error status if no complete trace was written
+                           [CODETRACER_REQUIRE_TRACE]
+  --keep-partial-trace     keep an incomplete trace, marked "partial": true
+                           [CODETRACER_KEEP_PARTIAL_TRACE]
+  --log-level LEVEL        error|warn|info|debug|trace [CODETRACER_LOG_LEVEL]
+  --log-file FILE          write recorder logs to FILE instead of stderr [CODETRACER_LOG_FILE]
+  --json-errors            add one JSON line per recorder error on stderr [CODETRACER_JSON_ERRORS]
+  --max-string N --max-bytes N --max-items N --max-depth N
+                           value caps (defaults 200 chars, 64 bytes, 16 items, depth 3)
+                           [CODETRACER_MAX_STRING ...]
+  -h, --help               show this help
+  --version                show the recorder version
+
+exit status: the program's own status when recording succeeded; when the recorder itself
+fails: {EXIT_STATUS['usage']} usage, {EXIT_STATUS['environment']} environment, \
+{EXIT_STATUS['target']} target, {EXIT_STATUS['internal']} internal.
+"""
+
+_VALUE_OPTIONS = {
+    "--trace-dir": "trace_dir",
+    "--format": "format",
+    "--activation-path": "activation_path",
+    "--with-diff": "with_diff",
+    "--trace-filter": "trace_filters",
+    "--on-recorder-error": "on_recorder_error",
+    "--log-level": "log_level",
+    "--log-file": "log_file",
+    "--max-string": "max_string",
+    "--max-bytes": "max_bytes",
+    "--max-items": "max_items",
+    "--max-depth": "max_depth",
+}
+_FLAG_OPTIONS = {
+    "--require-trace": "require_trace",
+    "--keep-partial-trace": "keep_partial_trace",
+    "--json-errors": "json_errors",
+}
+_CHOICES = {
+    "format": ("json",),
+    "on_recorder_error": ("abort", "disable"),
+    "log_level": ("error", "warn", "info", "debug", "trace"),
+}
+_CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclass
+class Options:
+    trace_dir: str | None = None
+    format: str = "json"
+    activation_path: str | None = None
+    with_diff: str | None = None
+    trace_filters: list[str] = field(default_factory=list)
+    on_recorder_error: str = "disable"
+    require_trace: bool = False
+    keep_partial_trace: bool = False
+    log_level: str = "warn"
+    log_file: str | None = None
+    json_errors: bool = False
+    caps: dict[str, int] = field(default_factory=dict)
+    target: runner.Target = field(default_factory=runner.Target)
+
+
+def _usage_error(message: str) -> RecorderError:
+    return make_error("ERR_INVALID_ARGUMENT", message)
+
+
+def _check_choice(dest: str, value: str, source: str) -> str:
+    allowed = _CHOICES.get(dest)
+    if allowed and value not in allowed:
+        raise make_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"invalid value '{value}' for {source} (allowed: {', '.join(allowed)})",
+        )
+    return value
+
+
+def _from_env(opts: Options, environ) -> None:
+    """Environment defaults (``CODETRACER_*``); command-line options override them."""
+    for dest in ("on_recorder_error", "log_level", "log_file"):
+        var = "CODETRACER_" + dest.upper()
+        if environ.get(var):
+            setattr(opts, dest, _check_choice(dest, environ[var], var))
+    for dest in ("require_trace", "keep_partial_trace", "json_errors"):
+        var = "CODETRACER_" + dest.upper()
+        if var in environ:
+            value = environ[var].strip().lower()
+            if value not in _TRUE + _FALSE:
+                raise make_error(
+                    "ERR_INVALID_POLICY_VALUE",
+                    f"invalid value '{environ[var]}' for {var} (allowed: 1, 0, true, false, yes, no, on, off)",
+                )
+            setattr(opts, dest, value in _TRUE)
+    for cap in _CAPS:
+        var = "CODETRACER_" + cap.upper()
+        if environ.get(var):
+            opts.caps[cap] = _parse_cap(environ[var], var)
+    if environ.get("CODETRACER_TRACE_DIR"):
+        opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
+
+
+def _parse_cap(value: str, source: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise _usage_error(f"invalid value '{value}' for {source} (expected a whole number >= 0)")
+    return n
+
+
+def parse_args(argv: list[str], environ=os.environ) -> Options:
+    """Parses recorder options up to the target; the rest is the program's."""
+    opts = Options()
+    _from_env(opts, environ)
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            raise SystemExit(_print(USAGE, 0))
+        if arg == "--version":
+            from . import __version__
+
+            raise SystemExit(_print(f"{PROG} {__version__}\n", 0))
+        if arg == "-m":
+            if i + 1 >= len(argv):
+                raise _usage_error("-m needs a module name: -m MODULE [ARGS...]")
+            opts.target = runner.Target(module=argv[i + 1], args=argv[i + 2 :])
+            return opts
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, inline = arg.partition("=")
+        if name in _FLAG_OPTIONS:
+            if eq:
+                raise _usage_error(f"{name} takes no value")
+            setattr(opts, _FLAG_OPTIONS[name], True)
+            i += 1
+            continue
+        if name not in _VALUE_OPTIONS:
+            raise _usage_error(
+                f"unknown option {name}; recorder options go before the script, "
+                "program options after it (see --help)"
+            )
+        if eq:
+            value = inline
+            i += 1
+        elif i + 1 < len(argv):
+            value = argv[i + 1]
+            i += 2
+        else:
+            raise _usage_error(f"{name} needs a value")
+        dest = _VALUE_OPTIONS[name]
+        if dest == "trace_filters":
+            opts.trace_filters.append(value)
+        elif dest in _CAPS:
+            opts.caps[dest] = _parse_cap(value, name)
+        else:
+            setattr(opts, dest, _check_choice(dest, value, name))
+    if i >= len(argv):
+        raise _usage_error("no program given: pass SCRIPT [ARGS...] or -m MODULE [ARGS...]")
+    opts.target = runner.Target(script=argv[i], args=argv[i + 1 :])
+    return opts
+
+
+def _print(text: str, status: int) -> int:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return status
+
+
+def _fail(err: BaseException, opts: Options | None = None) -> None:
+    """Reports a recorder failure in one line and exits with the kind's status."""
+    code = getattr(err, "code", "ERR_INTERNAL")
+    sys.stderr.write(f"{PROG}: error: {err} [{code}]\n")
+    if opts is not None and opts.json_errors:
+        import json
+
+        sys.stderr.write(
+            json.dumps(
+                {
+                    "error_code": code,
+                    "error_kind": getattr(err, "kind", "internal"),
+                    "message": str(err),
+                    "context": getattr(err, "context", {}),
+                }
+            )
+            + "\n"
+        )
+    sys.stderr.flush()
+    raise SystemExit(exit_status(err))
+
+
+def _default_trace_dir() -> str:
+    import time
+
+    return os.path.abspath(time.strftime("codetracer-trace-%Y%m%d-%H%M%S") + f"-{os.getpid()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: always ends by raising ``SystemExit`` (or by SIGINT, like Python)."""
+    opts = None
+    try:
+        opts = parse_args(sys.argv[1:] if argv is None else argv)
+        target = opts.target
+        code = None
+        if target.script is not None:
+            if not os.path.exists(target.script):
+                # Same words and status as the interpreter for a missing script.
+                sys.stderr.write(
+                    f"{sys.executable}: can't open file {os.path.abspath(target.script)!r}: "
+                    f"[Errno 2] No such file or directory\n"
+                )
+                raise SystemExit(2)
+            try:
+                code = runner.prepare_script(target)
+            except SyntaxError as exc:
+                runner.report_exception(exc)
+                raise SystemExit(1) from None
+        activation = opts.activation_path
+        if activation is None and target.script is not None:
+            activation = os.path.abspath(target.script)
+        elif activation is not None:
+            activation = os.path.abspath(activation)
+        session = Session(
+            opts.trace_dir or _default_trace_dir(),
+            target.program,
+            target.args,
+            activation_path=activation,
+            caps=opts.caps,
+            on_recorder_error=opts.on_recorder_error,
+            keep_partial=opts.keep_partial_trace,
+            extra_metadata={"with_diff": opts.with_diff, "trace_filters": opts.trace_filters},
+        )
+        runner.arm_sigint_exit()
+        session.start()
+    except RecorderError as err:
+        _fail(err, opts)
+        return
+    outcome = runner.run(target, code)
+    if outcome.exception is not None:
+        runner.report_exception(outcome.exception)
+    try:
+        session.stop(outcome.exit_status, interrupted="SIGINT" if outcome.interrupted else None)
+    except RecorderError as err:
+        if opts.require_trace or opts.on_recorder_error == "abort":
+            _fail(err, opts)
+        sys.stderr.write(f"{PROG}: warning: {err}\n")
+    runner.exit_like_python(outcome)

@@ -1,0 +1,157 @@
+"""Running the target exactly as ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
+
+Parity points: ``sys.argv``, ``sys.path[0]`` (the script's real directory, or the cwd for
+``-m``), a fresh ``__main__`` module (so pickling ``__main__`` classes works), the exit status
+rules of ``SystemExit``, uncaught-exception tracebacks without recorder frames, SyntaxError
+reports, and KeyboardInterrupt ending the process by SIGINT after cleanup.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.machinery
+import os
+import runpy
+import signal
+import sys
+import threading
+import types
+from dataclasses import dataclass, field
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class Target:
+    """What to run: a script path or a module name, with its arguments."""
+
+    script: str | None = None
+    module: str | None = None
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def program(self) -> str:
+        return os.path.abspath(self.script) if self.script else (self.module or "")
+
+
+@dataclass
+class Outcome:
+    """How the program ended."""
+
+    exit_status: int
+    exception: BaseException | None = None  # uncaught, to be reported like Python does
+    system_exit: SystemExit | None = None  # to be re-raised so Python prints its message
+    interrupted: bool = False
+
+
+def prepare_script(target: Target):
+    """Reads and compiles the script before recording starts; raises ``SyntaxError`` or
+    ``OSError`` exactly as Python would report them."""
+    path = os.path.abspath(target.script or "")
+    with open(path, "rb") as f:
+        source = f.read()
+    return compile(source, path, "exec", dont_inherit=True)
+
+
+def _main_module(path: str) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__cached__ = None
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    module.__package__ = None
+    module.__spec__ = None
+    module.__builtins__ = __builtins__
+    module.__annotations__ = {}
+    return module
+
+
+def run(target: Target, code=None) -> Outcome:
+    """Runs the target in this process and reports how it ended. Never raises for errors of
+    the program itself."""
+    try:
+        if target.module is not None:
+            sys.argv = [target.module, *target.args]
+            sys.path[0] = os.getcwd()
+            runpy._run_module_as_main(target.module, alter_argv=True)
+        else:
+            path = os.path.abspath(target.script or "")
+            sys.argv = [target.script or "", *target.args]
+            sys.path[0] = os.path.dirname(os.path.realpath(path))
+            module = _main_module(path)
+            sys.modules["__main__"] = module
+            exec(code, module.__dict__)
+        status = 0
+        outcome = Outcome(0)
+    except SystemExit as exc:
+        status = _system_exit_status(exc)
+        outcome = Outcome(status, system_exit=exc)
+    except KeyboardInterrupt as exc:
+        outcome = Outcome(130, exception=exc, interrupted=True)
+    except BaseException as exc:  # noqa: BLE001 - reported like the interpreter would
+        outcome = Outcome(1, exception=exc)
+    _join_threads()
+    return outcome
+
+
+def _system_exit_status(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF if code >= 0 else code & 0xFF
+    return 1
+
+
+def _join_threads() -> None:
+    """Waits for non-daemon threads, as interpreter shutdown would, while still recording."""
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon and thread.is_alive():
+            thread.join()
+
+
+def strip_recorder_frames(tb):
+    """Drops the leading traceback entries that belong to the recorder."""
+    while tb is not None and os.path.dirname(
+        os.path.abspath(tb.tb_frame.f_code.co_filename)
+    ) == _PACKAGE_DIR:
+        tb = tb.tb_next
+    return tb
+
+
+def report_exception(exc: BaseException) -> None:
+    """Prints an uncaught exception through ``sys.excepthook``, as the interpreter does."""
+    tb = strip_recorder_frames(exc.__traceback__)
+    exc.__traceback__ = tb
+    sys.excepthook(type(exc), exc, tb)
+
+
+_die_by_sigint = False
+
+
+def _sigint_at_exit() -> None:
+    # Registered before the program runs, so it is the last atexit handler: the program's own
+    # handlers have run, as with plain Python, before the process ends by SIGINT.
+    if not _die_by_sigint:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def arm_sigint_exit() -> None:
+    atexit.register(_sigint_at_exit)
+
+
+def exit_like_python(outcome: Outcome):
+    """Ends the recorder's ``main`` the way the interpreter would have ended the program."""
+    global _die_by_sigint
+    if outcome.system_exit is not None:
+        raise outcome.system_exit
+    if outcome.interrupted and hasattr(signal, "SIGINT"):
+        _die_by_sigint = True
+    raise SystemExit(outcome.exit_status)

@@ -1,0 +1,208 @@
+"""A recording session: staging folder, native tracer, metadata, atomic publication.
+
+Trace files are written into a staging folder beside the target folder and renamed into
+place only once complete, so a half-written trace never sits at the final path. With
+``keep_partial=True`` a failed recording is published anyway, marked ``"partial": true``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from . import _native
+from .errors import make_error
+from .io_capture import IOCapture
+from .scope import default_scope
+
+RECORDER_NAME = "codetracer-python-recorder"
+TRACE_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json")
+
+
+def check_target_dir(trace_dir: Path) -> None:
+    """Rejects a target that is a file or a folder that already holds files."""
+    if trace_dir.exists() and not trace_dir.is_dir():
+        raise make_error(
+            "ERR_TRACE_DIR_CONFLICT",
+            f"trace dir {trace_dir} is a file; pass a folder path that does not exist yet",
+            path=trace_dir,
+        )
+    if trace_dir.is_dir() and any(trace_dir.iterdir()):
+        raise make_error(
+            "ERR_TRACE_DIR_CONFLICT",
+            f"trace dir {trace_dir} is not empty (it may hold an earlier trace); "
+            "choose a new folder or remove it",
+            path=trace_dir,
+        )
+
+
+class Session:
+    """One recording into ``trace_dir``; ``start()`` then ``stop(exit_status)``."""
+
+    def __init__(
+        self,
+        trace_dir: str | os.PathLike[str],
+        program: str,
+        args: Sequence[str] = (),
+        *,
+        activation_path: str | None = None,
+        caps: dict[str, int] | None = None,
+        on_recorder_error: str = "disable",
+        keep_partial: bool = False,
+        capture_io: bool = True,
+        extra_metadata: dict | None = None,
+    ) -> None:
+        self.trace_dir = Path(trace_dir).absolute()
+        self.program = program
+        self.args = list(args)
+        self.activation_path = activation_path
+        self.caps = caps or {}
+        self.on_recorder_error = on_recorder_error
+        self.keep_partial = keep_partial
+        self.extra_metadata = dict(extra_metadata or {})
+        self.trace_id = uuid.uuid4().hex
+        self._io = IOCapture() if capture_io else None
+        self._staging: Path | None = None
+        self._started_at = 0.0
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        check_target_dir(self.trace_dir)
+        parent = self.trace_dir.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = parent / f".{self.trace_dir.name}.staging-{os.getpid()}-{self.trace_id[:8]}"
+            staging.mkdir()
+        except OSError as exc:
+            raise make_error(
+                "ERR_IO",
+                f"cannot create the trace folder next to {self.trace_dir}: {exc.strerror or exc}; "
+                "choose a writable location",
+                path=self.trace_dir,
+            ) from None
+        self._staging = staging
+        self._started_at = time.time()
+        self._t0 = time.perf_counter()
+        scope = default_scope()
+        try:
+            _native.start(
+                str(staging),
+                self.program,
+                activation_path=self.activation_path,
+                caps=self.caps,
+                on_error=self.on_recorder_error,
+                **scope,
+            )
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            self._staging = None
+            raise
+        if self._io is not None:
+            self._io.install()
+
+    def stop(self, exit_status: int, *, interrupted: str | None = None) -> Path | None:
+        """Finishes the trace and publishes it. Returns the trace folder, or ``None`` when
+        the trace was discarded (recording failed and partial traces are not kept)."""
+        if self._io is not None:
+            self._io.uninstall()
+        staging = self._staging
+        if staging is None:
+            return None
+        self._staging = None
+        failure: str | None = None
+        try:
+            stats = _native.stop(exit_status)
+        except BaseException as exc:  # the trace could not be closed: it is incomplete
+            stats = {}
+            failure = f"{getattr(exc, 'code', 'ERR_INTERNAL')}: {exc}"
+        if stats.get("failure_code"):
+            failure = f"{stats['failure_code']}: {stats.get('failure_message', '')}"
+        paths = stats.pop("paths", [])
+        partial = failure is not None
+        if partial and not self.keep_partial:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise make_error(
+                "ERR_TRACE_INCOMPLETE",
+                f"recording failed ({failure}); no trace was written to {self.trace_dir} "
+                "(use --keep-partial-trace to keep what was recorded)",
+                path=self.trace_dir,
+            )
+        try:
+            (staging / "trace_paths.json").write_text(json.dumps(paths), encoding="utf-8")
+            metadata = self._metadata(staging, exit_status, stats, failure, interrupted)
+            (staging / "trace_metadata.json").write_text(
+                json.dumps(metadata, indent=2), encoding="utf-8"
+            )
+            _publish(staging, self.trace_dir)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise make_error(
+                "ERR_IO", f"cannot write the trace to {self.trace_dir}: {exc}", path=self.trace_dir
+            ) from None
+        return self.trace_dir
+
+    def _metadata(
+        self,
+        staging: Path,
+        exit_status: int,
+        stats: dict,
+        failure: str | None,
+        interrupted: str | None,
+    ) -> dict:
+        trace_bytes = 0
+        with contextlib.suppress(OSError):
+            trace_bytes = (staging / "trace.json").stat().st_size
+        return {
+            "workdir": os.getcwd(),
+            "program": self.program,
+            "args": self.args,
+            "recorder": {"name": RECORDER_NAME, "version": _native.__version__},
+            "python": {
+                "version": platform.python_version(),
+                "implementation": platform.python_implementation(),
+                "executable": sys.executable,
+            },
+            "exit_status": exit_status,
+            "partial": failure is not None,
+            "partial_reason": failure,
+            "interrupted": interrupted,
+            "trace_id": self.trace_id,
+            "started_at": self._started_at,
+            "duration_s": round(time.perf_counter() - self._t0, 6),
+            "activation_path": self.activation_path,
+            "stats": {**{k: v for k, v in stats.items() if not k.startswith("failure")},
+                      "trace_bytes": trace_bytes},
+            "threads": "all threads in one stream; a thread change is an Event "
+            "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
+            **self.extra_metadata,
+        }
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Moves the finished staging folder to ``final`` in one rename."""
+    if final.is_dir():
+        final.rmdir()  # only an empty folder can be here (checked at start)
+    os.replace(staging, final)
+
+
+@contextlib.contextmanager
+def record(trace_dir: str | os.PathLike[str], program: str = "<library>", **options) -> Iterator[Session]:
+    """Records the ``with`` block: ``with record("out"): work()``."""
+    session = Session(trace_dir, program, **options)
+    session.start()
+    status = 0
+    try:
+        yield session
+    except BaseException:
+        status = 1
+        raise
+    finally:
+        session.stop(status)

@@ -1,0 +1,659 @@
+//! Python value → runtime_tracing `ValueRecord` JSON, without running user code.
+//!
+//! Only C-level accessors are used (no `repr`, `str`, `__getattr__` or `__iter__` of user
+//! types), so encoding can never change what the program does. Every value is bounded by the
+//! [`Caps`]: strings and bytes are cut with a marker, collections keep their first items, and
+//! nesting stops at a depth, which also makes encoding cycle-safe.
+
+mod base64;
+pub mod caps;
+
+use std::collections::HashMap;
+use std::os::raw::c_char;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+pub use caps::Caps;
+
+use crate::errors::RecorderResult;
+use crate::trace_writer::json;
+use crate::trace_writer::{TraceWriter, TypeKind};
+
+/// Type ids of the builtin types, registered lazily on first use.
+#[derive(Default)]
+struct BuiltinTypes {
+    by_name: HashMap<&'static str, usize>,
+}
+
+/// Well-known type objects compared by pointer (abi3 has no `PyFunction_Check`).
+pub struct KnownTypes {
+    pub function: usize,
+    pub builtin_function: usize,
+    pub method: usize,
+    pub module: usize,
+    _keep: Vec<Py<PyAny>>,
+}
+
+impl KnownTypes {
+    pub fn load(py: Python<'_>) -> PyResult<Self> {
+        let types = py.import("types")?;
+        let mut keep = Vec::new();
+        let mut ptr = |name: &str| -> PyResult<usize> {
+            let t = types.getattr(name)?;
+            let p = t.as_ptr() as usize;
+            keep.push(t.unbind());
+            Ok(p)
+        };
+        Ok(KnownTypes {
+            function: ptr("FunctionType")?,
+            builtin_function: ptr("BuiltinFunctionType")?,
+            method: ptr("MethodType")?,
+            module: ptr("ModuleType")?,
+            _keep: keep,
+        })
+    }
+
+    /// Module-level names bound to these are program structure, not program state.
+    ///
+    /// # Safety
+    /// `obj` must be a valid object pointer and the GIL held.
+    pub unsafe fn is_definition(&self, obj: *mut ffi::PyObject) -> bool {
+        let t = ffi::Py_TYPE(obj) as usize;
+        t == self.function
+            || t == self.builtin_function
+            || t == self.module
+            || t == self.method
+            || ffi::PyType_Check(obj) != 0
+    }
+}
+
+pub struct ValueEncoder {
+    pub caps: Caps,
+    builtins: BuiltinTypes,
+    /// Type object pointer → (type id) for non-builtin, non-struct values. The type objects
+    /// are kept alive in `keep` so a pointer can never be reused for another type.
+    other_types: HashMap<usize, usize>,
+    /// (type pointer, field names) → struct type id.
+    struct_types: HashMap<(usize, Vec<String>), usize>,
+    keep: Vec<Py<PyAny>>,
+    known: KnownTypes,
+    /// Objects on the current encoding path, to cut cycles before the depth cap does.
+    path: Vec<usize>,
+}
+
+/// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
+///
+/// # Safety
+/// `ptr` must be a valid object pointer and the GIL held.
+pub unsafe fn retain(ptr: *mut ffi::PyObject) -> Py<PyAny> {
+    Bound::from_borrowed_ptr(Python::assume_attached(), ptr).unbind()
+}
+
+/// Reads a `str` object's UTF-8 text (borrowed from the object).
+///
+/// # Safety
+/// `obj` must be a valid `str` object and the GIL held; the slice lives as long as `obj`.
+pub unsafe fn str_utf8<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
+    let mut size: ffi::Py_ssize_t = 0;
+    let data: *const c_char = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
+    if data.is_null() {
+        ffi::PyErr_Clear();
+        return None;
+    }
+    let bytes = std::slice::from_raw_parts(data as *const u8, size as usize);
+    std::str::from_utf8(bytes).ok()
+}
+
+/// The qualified name of `obj`'s type, without calling user code.
+///
+/// # Safety
+/// `obj` must be a valid object pointer and the GIL held.
+pub unsafe fn type_qualname(obj: *mut ffi::PyObject) -> String {
+    let name = ffi::PyType_GetQualName(ffi::Py_TYPE(obj));
+    if name.is_null() {
+        ffi::PyErr_Clear();
+        return "object".to_string();
+    }
+    let text = str_utf8(name).unwrap_or("object").to_string();
+    ffi::Py_DecRef(name);
+    text
+}
+
+fn truncate_chars(text: &str, max: usize) -> Option<&str> {
+    text.char_indices().nth(max).map(|(cut, _)| &text[..cut])
+}
+
+impl ValueEncoder {
+    pub fn new(py: Python<'_>, caps: Caps) -> PyResult<Self> {
+        Ok(ValueEncoder {
+            caps,
+            builtins: BuiltinTypes::default(),
+            other_types: HashMap::new(),
+            struct_types: HashMap::new(),
+            keep: Vec::new(),
+            known: KnownTypes::load(py)?,
+            path: Vec::new(),
+        })
+    }
+
+    pub fn known(&self) -> &KnownTypes {
+        &self.known
+    }
+
+    fn builtin(&mut self, w: &mut TraceWriter, name: &'static str, kind: TypeKind) -> RecorderResult<usize> {
+        if let Some(&id) = self.builtins.by_name.get(name) {
+            return Ok(id);
+        }
+        let id = w.type_id(name, kind, name, None)?;
+        self.builtins.by_name.insert(name, id);
+        Ok(id)
+    }
+
+    /// Type id for values shown as `Raw` text under their own type name.
+    unsafe fn other_type(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject) -> RecorderResult<usize> {
+        let tp = ffi::Py_TYPE(obj) as usize;
+        if let Some(&id) = self.other_types.get(&tp) {
+            return Ok(id);
+        }
+        let name = type_qualname(obj);
+        let id = w.type_id(&format!("raw:{name}:{tp:x}"), TypeKind::Raw, &name, None)?;
+        self.other_types.insert(tp, id);
+        self.keep.push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
+        Ok(id)
+    }
+
+    fn push_header(buf: &mut Vec<u8>, kind: &str, type_id: usize) {
+        buf.extend_from_slice(b"{\"kind\":\"");
+        buf.extend_from_slice(kind.as_bytes());
+        buf.extend_from_slice(b"\",\"type_id\":");
+        json::push_usize(buf, type_id);
+    }
+
+    fn push_raw(buf: &mut Vec<u8>, type_id: usize, text: &str) {
+        Self::push_header(buf, "Raw", type_id);
+        buf.extend_from_slice(b",\"r\":");
+        json::push_str(buf, text);
+        buf.push(b'}');
+    }
+
+    /// Encodes an already-chosen placeholder such as `<redacted>` as a `Raw` value.
+    pub fn encode_placeholder(&mut self, w: &mut TraceWriter, text: &str, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
+        Self::push_raw(buf, t, text);
+        Ok(())
+    }
+
+    /// Encodes an integer that is not a Python object (the exit status of `<toplevel>`).
+    pub fn encode_i64(&mut self, w: &mut TraceWriter, v: i64, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        let t = self.builtin(w, "int", TypeKind::Int)?;
+        Self::push_header(buf, "Int", t);
+        buf.extend_from_slice(b",\"i\":");
+        json::push_i64(buf, v);
+        buf.push(b'}');
+        Ok(())
+    }
+
+    pub fn encode_none(&mut self, w: &mut TraceWriter, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        let t = self.builtin(w, "NoneType", TypeKind::None)?;
+        Self::push_header(buf, "None", t);
+        buf.push(b'}');
+        Ok(())
+    }
+
+    /// Appends the JSON `ValueRecord` of `obj` to `buf`.
+    ///
+    /// # Safety
+    /// `obj` must be a valid object pointer and the GIL held.
+    pub unsafe fn encode(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        self.path.clear();
+        self.encode_at(w, obj, buf, 0)
+    }
+
+    unsafe fn encode_at(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+    ) -> RecorderResult<()> {
+        if ffi::Py_IsNone(obj) != 0 {
+            return self.encode_none(w, buf);
+        }
+        if ffi::PyBool_Check(obj) != 0 {
+            let t = self.builtin(w, "bool", TypeKind::Bool)?;
+            Self::push_header(buf, "Bool", t);
+            buf.extend_from_slice(b",\"b\":");
+            json::push_bool(buf, ffi::Py_IsTrue(obj) != 0);
+            buf.push(b'}');
+            return Ok(());
+        }
+        if ffi::PyLong_Check(obj) != 0 {
+            return self.encode_int(w, obj, buf);
+        }
+        if ffi::PyFloat_Check(obj) != 0 {
+            let t = self.builtin(w, "float", TypeKind::Float)?;
+            let v = ffi::PyFloat_AsDouble(obj);
+            if v.is_finite() {
+                Self::push_header(buf, "Float", t);
+                buf.extend_from_slice(b",\"f\":");
+                json::push_f64(buf, v);
+                buf.push(b'}');
+            } else {
+                // JSON has no NaN/inf: keep the value readable as text under the float type.
+                let text = if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" };
+                Self::push_raw(buf, t, text);
+            }
+            return Ok(());
+        }
+        if ffi::PyUnicode_Check(obj) != 0 {
+            let t = self.builtin(w, "str", TypeKind::String)?;
+            Self::push_header(buf, "String", t);
+            buf.extend_from_slice(b",\"text\":");
+            let text = str_utf8(obj).unwrap_or("<unencodable str>");
+            self.push_capped_str(buf, text);
+            buf.push(b'}');
+            return Ok(());
+        }
+        if ffi::PyBytes_Check(obj) != 0 {
+            let t = self.builtin(w, "bytes", TypeKind::Raw)?;
+            let mut data: *mut c_char = std::ptr::null_mut();
+            let mut len: ffi::Py_ssize_t = 0;
+            let text = if ffi::PyBytes_AsStringAndSize(obj, &mut data, &mut len) == 0 {
+                let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
+                bytes_literal(bytes, self.caps.max_bytes)
+            } else {
+                ffi::PyErr_Clear();
+                "b'?'".to_string()
+            };
+            Self::push_raw(buf, t, &text);
+            return Ok(());
+        }
+        let addr = obj as usize;
+        let is_container = ffi::PyList_Check(obj) != 0
+            || ffi::PyTuple_Check(obj) != 0
+            || ffi::PyDict_Check(obj) != 0
+            || ffi::PyAnySet_Check(obj) != 0;
+        if is_container || self.has_instance_dict(obj) {
+            if depth >= self.caps.max_depth || self.path.contains(&addr) {
+                let t = self.other_type(w, obj)?;
+                let marker = if self.path.contains(&addr) { "<cycle>" } else { "<max depth>" };
+                Self::push_raw(buf, t, marker);
+                return Ok(());
+            }
+            self.path.push(addr);
+            let result = if is_container {
+                self.encode_container(w, obj, buf, depth)
+            } else {
+                self.encode_struct(w, obj, buf, depth)
+            };
+            self.path.pop();
+            return result;
+        }
+        self.encode_opaque(w, obj, buf)
+    }
+
+    fn push_capped_str(&self, buf: &mut Vec<u8>, text: &str) {
+        match truncate_chars(text, self.caps.max_string) {
+            None => json::push_str(buf, text),
+            Some(head) => {
+                let total = text.chars().count();
+                json::push_str(buf, &format!("{head}…<truncated: {total} chars>"));
+            }
+        }
+    }
+
+    unsafe fn encode_int(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        let t = if ffi::PyLong_CheckExact(obj) != 0 {
+            self.builtin(w, "int", TypeKind::Int)?
+        } else {
+            // int subclasses (IntEnum, IntFlag) keep their own type name.
+            self.subclass_type(w, obj, TypeKind::Int)?
+        };
+        let mut overflow: std::os::raw::c_int = 0;
+        let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+        if overflow == 0 && !(v == -1 && !ffi::PyErr_Occurred().is_null()) {
+            Self::push_header(buf, "Int", t);
+            buf.extend_from_slice(b",\"i\":");
+            json::push_i64(buf, v);
+            buf.push(b'}');
+            return Ok(());
+        }
+        ffi::PyErr_Clear();
+        // Beyond 64 bits: BigInt carries the big-endian magnitude, base64-encoded.
+        let hex = ffi::PyNumber_ToBase(obj, 16);
+        if hex.is_null() {
+            ffi::PyErr_Clear();
+            Self::push_raw(buf, t, "<int>");
+            return Ok(());
+        }
+        let text = str_utf8(hex).unwrap_or("0x0").to_string();
+        ffi::Py_DecRef(hex);
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let digits = digits.trim_start_matches("0x");
+        let magnitude = base64::hex_to_bytes(digits);
+        Self::push_header(buf, "BigInt", t);
+        buf.extend_from_slice(b",\"b\":");
+        json::push_str(buf, &base64::encode(&magnitude));
+        buf.extend_from_slice(b",\"negative\":");
+        json::push_bool(buf, negative);
+        buf.push(b'}');
+        Ok(())
+    }
+
+    unsafe fn subclass_type(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, kind: TypeKind) -> RecorderResult<usize> {
+        let tp = ffi::Py_TYPE(obj) as usize;
+        if let Some(&id) = self.other_types.get(&tp) {
+            return Ok(id);
+        }
+        let name = type_qualname(obj);
+        let id = w.type_id(&format!("sub:{name}:{tp:x}"), kind, &name, None)?;
+        self.other_types.insert(tp, id);
+        self.keep.push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
+        Ok(id)
+    }
+
+    unsafe fn encode_container(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+    ) -> RecorderResult<()> {
+        let max = self.caps.max_items;
+        if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
+            let is_list = ffi::PyList_Check(obj) != 0;
+            let (t, len) = if is_list {
+                (self.builtin(w, "list", TypeKind::Seq)?, ffi::PyList_Size(obj))
+            } else {
+                (self.builtin(w, "tuple", TypeKind::Tuple)?, ffi::PyTuple_Size(obj))
+            };
+            Self::push_header(buf, if is_list { "Sequence" } else { "Tuple" }, t);
+            buf.extend_from_slice(b",\"elements\":[");
+            let len = len.max(0) as usize;
+            for i in 0..len.min(max) {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                let item = if is_list {
+                    ffi::PyList_GetItem(obj, i as ffi::Py_ssize_t)
+                } else {
+                    ffi::PyTuple_GetItem(obj, i as ffi::Py_ssize_t)
+                };
+                if item.is_null() {
+                    ffi::PyErr_Clear();
+                    self.encode_none(w, buf)?;
+                } else {
+                    self.encode_at(w, item, buf, depth + 1)?;
+                }
+            }
+            self.push_more_marker(w, buf, len, max)?;
+            buf.push(b']');
+            if is_list {
+                buf.extend_from_slice(b",\"is_slice\":false");
+            }
+            buf.push(b'}');
+            return Ok(());
+        }
+        if ffi::PyDict_Check(obj) != 0 {
+            let t = self.builtin(w, "dict", TypeKind::Seq)?;
+            let pair_t = self.builtin(w, "dict item", TypeKind::Tuple)?;
+            Self::push_header(buf, "Sequence", t);
+            buf.extend_from_slice(b",\"elements\":[");
+            let len = ffi::PyDict_Size(obj).max(0) as usize;
+            let mut pos: ffi::Py_ssize_t = 0;
+            let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut i = 0;
+            while i < max && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut value) != 0 {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                Self::push_header(buf, "Tuple", pair_t);
+                buf.extend_from_slice(b",\"elements\":[");
+                self.encode_at(w, key, buf, depth + 1)?;
+                buf.push(b',');
+                self.encode_at(w, value, buf, depth + 1)?;
+                buf.extend_from_slice(b"]}");
+                i += 1;
+            }
+            self.push_more_marker(w, buf, len, max)?;
+            buf.extend_from_slice(b"],\"is_slice\":false}");
+            return Ok(());
+        }
+        // set / frozenset: iterating a builtin set never runs user code.
+        let frozen = ffi::PyFrozenSet_Check(obj) != 0;
+        let t = if frozen {
+            self.builtin(w, "frozenset", TypeKind::Set)?
+        } else {
+            self.builtin(w, "set", TypeKind::Set)?
+        };
+        Self::push_header(buf, "Sequence", t);
+        buf.extend_from_slice(b",\"elements\":[");
+        let len = ffi::PySet_Size(obj).max(0) as usize;
+        let iter = ffi::PyObject_GetIter(obj);
+        if iter.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            let mut i = 0;
+            while i < max {
+                let item = ffi::PyIter_Next(iter);
+                if item.is_null() {
+                    ffi::PyErr_Clear();
+                    break;
+                }
+                if i > 0 {
+                    buf.push(b',');
+                }
+                let r = self.encode_at(w, item, buf, depth + 1);
+                ffi::Py_DecRef(item);
+                r?;
+                i += 1;
+            }
+            ffi::Py_DecRef(iter);
+        }
+        self.push_more_marker(w, buf, len, max)?;
+        buf.extend_from_slice(b"],\"is_slice\":false}");
+        Ok(())
+    }
+
+    /// Appends a `Raw` element saying how many items the cap left out.
+    fn push_more_marker(&mut self, w: &mut TraceWriter, buf: &mut Vec<u8>, len: usize, max: usize) -> RecorderResult<()> {
+        if len > max {
+            let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
+            if max > 0 {
+                buf.push(b',');
+            }
+            Self::push_raw(buf, t, &format!("…<{} more of {len}>", len - max));
+        }
+        Ok(())
+    }
+
+    unsafe fn has_instance_dict(&self, obj: *mut ffi::PyObject) -> bool {
+        if self.known.is_definition(obj) {
+            return false;
+        }
+        // Types whose instances carry a __dict__ have tp_dictoffset != 0; the generic getter
+        // below reports that without consulting any user-defined attribute hooks.
+        let tp = ffi::Py_TYPE(obj);
+        let flags = ffi::PyType_GetFlags(tp);
+        // Heap types are classes defined in Python (or by extension modules with heap types).
+        flags & ffi::Py_TPFLAGS_HEAPTYPE != 0
+    }
+
+    unsafe fn encode_struct(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+    ) -> RecorderResult<()> {
+        let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+        if dict.is_null() {
+            ffi::PyErr_Clear();
+            return self.encode_opaque(w, obj, buf);
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut values: Vec<*mut ffi::PyObject> = Vec::new();
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        while names.len() < self.caps.max_items && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+            if ffi::PyUnicode_Check(key) == 0 {
+                continue;
+            }
+            if let Some(name) = str_utf8(key) {
+                names.push(name.to_string());
+                values.push(value);
+            }
+        }
+        // Encode the fields first: their type ids are needed for the struct's Type record.
+        let mut field_bufs: Vec<Vec<u8>> = Vec::with_capacity(values.len());
+        let mut field_types: Vec<usize> = Vec::with_capacity(values.len());
+        let mut result = Ok(());
+        for &v in &values {
+            let mut fb = Vec::new();
+            if let Err(e) = self.encode_at(w, v, &mut fb, depth + 1) {
+                result = Err(e);
+                break;
+            }
+            field_types.push(type_id_of(&fb));
+            field_bufs.push(fb);
+        }
+        ffi::Py_DecRef(dict);
+        result?;
+        let tp = ffi::Py_TYPE(obj) as usize;
+        let key = (tp, names);
+        let t = match self.struct_types.get(&key) {
+            Some(&id) => id,
+            None => {
+                let qual = type_qualname(obj);
+                let fields: Vec<(&str, usize)> =
+                    key.1.iter().map(String::as_str).zip(field_types.iter().copied()).collect();
+                let id = w.type_id(
+                    &format!("struct:{qual}:{tp:x}:{}", key.1.join(",")),
+                    TypeKind::Struct,
+                    &qual,
+                    Some(&fields),
+                )?;
+                self.keep.push(retain(tp as *mut ffi::PyObject));
+                self.struct_types.insert(key, id);
+                id
+            }
+        };
+        Self::push_header(buf, "Struct", t);
+        buf.extend_from_slice(b",\"field_values\":[");
+        for (i, fb) in field_bufs.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(fb);
+        }
+        buf.extend_from_slice(b"]}");
+        Ok(())
+    }
+
+    /// Anything else (functions, modules, C objects) as `Raw` text built from type data only.
+    unsafe fn encode_opaque(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+        let t = self.other_type(w, obj)?;
+        let tp = ffi::Py_TYPE(obj) as usize;
+        let text = if ffi::PyType_Check(obj) != 0 {
+            let name = ffi::PyType_GetQualName(obj as *mut ffi::PyTypeObject);
+            let text = if name.is_null() {
+                ffi::PyErr_Clear();
+                "<class>".to_string()
+            } else {
+                let s = format!("<class '{}'>", str_utf8(name).unwrap_or("?"));
+                ffi::Py_DecRef(name);
+                s
+            };
+            text
+        } else if tp == self.known.module {
+            let name = ffi::PyModule_GetNameObject(obj);
+            if name.is_null() {
+                ffi::PyErr_Clear();
+                "<module>".to_string()
+            } else {
+                let s = format!("<module '{}'>", str_utf8(name).unwrap_or("?"));
+                ffi::Py_DecRef(name);
+                s
+            }
+        } else if tp == self.known.function || tp == self.known.builtin_function {
+            // __qualname__ of functions is a C-level getset: safe to read.
+            let name = ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr());
+            if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
+                ffi::PyErr_Clear();
+                "<function>".to_string()
+            } else {
+                let s = format!("<function {}>", str_utf8(name).unwrap_or("?"));
+                ffi::Py_DecRef(name);
+                s
+            }
+        } else {
+            format!("<{} object>", type_qualname(obj))
+        };
+        Self::push_raw(buf, t, &text);
+        Ok(())
+    }
+}
+
+/// Reads back the `type_id` this module just wrote into an encoded value.
+fn type_id_of(encoded: &[u8]) -> usize {
+    let needle = b"\"type_id\":";
+    encoded
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| {
+            encoded[p + needle.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .fold(0usize, |acc, b| acc * 10 + (b - b'0') as usize)
+        })
+        .unwrap_or(0)
+}
+
+/// A Python-style `b'...'` literal of at most `max` bytes.
+fn bytes_literal(bytes: &[u8], max: usize) -> String {
+    let mut out = String::from("b'");
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    if bytes.len() > max {
+        out.push_str(&format!("…<truncated: {} bytes>", bytes.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_literal_matches_python_repr_and_caps() {
+        assert_eq!(bytes_literal(b"a'b\\\n\x00\xff", 100), "b'a\\'b\\\\\\n\\x00\\xff'");
+        assert_eq!(bytes_literal(b"abcdef", 3), "b'abc'…<truncated: 6 bytes>");
+    }
+
+    #[test]
+    fn truncation_cuts_at_char_boundaries() {
+        assert_eq!(truncate_chars("héllo", 2), Some("hé"));
+        assert_eq!(truncate_chars("hé", 2), None);
+    }
+
+    #[test]
+    fn type_id_is_read_back() {
+        assert_eq!(type_id_of(b"{\"kind\":\"Int\",\"type_id\":42,\"i\":1}"), 42);
+    }
+}

@@ -1,0 +1,195 @@
+//! One error type for the whole crate.
+//!
+//! Every failure carries a [`ErrorKind`] (which decides the process exit status and the Python
+//! exception class) and a stable [`ErrorCode`] (which users and tools can match on). The table
+//! of codes is documented in `recorder/README.md`; keep the two in step.
+
+use std::fmt;
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Broad classes of failure; each maps to one exit status and one Python exception class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller asked for something invalid (bad flag, bad filter file, conflicting paths).
+    Usage,
+    /// The machine or environment cannot support the recording (disk, permissions, Python).
+    Environment,
+    /// The traced program itself could not be started (missing script, bad module).
+    Target,
+    /// A bug in the recorder.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Environment => "environment",
+            ErrorKind::Target => "target",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// Documented process exit status used when the recorder (not the program) fails.
+    pub fn exit_status(self) -> i32 {
+        match self {
+            ErrorKind::Usage => 2,
+            ErrorKind::Environment => 10,
+            ErrorKind::Target => 20,
+            ErrorKind::Internal => 70,
+        }
+    }
+}
+
+macro_rules! error_codes {
+    ($($variant:ident => $text:literal, $kind:ident;)*) => {
+        /// Stable error codes. The string form never changes once released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode { $($variant,)* }
+
+        impl ErrorCode {
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $text,)* }
+            }
+            /// The kind a code belongs to by default.
+            pub fn kind(self) -> ErrorKind {
+                match self { $(ErrorCode::$variant => ErrorKind::$kind,)* }
+            }
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+        }
+    };
+}
+
+error_codes! {
+    AlreadyTracing => "ERR_ALREADY_TRACING", Usage;
+    NotTracing => "ERR_NOT_TRACING", Usage;
+    TraceDirConflict => "ERR_TRACE_DIR_CONFLICT", Usage;
+    InvalidPolicyValue => "ERR_INVALID_POLICY_VALUE", Usage;
+    InvalidFilter => "ERR_INVALID_FILTER", Usage;
+    InvalidArgument => "ERR_INVALID_ARGUMENT", Usage;
+    Io => "ERR_IO", Environment;
+    NoToolId => "ERR_NO_TOOL_ID", Environment;
+    UnsupportedPython => "ERR_UNSUPPORTED_PYTHON", Environment;
+    TraceMissing => "ERR_TRACE_MISSING", Environment;
+    TraceIncomplete => "ERR_TRACE_INCOMPLETE", Environment;
+    TargetNotFound => "ERR_TARGET_NOT_FOUND", Target;
+    TargetFailed => "ERR_TARGET_FAILED", Target;
+    Panic => "ERR_PANIC", Internal;
+    Internal => "ERR_INTERNAL", Internal;
+}
+
+/// The crate's error: kind + stable code + message + structured context.
+#[derive(Debug, Clone)]
+pub struct RecorderError {
+    pub kind: ErrorKind,
+    pub code: ErrorCode,
+    pub message: String,
+    pub context: Vec<(String, String)>,
+}
+
+pub type RecorderResult<T> = Result<T, RecorderError>;
+
+impl RecorderError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        RecorderError { kind: code.kind(), code, message: message.into(), context: Vec::new() }
+    }
+
+    pub fn with_context(mut self, key: &str, value: impl fmt::Display) -> Self {
+        self.context.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// An I/O failure on `path`, classified as an environment error.
+    pub fn io(what: &str, path: &std::path::Path, err: &std::io::Error) -> Self {
+        RecorderError::new(ErrorCode::Io, format!("{what} {}: {err}", path.display()))
+            .with_context("path", path.display())
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        RecorderError::new(ErrorCode::Internal, message)
+    }
+}
+
+impl fmt::Display for RecorderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for RecorderError {}
+
+pyo3::create_exception!(
+    codetracer_python_recorder,
+    RecorderError_,
+    PyException,
+    "Base class of every error the recorder raises."
+);
+pyo3::create_exception!(codetracer_python_recorder, UsageError, RecorderError_);
+pyo3::create_exception!(codetracer_python_recorder, RecorderEnvironmentError, RecorderError_);
+pyo3::create_exception!(codetracer_python_recorder, TargetError, RecorderError_);
+pyo3::create_exception!(codetracer_python_recorder, InternalError, RecorderError_);
+
+/// Registers the exception classes on the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("RecorderError", py.get_type::<RecorderError_>())?;
+    m.add("UsageError", py.get_type::<UsageError>())?;
+    m.add("RecorderEnvironmentError", py.get_type::<RecorderEnvironmentError>())?;
+    m.add("TargetError", py.get_type::<TargetError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    let codes = PyDict::new(py);
+    for code in ErrorCode::ALL {
+        codes.set_item(code.as_str(), code.kind().as_str())?;
+    }
+    m.add("ERROR_CODES", codes)?;
+    Ok(())
+}
+
+impl From<RecorderError> for PyErr {
+    fn from(err: RecorderError) -> PyErr {
+        let message = err.message.clone();
+        let pyerr = match err.kind {
+            ErrorKind::Usage => UsageError::new_err(message),
+            ErrorKind::Environment => RecorderEnvironmentError::new_err(message),
+            ErrorKind::Target => TargetError::new_err(message),
+            ErrorKind::Internal => InternalError::new_err(message),
+        };
+        Python::attach(|py| {
+            let value = pyerr.value(py);
+            let context = PyDict::new(py);
+            for (k, v) in &err.context {
+                let _ = context.set_item(k, v);
+            }
+            let _ = value.setattr("code", err.code.as_str());
+            let _ = value.setattr("kind", err.kind.as_str());
+            let _ = value.setattr("context", context);
+        });
+        pyerr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(code.as_str().starts_with("ERR_"));
+            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
+        }
+    }
+
+    #[test]
+    fn kinds_have_distinct_exit_statuses() {
+        let kinds = [ErrorKind::Usage, ErrorKind::Environment, ErrorKind::Target, ErrorKind::Internal];
+        let statuses: std::collections::HashSet<i32> = kinds.iter().map(|k| k.exit_status()).collect();
+        assert_eq!(statuses.len(), 4);
+        assert_eq!(ErrorKind::Usage.exit_status(), 2);
+        assert_eq!(ErrorKind::Internal.exit_status(), 70);
+    }
+}

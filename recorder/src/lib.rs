@@ -1,0 +1,28 @@
+//! CodeTracer's Python recorder, native part.
+//!
+//! `sys.monitoring` callbacks implemented in Rust stream a runtime_tracing JSON trace to disk.
+//! Layout: [`monitoring`] claims a tool id and owns the callback table, [`runtime`] turns
+//! events into trace records, [`encoder`] turns Python values into JSON without running user
+//! code, [`trace_writer`] streams the records, [`errors`] and [`ffi_guard`] keep every failure
+//! typed and every panic on the Rust side of the boundary.
+
+pub mod api;
+pub mod encoder;
+pub mod errors;
+pub mod ffi_guard;
+pub mod monitoring;
+pub mod runtime;
+pub mod trace_writer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_function(wrap_pyfunction!(api::start, m)?)?;
+    m.add_function(wrap_pyfunction!(api::stop, m)?)?;
+    m.add_function(wrap_pyfunction!(api::is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Per-thread stacks of the frames the trace has a `Call` for.
+//!
+//! They keep `Call`/`Return` balanced: a return is only written for a frame whose call was
+//! written, frames skipped by an exception are closed on the way, and whatever is still open
+//! when recording stops is closed by `finish`.
+
+use std::collections::HashMap;
+
+#[derive(Default)]
+pub struct ThreadStacks {
+    stacks: HashMap<u64, Vec<usize>>,
+    current: u64,
+    started: bool,
+}
+
+impl ThreadStacks {
+    /// Makes `thread` current; true when that is a change (so a marker is due).
+    pub fn switch_to(&mut self, thread: u64) -> bool {
+        let changed = self.started && self.current != thread;
+        self.current = thread;
+        self.started = true;
+        changed
+    }
+
+    pub fn push(&mut self, code: usize) {
+        self.stacks.entry(self.current).or_default().push(code);
+    }
+
+    pub fn is_top(&self, code: usize) -> bool {
+        self.stacks.get(&self.current).and_then(|s| s.last()) == Some(&code)
+    }
+
+    /// Pops up to and including the innermost frame of `code`. Returns how many frames above
+    /// it were popped too (they need a synthetic return), or `None` if `code` is not open.
+    pub fn pop_to(&mut self, code: usize) -> Option<usize> {
+        let stack = self.stacks.get_mut(&self.current)?;
+        let index = stack.iter().rposition(|&c| c == code)?;
+        let above = stack.len() - index - 1;
+        stack.truncate(index);
+        Some(above)
+    }
+
+    pub fn open_frames(&self) -> usize {
+        self.stacks.values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pop_to_closes_frames_above() {
+        let mut s = ThreadStacks::default();
+        assert!(!s.switch_to(1));
+        s.push(10);
+        s.push(20);
+        s.push(30);
+        assert_eq!(s.pop_to(20), Some(1));
+        assert!(s.is_top(10));
+        assert_eq!(s.pop_to(99), None);
+        assert!(s.switch_to(2));
+        assert!(!s.is_top(10));
+        s.push(40);
+        assert_eq!(s.open_frames(), 2);
+    }
+}

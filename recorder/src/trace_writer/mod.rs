@@ -1,0 +1,319 @@
+//! Streaming writer for the runtime_tracing JSON format.
+//!
+//! `trace.json` is a JSON array written one event per line as events happen, through a
+//! buffered file writer: memory stays bounded by the interning tables (paths, functions,
+//! variable names, types), never by the length of the run. Ids are implicit in the format
+//! (the n-th `Path` event defines path id n), so interning doubles as id allocation.
+//!
+//! [`TraceEvent`] is the recorder's event model. New kinds of records (for instance external
+//! calls — HTTP, databases, queues — captured for replay) are added as variants here and
+//! serialised in [`TraceWriter::emit`]; the callbacks never write JSON by hand.
+
+pub mod json;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::errors::{RecorderError, RecorderResult};
+
+/// runtime_tracing `EventLogKind` numbers used by this recorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Write = 0,
+    WriteOther = 2,
+    Read = 3,
+    Error = 11,
+    TraceLogEvent = 12,
+}
+
+/// runtime_tracing `TypeKind` numbers used by this recorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    Seq = 0,
+    Set = 1,
+    Struct = 6,
+    Int = 7,
+    Float = 8,
+    String = 9,
+    Bool = 12,
+    Raw = 16,
+    Error = 24,
+    FunctionKind = 25,
+    TypeValue = 26,
+    Tuple = 27,
+    None = 30,
+}
+
+/// One record of the recorder's event model. Values arrive pre-encoded as JSON bytes.
+pub enum TraceEvent<'a> {
+    Step { path_id: usize, line: i64 },
+    Call { function_id: usize, args: &'a [(usize, Vec<u8>)] },
+    Return { value: &'a [u8] },
+    Value { variable_id: usize, value: &'a [u8] },
+    Log { kind: EventKind, metadata: &'a str, content: &'a str },
+}
+
+/// Counts of what was written; reported in `trace_metadata.json`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    pub events: u64,
+    pub steps: u64,
+    pub calls: u64,
+    pub returns: u64,
+    pub values: u64,
+    pub io_events: u64,
+    pub exceptions: u64,
+}
+
+pub struct TraceWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    first: bool,
+    line: Vec<u8>,
+    paths: HashMap<String, usize>,
+    path_list: Vec<String>,
+    functions: HashMap<(usize, i64, String), usize>,
+    variables: HashMap<String, usize>,
+    types: HashMap<String, usize>,
+    pub stats: WriterStats,
+    bytes_written: u64,
+}
+
+const BUFFER_BYTES: usize = 1 << 20;
+
+impl TraceWriter {
+    /// Creates `trace.json` in `dir` and writes the array opening.
+    pub fn create(dir: &Path) -> RecorderResult<Self> {
+        let path = dir.join("trace.json");
+        let file = File::create(&path).map_err(|e| RecorderError::io("cannot create", &path, &e))?;
+        let mut writer = TraceWriter {
+            out: BufWriter::with_capacity(BUFFER_BYTES, file),
+            path,
+            first: true,
+            line: Vec::with_capacity(4096),
+            paths: HashMap::new(),
+            path_list: Vec::new(),
+            functions: HashMap::new(),
+            variables: HashMap::new(),
+            types: HashMap::new(),
+            stats: WriterStats::default(),
+            bytes_written: 0,
+        };
+        writer.raw(b"[")?;
+        Ok(writer)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> RecorderResult<()> {
+        self.bytes_written += bytes.len() as u64;
+        self.out.write_all(bytes).map_err(|e| RecorderError::io("cannot write", &self.path, &e))
+    }
+
+    /// Writes the event currently in `self.line` as one array element.
+    fn flush_line(&mut self) -> RecorderResult<()> {
+        let line = std::mem::take(&mut self.line);
+        let sep: &[u8] = if self.first { b"\n" } else { b",\n" };
+        self.first = false;
+        let result = self.raw(sep).and_then(|_| self.raw(&line));
+        self.line = line;
+        self.line.clear();
+        self.stats.events += 1;
+        result
+    }
+
+    pub fn emit(&mut self, event: TraceEvent<'_>) -> RecorderResult<()> {
+        let buf = &mut self.line;
+        match event {
+            TraceEvent::Step { path_id, line } => {
+                self.stats.steps += 1;
+                buf.extend_from_slice(b"{\"Step\":{\"path_id\":");
+                json::push_usize(buf, path_id);
+                buf.extend_from_slice(b",\"line\":");
+                json::push_i64(buf, line);
+                buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::Call { function_id, args } => {
+                self.stats.calls += 1;
+                buf.extend_from_slice(b"{\"Call\":{\"function_id\":");
+                json::push_usize(buf, function_id);
+                buf.extend_from_slice(b",\"args\":[");
+                for (i, (variable_id, value)) in args.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    buf.extend_from_slice(b"{\"variable_id\":");
+                    json::push_usize(buf, *variable_id);
+                    buf.extend_from_slice(b",\"value\":");
+                    buf.extend_from_slice(value);
+                    buf.push(b'}');
+                }
+                buf.extend_from_slice(b"]}}");
+            }
+            TraceEvent::Return { value } => {
+                self.stats.returns += 1;
+                buf.extend_from_slice(b"{\"Return\":{\"return_value\":");
+                buf.extend_from_slice(value);
+                buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::Value { variable_id, value } => {
+                self.stats.values += 1;
+                buf.extend_from_slice(b"{\"Value\":{\"variable_id\":");
+                json::push_usize(buf, variable_id);
+                buf.extend_from_slice(b",\"value\":");
+                buf.extend_from_slice(value);
+                buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::Log { kind, metadata, content } => {
+                match kind {
+                    EventKind::Error => self.stats.exceptions += 1,
+                    EventKind::TraceLogEvent => {}
+                    _ => self.stats.io_events += 1,
+                }
+                buf.extend_from_slice(b"{\"Event\":{\"kind\":");
+                json::push_usize(buf, kind as usize);
+                buf.extend_from_slice(b",\"metadata\":");
+                json::push_str(buf, metadata);
+                buf.extend_from_slice(b",\"content\":");
+                json::push_str(buf, content);
+                buf.extend_from_slice(b"}}");
+            }
+        }
+        self.flush_line()
+    }
+
+    /// Id of `path`, writing a `Path` event the first time it is seen.
+    pub fn path_id(&mut self, path: &str) -> RecorderResult<usize> {
+        if let Some(&id) = self.paths.get(path) {
+            return Ok(id);
+        }
+        let id = self.path_list.len();
+        self.paths.insert(path.to_string(), id);
+        self.path_list.push(path.to_string());
+        self.line.extend_from_slice(b"{\"Path\":");
+        json::push_str(&mut self.line, path);
+        self.line.push(b'}');
+        self.flush_line()?;
+        Ok(id)
+    }
+
+    /// Id of a function, writing a `Function` event the first time it is seen.
+    pub fn function_id(&mut self, path_id: usize, line: i64, name: &str) -> RecorderResult<usize> {
+        let key = (path_id, line, name.to_string());
+        if let Some(&id) = self.functions.get(&key) {
+            return Ok(id);
+        }
+        let id = self.functions.len();
+        self.functions.insert(key, id);
+        self.line.extend_from_slice(b"{\"Function\":{\"path_id\":");
+        json::push_usize(&mut self.line, path_id);
+        self.line.extend_from_slice(b",\"line\":");
+        json::push_i64(&mut self.line, line);
+        self.line.extend_from_slice(b",\"name\":");
+        json::push_str(&mut self.line, name);
+        self.line.extend_from_slice(b"}}");
+        self.flush_line()?;
+        Ok(id)
+    }
+
+    /// Id of a variable name, writing a `VariableName` event the first time it is seen.
+    pub fn variable_id(&mut self, name: &str) -> RecorderResult<usize> {
+        if let Some(&id) = self.variables.get(name) {
+            return Ok(id);
+        }
+        let id = self.variables.len();
+        self.variables.insert(name.to_string(), id);
+        self.line.extend_from_slice(b"{\"VariableName\":");
+        json::push_str(&mut self.line, name);
+        self.line.push(b'}');
+        self.flush_line()?;
+        Ok(id)
+    }
+
+    /// Id of a type, writing a `Type` event the first time `key` is seen.
+    /// `fields` makes it a struct type (`specific_info.kind == "Struct"`).
+    pub fn type_id(
+        &mut self,
+        key: &str,
+        kind: TypeKind,
+        lang_type: &str,
+        fields: Option<&[(&str, usize)]>,
+    ) -> RecorderResult<usize> {
+        if let Some(&id) = self.types.get(key) {
+            return Ok(id);
+        }
+        let id = self.types.len();
+        self.types.insert(key.to_string(), id);
+        let buf = &mut self.line;
+        buf.extend_from_slice(b"{\"Type\":{\"kind\":");
+        json::push_usize(buf, kind as usize);
+        buf.extend_from_slice(b",\"lang_type\":");
+        json::push_str(buf, lang_type);
+        match fields {
+            None => buf.extend_from_slice(b",\"specific_info\":{\"kind\":\"None\"}}}"),
+            Some(fields) => {
+                buf.extend_from_slice(b",\"specific_info\":{\"kind\":\"Struct\",\"fields\":[");
+                for (i, (name, type_id)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    buf.extend_from_slice(b"{\"name\":");
+                    json::push_str(buf, name);
+                    buf.extend_from_slice(b",\"type_id\":");
+                    json::push_usize(buf, *type_id);
+                    buf.push(b'}');
+                }
+                buf.extend_from_slice(b"]}}}");
+            }
+        }
+        self.flush_line()?;
+        Ok(id)
+    }
+
+    pub fn paths(&self) -> &[String] {
+        &self.path_list
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    pub fn flush(&mut self) -> RecorderResult<()> {
+        self.out.flush().map_err(|e| RecorderError::io("cannot write", &self.path, &e))
+    }
+
+    /// Closes the JSON array and syncs the file. After this the trace is valid JSON.
+    pub fn finish(&mut self) -> RecorderResult<()> {
+        self.raw(b"\n]\n")?;
+        self.flush()?;
+        self.out.get_ref().sync_all().map_err(|e| RecorderError::io("cannot sync", &self.path, &e))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_valid_json_array_with_implicit_ids() {
+        let dir = std::env::temp_dir().join(format!("ctw-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = TraceWriter::create(&dir).unwrap();
+        let p = w.path_id("/x/a.py").unwrap();
+        assert_eq!(w.path_id("/x/a.py").unwrap(), p);
+        let f = w.function_id(p, 1, "<toplevel>").unwrap();
+        let t = w.type_id("int", TypeKind::Int, "int", None).unwrap();
+        let v = format!("{{\"kind\":\"Int\",\"i\":3,\"type_id\":{t}}}").into_bytes();
+        w.emit(TraceEvent::Call { function_id: f, args: &[] }).unwrap();
+        w.emit(TraceEvent::Step { path_id: p, line: 2 }).unwrap();
+        let x = w.variable_id("x").unwrap();
+        w.emit(TraceEvent::Value { variable_id: x, value: &v }).unwrap();
+        w.emit(TraceEvent::Return { value: &v }).unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(dir.join("trace.json")).unwrap();
+        let events: Vec<runtime_tracing::TraceLowLevelEvent> = serde_json::from_str(&text).unwrap();
+        assert_eq!(events.len(), 8);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
