@@ -80,14 +80,19 @@ def folder_size(trace_dir: Path) -> int:
     return total
 
 
-def copy_sources(trace_dir: Path, paths: list) -> int:
-    """Copy recorded sources into ``files/<absolute path>``; returns how many were copied."""
+def copy_sources(trace_dir: Path, paths: list, workdir: str = "") -> int:
+    """Copy recorded sources into ``files/<absolute path>``; returns how many were copied.
+    Relative paths are taken relative to the recording's workdir."""
     dest_root = Path(trace_dir) / "files"
     copied = 0
     for entry in paths:
-        if not isinstance(entry, str) or not os.path.isabs(entry):
+        if not isinstance(entry, str) or not entry or entry.startswith("<"):
             continue  # "<string>", "<frozen ...>" and friends have no file
-        src = Path(entry)
+        if not os.path.isabs(entry):
+            if not workdir:
+                continue
+            entry = os.path.join(workdir, entry)
+        src = Path(os.path.normpath(entry))
         try:
             if not src.is_file() or src.stat().st_size > MAX_SOURCE_BYTES:
                 continue
@@ -122,7 +127,7 @@ def build_record(trace_dir: Path, extra: dict | None = None) -> dict:
         paths = []
     if not isinstance(paths, list):
         paths = []
-    copy_sources(trace_dir, paths)
+    copy_sources(trace_dir, paths, str(meta.get("workdir") or ""))
 
     stats = meta.get("stats") if isinstance(meta.get("stats"), dict) else {}
     if not all(isinstance(stats.get(k), int) for k in ("steps", "calls", "events")):

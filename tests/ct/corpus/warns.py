@@ -1,0 +1,5 @@
+"""A warning goes to stderr with the program's file and line."""
+import warnings
+
+warnings.warn("careful", UserWarning)
+print("done")

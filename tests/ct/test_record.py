@@ -1,0 +1,246 @@
+"""``ct record`` end to end with the real recorder (skipped, with the reason, when it is not
+importable; CI installs it). Parity: stdout, stderr and exit status must equal plain Python's."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, PY312, ROOT, ct_cmd, run_ct
+
+# (script, args, stdin). Option-like arguments must reach the program untouched.
+CASES = [
+    ("hello.py", ["--format", "json", "-o", "x", "--trace-dir", "y", "-m", "z", "--help", "--", "--quiet"], None),
+    ("hello.py", [], None),
+    ("exit_code.py", ["2"], None),
+    ("exit_code.py", ["3"], None),
+    ("exit_code.py", ["70"], None),
+    ("exit_message.py", [], None),
+    ("uncaught.py", [], None),
+    ("stdin_echo.py", [], "line one\nline two ✓\n"),
+    ("syspath.py", ["-v"], None),
+    ("uses_sibling.py", [], None),
+    ("compute.py", [], None),
+    ("warns.py", [], None),
+]
+PARITY_DIR = ROOT / "recorder" / "tests" / "parity"
+if PARITY_DIR.is_dir():  # the recorder issue's corpus, when present, runs through ct too
+    CASES += [(str(p), [], None) for p in sorted(PARITY_DIR.glob("*.py")) if not p.name.startswith("_")]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("corpus")
+    for p in CORPUS.glob("*.py"):
+        shutil.copy2(p, dest / p.name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def bare_venv(tmp_path_factory) -> Path:
+    """A Python 3.12 venv without the recorder (the bundle must supply it)."""
+    if PY312 is None:
+        pytest.skip("pyenv 3.12.1 not installed")
+    v = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([str(PY312), "-m", "venv", "--without-pip", str(v)], check=True)
+    return v
+
+
+def _env(ct_env, **extra) -> dict[str, str]:
+    env = dict(ct_env)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def _plain(python: str, script: str, args, stdin, cwd, env) -> subprocess.CompletedProcess:
+    return subprocess.run([python, script, *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def _assert_same(rec, plain):
+    assert rec.stdout == plain.stdout
+    assert rec.stderr == plain.stderr
+    assert rec.returncode == plain.returncode
+
+
+@pytest.mark.parametrize("mode", ["installed", "bundle"])
+@pytest.mark.parametrize("script,args,stdin", CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_parity_through_ct_record_quiet(request, mode, script, args, stdin, corpus, ct_env, tmp_path, recorder_py):
+    if mode == "installed":
+        python = recorder_py
+        env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=python)
+    else:
+        res = request.getfixturevalue("bundle_resources")
+        python = str(request.getfixturevalue("bare_venv") / "bin" / "python")
+        env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=python, CODETRACER_RESOURCES=str(res))
+    out = tmp_path / "trace"
+    rec = run_ct(["record", "--quiet", "-o", out, script, *args], env=env, cwd=corpus, input=stdin)
+    plain = _plain(python, script, args, stdin, corpus, env)
+    _assert_same(rec, plain)
+    meta = json.loads((out / "trace_metadata.json").read_text())
+    assert meta["args"] == args
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    assert len(rows) == 1 and rows[0]["args"] == args and rows[0]["exit_status"] == plain.returncode
+    assert rows[0]["trace_dir"] == str(out)
+
+
+def test_default_folder_message_list_and_show(corpus, ct_env, recorder_py):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["record", "compute.py"], env=env, cwd=corpus)
+    assert r.returncode == 0, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ct: trace saved to ") and last.endswith("(id 1)")
+    folder = Path(last[len("ct: trace saved to "):].rsplit(" (id", 1)[0])
+    assert folder.parent == Path(env["CODETRACER_DATA_DIR"]) / "traces"
+    for name in ("trace.json", "trace_paths.json", "trace_metadata.json"):
+        assert (folder / name).is_file()
+    assert (folder / "files" / str(corpus / "compute.py").lstrip("/")).is_file()
+    show = json.loads(run_ct(["show", "latest", "--json"], env=env).stdout)
+    names = {f["name"]: f["calls"] for f in show["top_functions"]}
+    assert names.get("fib") == 465  # fib(12) makes 465 calls
+    assert show["steps"] > 0 and show["calls"] >= 465 and show["size_bytes"] > 0
+    assert show["interpreter"] == recorder_py and show["python_version"].startswith("3.1")
+    table = run_ct(["list"], env=env).stdout
+    assert "compute.py" in table
+
+
+def test_program_exit_2_is_not_a_recorder_failure(corpus, ct_env, recorder_py, tmp_path):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["record", "-o", tmp_path / "t", "exit_code.py", "2"], env=env, cwd=corpus)
+    assert r.returncode == 2
+    assert "trace saved" in r.stderr
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    assert [row["exit_status"] for row in rows] == [2]
+
+
+def test_recorder_usage_failure_is_reported_and_not_indexed(corpus, ct_env, recorder_py, tmp_path):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["record", "--quiet", "--on-recorder-error", "bogus", "-o", tmp_path / "t", "hello.py"],
+               env=env, cwd=corpus)
+    assert r.returncode == 2
+    assert "no trace was recorded" in r.stderr
+    assert "hello from" not in r.stdout
+    assert json.loads(run_ct(["list", "--json"], env=env).stdout) == []
+
+
+def test_eight_concurrent_recordings_all_indexed(corpus, ct_env, recorder_py):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    procs = [subprocess.Popen(ct_cmd("record", "--quiet", "hello.py", f"run-{i}"), cwd=corpus, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(8)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    assert sorted(r["args"][0] for r in rows) == [f"run-{i}" for i in range(8)]
+    assert len({r["trace_dir"] for r in rows}) == 8
+
+
+def test_with_diff_end_to_end(ct_env, recorder_py, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    g = ["git", "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"]
+    subprocess.run(g + ["init", "-q"], cwd=repo, check=True)
+    (repo / "app.py").write_text("print('v1')\n")
+    subprocess.run(g + ["add", "."], cwd=repo, check=True)
+    subprocess.run(g + ["commit", "-qm", "1"], cwd=repo, check=True)
+    (repo / "app.py").write_text("x = 2\nprint('v2', x)\n")
+    subprocess.run(g + ["commit", "-qam", "2"], cwd=repo, check=True)
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["record", "--quiet", "--with-diff", "last-commit", "-o", tmp_path / "t", "app.py"], env=env, cwd=repo)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "v2 2\n", "")
+    index = json.loads((tmp_path / "t" / "diff_index.json").read_text())
+    assert index["spec"] == "last-commit"
+    assert index["files"][0]["path"] == "app.py"
+    assert index["files"][0]["added_lines"] == [1, 2] and index["files"][0]["removed_lines"] == [1]
+    assert b"+x = 2" in (tmp_path / "t" / "diff.patch").read_bytes()
+
+
+def test_signal_reaches_the_recorded_program(ct_env, recorder_py, tmp_path):
+    ready = tmp_path / "ready"
+    (tmp_path / "wait.py").write_text(
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, lambda s, f: (print('got TERM', flush=True), sys.exit(5)))\n"
+        f"pathlib.Path({str(ready)!r}).write_text('x')\n"
+        "time.sleep(60)\n"
+    )
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    p = subprocess.Popen(ct_cmd("record", "--quiet", "-o", str(tmp_path / "t"), "wait.py"), cwd=tmp_path,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.time() + 60
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert out == "got TERM\n"
+    assert p.returncode == 5, err
+
+
+def test_venv_with_third_party_package(ct_env, bundle_resources, tmp_path):
+    """An activated venv (PATH first, no interpreter variables) with `six` from PyPI."""
+    if PY312 is None:
+        pytest.skip("pyenv 3.12.1 not installed")
+    venv = tmp_path / "venv"
+    subprocess.run([str(PY312), "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "six"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.skip(f"cannot install six from the package index: {pip.stderr.strip()[-200:]}")
+    (tmp_path / "app.py").write_text(
+        "import sys, six\nprint(six.__name__, sys.prefix == sys.base_prefix, sys.prefix)\n")
+    env = _env(ct_env, PATH=f"{venv / 'bin'}{os.pathsep}{ct_env['PATH']}", VIRTUAL_ENV=str(venv),
+               CODETRACER_RESOURCES=str(bundle_resources))
+    rec = run_ct(["record", "--quiet", "-o", tmp_path / "t", "app.py"], env=env, cwd=tmp_path)
+    plain = _plain(str(venv / "bin" / "python"), "app.py", [], None, tmp_path, env)
+    _assert_same(rec, plain)
+    assert rec.stdout == f"six False {venv}\n"
+    row = json.loads(run_ct(["list", "--json"], env=env).stdout)[0]
+    assert row["interpreter"] == str(venv / "bin" / "python3")
+
+
+def test_uv_run(ct_env, bundle_resources, tmp_path):
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (pip install uv)")
+    if PY312 is None:
+        pytest.skip("pyenv 3.12.1 not installed")
+    (tmp_path / "app.py").write_text("import sys, six\nprint('uv', six.__name__, sys.prefix != sys.base_prefix)\n")
+    env = _env(ct_env, UV_PYTHON_DOWNLOADS="never", CODETRACER_RESOURCES=str(bundle_resources))
+    base = [uv, "-q", "run", "--no-project", "--python", str(PY312), "--with", "six", "--"]
+    plain = subprocess.run([*base, "python", "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    if plain.returncode != 0:
+        pytest.skip(f"uv cannot build the environment here: {plain.stderr.strip()[-200:]}")
+    rec = subprocess.run([*base, *ct_cmd("record", "--quiet", "-o", str(tmp_path / "t"), "app.py")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    _assert_same(rec, plain)
+    assert plain.stdout == "uv six True\n"
+
+
+def test_shim_mode_runs_the_recorder_without_indexing(corpus, ct_env, recorder_py, tmp_path):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["python-recorder", "--trace-dir", tmp_path / "t", "hello.py", "--format", "json"], env=env, cwd=corpus)
+    assert r.returncode == 0, r.stderr
+    assert "argv ['--format', 'json']" in r.stdout
+    assert (tmp_path / "t" / "trace_metadata.json").is_file()
+    assert json.loads(run_ct(["list", "--json"], env=env).stdout) == []
+
+
+def test_doctor_all_good(ct_env, recorder_py):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    r = run_ct(["doctor"], env=env)
+    assert r.returncode == 0, r.stdout
+    assert "from CODETRACER_PYTHON_INTERPRETER" in r.stdout and "installed" in r.stdout
+
+
+def test_doctor_reports_problems(ct_env, tmp_path):
+    ct_env["PATH"] = str(tmp_path)
+    r = run_ct(["doctor"], env=ct_env)
+    assert r.returncode == 10 and "FAIL" in r.stdout and "python3: command not found" in r.stdout
+
