@@ -83,24 +83,42 @@ def _find_ct(ctx: BuildContext, target: str) -> Path | None:
     return None
 
 
-def _manifest_is_for(resources: Path, target: str) -> bool:
+def _wheel_fits(name: str, target: str, arch: str | None) -> bool:
+    """Does a wheel (file name or tag) run on `target` next to a ct built for `arch`?"""
+    if not any(t in name for t in _WHEEL_TAGS[target]):
+        return False
+    if arch in (None, "universal2"):
+        return True
+    aliases = {"x86_64": ("x86_64", "amd64", "universal2"), "arm64": ("arm64", "universal2")}
+    return any(a in name for a in aliases.get(arch, (arch,)))
+
+
+def _manifest_is_for(resources: Path, target: str, arch: str | None) -> bool:
     manifest = resources / "manifest.json"
     if not manifest.is_file():
         return False
     wheels = json.loads(manifest.read_text()).get("wheels", [])
-    tags = " ".join(" ".join(w.get("tags", [])) + " " + w.get("wheel", "") for w in wheels)
-    return bool(wheels) and any(t in tags for t in _WHEEL_TAGS[target])
+    return bool(wheels) and all(
+        _wheel_fits(" ".join(w.get("tags", [])) + " " + w.get("wheel", ""), target, arch)
+        for w in wheels)
 
 
-def _find_resources(ctx: BuildContext, target: str, scratch: Path) -> Path | None:
-    """A staged resources/python with the target OS's wheels, staging them if we have some."""
-    if _manifest_is_for(ctx.resources_python, target):
+def _find_resources(ctx: BuildContext, target: str, arch: str | None,
+                    scratch: Path) -> Path | None:
+    """A staged resources/python with the target OS's wheels, staging them if we have some.
+
+    With `arch` unknown (placeholder ct) the wheels of the first architecture found are used,
+    since the bundle holds one wheel per Python site dir.
+    """
+    if _manifest_is_for(ctx.resources_python, target, arch):
         return ctx.resources_python
     artifacts = release_artifacts()
     if artifacts is None:
         return None
-    wheels = [w for w in sorted(artifacts.rglob("*.whl"))
-              if any(t in w.name for t in _WHEEL_TAGS[target])]
+    wheels = [w for w in sorted(artifacts.rglob("*.whl")) if _wheel_fits(w.name, target, arch)]
+    if arch is None and wheels:
+        first = wheels[0].name.rsplit("-", 1)[-1]  # platform tag of the first wheel
+        wheels = [w for w in wheels if w.name.endswith(first)]
     if not wheels:
         return None
     from . import stage  # the staging step of the pipeline (issue 5)
@@ -143,7 +161,11 @@ def _placeholder_resources(scratch: Path, target: str) -> Path:
 def resolve(ctx: BuildContext, target: str, scratch: Path) -> ForeignInputs:
     """Genuine inputs where available, placeholders (loudly) where not."""
     ct_dir = _find_ct(ctx, target)
-    resources = _find_resources(ctx, target, scratch)
+    arch = None
+    if ct_dir is not None:
+        exe = ct_dir / _EXE[target]
+        arch = _arch(exe, binary_kind(exe))
+    resources = _find_resources(ctx, target, arch, scratch)
     missing = [name for name, found in (("ct", ct_dir), ("recorder wheel", resources))
                if found is None]
     if missing:
@@ -151,13 +173,10 @@ def resolve(ctx: BuildContext, target: str, scratch: Path) -> ForeignInputs:
                      f"building a {PLACEHOLDER_TAG} artifact (layout test only)")
     if ct_dir is None:
         ct_dir = _placeholder_ct(scratch, target)
-        arch = PLACEHOLDER_TAG
-    else:
-        exe = ct_dir / _EXE[target]
-        arch = _arch(exe, binary_kind(exe))
     if resources is None:
         resources = _placeholder_resources(scratch, target)
-    return ForeignInputs(ct_dir, resources, bool(missing), arch)
+    label = PLACEHOLDER_TAG if missing else arch
+    return ForeignInputs(ct_dir, resources, bool(missing), label)
 
 
 def shim(ctx: BuildContext, target: str, scratch: Path) -> Path:

@@ -257,3 +257,28 @@ def test_notary_arguments_come_from_the_environment():
     by_id = macsign.notary_args(dmg_path, env)
     assert by_id[:3] == ["xcrun", "notarytool", "submit"] and "--wait" in by_id
     assert by_id[by_id.index("--team-id") + 1] == "TEAM"
+
+
+def _wheel(path: Path) -> None:
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("codetracer_python_recorder/__init__.py", f"# {path.name}\n")
+        zf.writestr("codetracer_python_recorder-0.1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: codetracer-python-recorder\nVersion: 0.1.0\n"
+                    "Requires-Python: >=3.12\n")
+
+
+def test_release_wheels_are_staged_for_the_architecture_of_ct(ctx, tmp_path, monkeypatch):
+    artifacts = tmp_path / "artifacts"
+    _fake_macho(artifacts / "ct-macos-x86_64" / "ct", cputype=0x01000007)
+    for plat in ("macosx_11_0_arm64", "macosx_10_12_x86_64", "manylinux_2_17_x86_64",
+                 "win_amd64"):
+        _wheel(artifacts / "wheels" / f"codetracer_python_recorder-0.1.0-cp312-abi3-{plat}.whl")
+    monkeypatch.setenv(foreign.ENV_ARTIFACTS, str(artifacts))
+    inputs = foreign.resolve(ctx, "macos", tmp_path / "scratch")
+    assert not inputs.placeholder and inputs.arch == "x86_64"
+    manifest = json.loads((inputs.resources_python / "manifest.json").read_text())
+    assert [w["wheel"] for w in manifest["wheels"]] == [
+        "codetracer_python_recorder-0.1.0-cp312-abi3-macosx_10_12_x86_64.whl"]
