@@ -198,13 +198,21 @@ def ensure_data_dir() -> Path:
 
 
 def check_output(opts: RecordOptions) -> None:
-    """Reject ``-o FILE`` before anything runs."""
+    """Reject ``-o FILE`` and ``-o NON_EMPTY_DIR`` before anything runs (the recorder
+    publishes a trace by renaming it into an empty or missing folder, and a stale trace
+    there would be indistinguishable from a new one)."""
     if opts.output is not None:
         out = Path(opts.output).expanduser()
         if out.exists() and not out.is_dir():
             raise CtError(
                 f"record: -o {opts.output} is an existing file; give a directory (it is created "
                 "if missing)",
+                USAGE,
+            )
+        if out.is_dir() and any(out.iterdir()):
+            raise CtError(
+                f"record: -o {opts.output} is not empty (it may hold an earlier trace); give a new "
+                "or empty directory",
                 USAGE,
             )
 
