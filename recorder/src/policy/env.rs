@@ -145,6 +145,12 @@ pub fn cli_flag_is_boolean(flag: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::super::model::RecorderPolicy;
     use super::*;

@@ -109,6 +109,19 @@ impl ScopeDecision {
     pub fn value_action(&self, kind: ValueKind, name: &str) -> ValueAction {
         self.values.action(kind, name)
     }
+
+    /// Actions for a fixed list of names (e.g. `co_varnames`), computed once per code
+    /// object so the per-step cost becomes an index lookup.
+    pub fn actions_for<'n>(
+        &self,
+        kind: ValueKind,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Vec<ValueAction> {
+        names
+            .into_iter()
+            .map(|n| self.values.action(kind, n))
+            .collect()
+    }
 }
 
 /// The compiled filter chain: builtin default first, then each file in order.
@@ -387,6 +400,12 @@ fn obj_match(sel: &Selector<ScopeKind>, full: &str, qualname: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::super::loader::parse_filter_str;
     use super::*;

@@ -240,6 +240,12 @@ pub fn load_filter_chain(paths: &[PathBuf]) -> Result<Vec<FilterFile>, FilterErr
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::super::model::{MatchMode, ScopeKind, ValueKind};
     use super::*;

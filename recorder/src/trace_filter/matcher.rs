@@ -15,7 +15,11 @@ pub enum Pattern {
     Any,
     /// Exact text.
     Literal(String),
-    /// Compiled regex (globs become anchored regexes).
+    /// Glob `text*`: starts with `text`, and the rest does not contain the separator.
+    Prefix(String, Option<char>),
+    /// Glob `*text`: ends with `text`, and the rest does not contain the separator.
+    Suffix(String, Option<char>),
+    /// Compiled regex (other globs become anchored regexes).
     Regex(Regex),
     /// The builtin secret-name rule: whole-token matching, see `secrets.rs`.
     SecretName,
@@ -39,6 +43,12 @@ impl Pattern {
         match self {
             Self::Any => true,
             Self::Literal(l) => l == s,
+            Self::Prefix(p, sep) => s
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| sep.is_none_or(|c| !rest.contains(c))),
+            Self::Suffix(p, sep) => s
+                .strip_suffix(p.as_str())
+                .is_some_and(|rest| sep.is_none_or(|c| !rest.contains(c))),
             Self::Regex(r) => r.is_match(s),
             Self::SecretName => is_secret_name(s),
         }
@@ -56,6 +66,17 @@ fn compile_glob(text: &str, sep: Option<char>) -> Result<Pattern, String> {
     }
     if !text.contains(['*', '?', '[']) {
         return Ok(Pattern::Literal(text.to_owned()));
+    }
+    // The most common shapes (`tmp_*`, `*_secret`) skip the regex engine.
+    if let Some(p) = text.strip_suffix('*') {
+        if !p.contains(['*', '?', '[']) {
+            return Ok(Pattern::Prefix(p.to_owned(), sep));
+        }
+    }
+    if let Some(p) = text.strip_prefix('*') {
+        if !p.contains(['*', '?', '[']) {
+            return Ok(Pattern::Suffix(p.to_owned(), sep));
+        }
     }
     let mut re = String::with_capacity(text.len() * 2 + 8);
     re.push('^');
@@ -256,6 +277,12 @@ pub fn literal_path_match(lit: &str, path: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -305,6 +332,15 @@ mod tests {
         assert!(!g.is_match("aab.c"));
         assert!(matches!(glob("plain", None), Pattern::Literal(_)));
         assert!(matches!(glob("*", None), Pattern::Any));
+        assert!(matches!(glob("tmp_*", None), Pattern::Prefix(..)));
+        assert!(matches!(glob("*_key", None), Pattern::Suffix(..)));
+        assert!(glob("*_key", None).is_match("api_key"));
+        assert!(glob("*_key", None).is_match("_key"));
+        assert!(!glob("*_key", None).is_match("api_keys"));
+        assert!(glob("*.login", Some('.')).is_match("m.login"));
+        assert!(!glob("*.login", Some('.')).is_match("a.m.login"));
+        assert!(glob("app.*", Some('.')).is_match("app."));
+        assert!(glob("/a/*", Some('/')).is_match("/a/b.py"));
     }
 
     #[test]

@@ -1,8 +1,40 @@
 //! Trace filters: which code is recorded and which values are hidden.
 //!
-//! Chain (later wins): builtin default (skip stdlib and the recorder, redact secret names),
-//! the nearest `.codetracer/trace-filter.toml` above the script, `CODETRACER_TRACE_FILTER`
-//! (an OS path list: `:`-separated on POSIX, `;` on Windows), then each `--trace-filter`.
+//! Chain (later wins): builtin default (skip the stdlib, frozen modules and the recorder;
+//! redact secret names), the nearest `.codetracer/trace-filter.toml` above the script,
+//! `CODETRACER_TRACE_FILTER` (an OS path list like `PATH`: `:`-separated on POSIX, `;` on
+//! Windows), then each `--trace-filter` in order.
+//!
+//! ```toml
+//! [meta]
+//! name = "my-project"
+//! version = 1
+//!
+//! [scope]
+//! default_exec = "trace"          # trace | skip
+//! default_value_action = "allow"  # allow | redact | drop
+//!
+//! [[scope.rules]]
+//! selector = "pkg:regex:^app\\.vendor"   # pkg: | file: | obj:
+//! exec = "skip"
+//! reason = "third-party code"
+//!
+//! [[scope.rules]]
+//! selector = "file:src/payments/**"
+//! value_default = "redact"
+//! [[scope.rules.value_patterns]]
+//! selector = "local:literal:amount"      # local: | global: | arg: | ret: | attr:
+//! action = "allow"
+//! ```
+//!
+//! Matching: after the kind comes an optional `glob:` (default), `regex:` (unanchored search)
+//! or `literal:` (exact). `pkg:` globs and literals also match submodules; `*` does not cross
+//! `.` in `pkg:`/`obj:` nor `/` in `file:`, `**` crosses anything. Relative `file:` globs
+//! and literals match at any directory boundary; paths are compared with `/`. `obj:` matches
+//! `module.qualname` or the bare qualname; `ret:` matches the returning function's qualname.
+//! Within a scope, the newest matching value pattern decides, else the newest
+//! `value_default`, else `default_value_action`. The builtin secret rule is the oldest pattern,
+//! so an explicit `allow` overrides it while a `value_default` does not.
 
 pub mod engine;
 pub mod loader;
