@@ -61,7 +61,7 @@ def cmd_list(as_json: bool, limit: int | None) -> int:
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
-        cells = [c.rjust(w) if i in (0, 2, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if i in (0, 2, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))]
         print("  ".join([*cells, row[-1]]))
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ct.errors import TARGET, CtError
@@ -52,7 +52,7 @@ def _iso_utc(value) -> str | None:
     """Normalise a timestamp (ISO text or epoch seconds) to sortable ``...Z`` UTC text."""
     dt = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
+        dt = datetime.fromtimestamp(float(value), tz=UTC)
     elif isinstance(value, str) and value:
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -62,11 +62,11 @@ def _iso_utc(value) -> str | None:
             dt = dt.astimezone()  # naive: the recorder's local time
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def folder_size(trace_dir: Path) -> int:

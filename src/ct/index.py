@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ct.errors import ENVIRONMENT, TARGET, CtError
 
+
 def _busy_timeout() -> float:
     """Seconds to wait for another writer; ``CODETRACER_INDEX_TIMEOUT`` overrides (tests)."""
     try:

@@ -11,7 +11,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-
 SMALL_TRACE_BYTES = 8 * 1024 * 1024
 
 

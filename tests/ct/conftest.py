@@ -23,8 +23,8 @@ SRC = ROOT / "src"
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BOOTSTRAP = ROOT / "packaging" / "common" / "ct_bootstrap.py"
 BOOT = (
-    "import sys; sys.path.insert(0, {src!r}); from ct.cli import main; sys.exit(main())"
-).format(src=str(SRC))
+    f"import sys; sys.path.insert(0, {str(SRC)!r}); from ct.cli import main; sys.exit(main())"
+)
 
 
 def pyenv_python(version: str) -> Path | None:
@@ -72,7 +72,7 @@ def make_trace(folder: Path, program: str = "/tmp/app.py", args=(), exit_status:
         events.append({"Function": {"path_id": 0, "line": i + 1, "name": name}})
     events.append({"Type": {"kind": 30, "lang_type": "None", "specific_info": {"kind": "None"}}})
     steps = 0
-    for fid, (name, n) in enumerate(calls.items()):
+    for fid, n in enumerate(calls.values()):
         for _ in range(n):
             events.append({"Call": {"function_id": fid, "args": []}})
             events.append({"Step": {"path_id": 0, "line": fid + 1}})
@@ -94,7 +94,7 @@ def make_trace(folder: Path, program: str = "/tmp/app.py", args=(), exit_status:
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def recorder_python() -> str | None:
     """An interpreter (3.12+) in which ``codetracer_python_recorder`` imports, or None.
 
