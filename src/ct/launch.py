@@ -35,6 +35,9 @@ def child_env() -> dict[str, str] | None:
             env[var] = orig
         else:
             env.pop(var, None)
+    # the bootloader's own bookkeeping (_PYI_ARCHIVE_FILE, _PYI_PARENT_PROCESS_LEVEL, ...)
+    for key in [k for k in env if k.startswith("_PYI_") or k == "_MEIPASS2"]:
+        del env[key]
     return env
 
 

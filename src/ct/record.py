@@ -298,8 +298,8 @@ def run(argv: list[str]) -> int:
         with Index(paths.index_path()) as index:
             row_id = index.add(record)
     except CtError as exc:
-        warn(exc.message)
-        warn(f"the trace is kept in {out}; add it later with `ct index --import {out}`")
+        # The recording itself succeeded: keep the program's status, say how to index later.
+        warn(f"{exc.message}; the trace is kept in {out}: after fixing, run `ct index --import {out}`")
         return status
     if partial:
         reason = meta.get("partial_reason") or "recording did not finish"

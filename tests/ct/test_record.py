@@ -130,6 +130,22 @@ def test_recorder_usage_failure_is_reported_and_not_indexed(corpus, ct_env, reco
     assert json.loads(run_ct(["list", "--json"], env=env).stdout) == []
 
 
+def test_corrupt_index_keeps_the_trace_and_the_programs_status(corpus, ct_env, recorder_py, tmp_path):
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    data = Path(env["CODETRACER_DATA_DIR"])
+    data.mkdir(parents=True)
+    (data / "trace_index.db").write_bytes(b"garbage" * 500)
+    r = run_ct(["record", "--quiet", "-o", tmp_path / "t", "exit_code.py", "3"], env=env, cwd=corpus)
+    assert r.returncode == 3 and r.stdout == "exiting with 3\n"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "corrupt" in lines[0] and f"ct index --import {tmp_path / 't'}" in lines[0]
+    assert (tmp_path / "t" / "trace_metadata.json").is_file()
+    assert run_ct(["index", "--rebuild"], env=env).returncode == 0
+    assert run_ct(["index", "--import", tmp_path / "t"], env=env).returncode == 0
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    assert [(r["args"], r["exit_status"]) for r in rows] == [(["3"], 3)]
+
+
 def test_eight_concurrent_recordings_all_indexed(corpus, ct_env, recorder_py):
     env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
     procs = [subprocess.Popen(ct_cmd("record", "--quiet", "hello.py", f"run-{i}"), cwd=corpus, env=env,
