@@ -63,14 +63,22 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+def _short(path: Path) -> str:
+    """Artifact path relative to the current directory when inside it (tables stay narrow)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def summary(artifacts: Iterable[Path], title: str = "Artifacts") -> None:
     """The closing table every build prints: artifact, size, sha256."""
     from .context import sha256_file
 
-    rows = [(str(p), human_size(p.stat().st_size), sha256_file(p)) for p in artifacts]
+    rows = [(_short(p), human_size(p.stat().st_size), sha256_file(p)) for p in artifacts]
     if _console:
         table = Table(title=title)
-        table.add_column("artifact")
+        table.add_column("artifact", overflow="fold")
         table.add_column("size", justify="right")
         table.add_column("sha256", overflow="fold")
         for row in rows:

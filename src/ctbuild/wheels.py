@@ -8,6 +8,7 @@ The release pipeline builds the same crate with cibuildwheel instead.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -31,8 +32,11 @@ def build_wheels(out: Path = config.WHEELS_DIR) -> list[Path]:
     require(config.RECORDER_MANIFEST, "recorder crate", "build_wheels (needs recorder/)")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    # maturin finds zig as `python3 -m ziglang`: make that our interpreter, with ziglang
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
     with console.step("maturin build (release, manylinux2014 via zig)"):
-        run(maturin_command(out))
+        run(maturin_command(out), env=env)
     wheels = sorted(out.glob("*.whl"))
     if not wheels:
         raise FileNotFoundError(f"maturin produced no wheel in {out}")
