@@ -282,11 +282,12 @@ impl TraceWriter {
         self.out.flush().map_err(|e| RecorderError::io("cannot write", &self.path, &e))
     }
 
-    /// Closes the JSON array and syncs the file. After this the trace is valid JSON.
+    /// Closes the JSON array and flushes. After this the trace is valid JSON. (No fsync: the
+    /// staging-folder rename already keeps incomplete traces out of sight, and an fsync of a
+    /// large trace costs more than the rest of a short recording.)
     pub fn finish(&mut self) -> RecorderResult<()> {
         self.raw(b"\n]\n")?;
-        self.flush()?;
-        self.out.get_ref().sync_all().map_err(|e| RecorderError::io("cannot sync", &self.path, &e))
+        self.flush()
     }
 }
 

@@ -1,0 +1,2 @@
+import os
+print(os.environ.get("CT_PARITY_VAR"), "PYTHONPATH" in os.environ)

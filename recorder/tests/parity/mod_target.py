@@ -1,0 +1,2 @@
+import sys
+print("module run", __name__, sys.argv[1:])
