@@ -224,7 +224,7 @@ def installer(tmp_path_factory):
             os.environ[foreign.ENV_ARTIFACTS] = old
 
 
-INSTALLED = ("ct.exe", "uninstall.exe", "bin/ct-python-recorder.cmd",
+INSTALLED = ("ct.exe", "uninstall.exe", "bin/ct-python-recorder.cmd", "bin/ct.cmd",
              "resources/python/manifest.json",
              "resources/python/cp312-abi3/codetracer_python_recorder/__init__.py")
 
@@ -275,3 +275,38 @@ def test_without_a_user_path_the_value_is_created_and_removed_again(wine, instal
     wine.run(f"{target}\\uninstall.exe", "/S")
     assert wine.user_path() is None
     assert wine.reg_values(UNINST_KEY) is None
+
+
+WINE_CMD = Path("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/cmd.exe")
+
+
+def test_ct_is_on_path_and_forwards_arguments_and_exit_status(wine, tmp_path, monkeypatch):
+    """`ct` typed in a new shell reaches ct.exe through bin\\ct.cmd.
+
+    Stand-in for ct.exe: wine's own cmd.exe (a real amd64 PE), so `ct /c ...` runs a command.
+    """
+    if not WINE_CMD.exists() or shutil.which("makensis") is None:
+        pytest.skip("needs wine64's cmd.exe and makensis")
+    artifacts = tmp_path / "artifacts"
+    (artifacts / "ct-windows-x86_64").mkdir(parents=True)
+    shutil.copy2(WINE_CMD, artifacts / "ct-windows-x86_64" / "ct.exe")
+    monkeypatch.setenv(foreign.ENV_ARTIFACTS, str(artifacts))
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "ct-python-recorder.cmd").write_text("@echo off\r\n")
+    ctx = BuildContext.default("windows").with_(
+        dist=tmp_path / "dist", build=tmp_path / "build", shims_dir=shims,
+        frozen_ct=tmp_path / "no-freeze", resources_python=tmp_path / "no-stage")
+    setup = windows.build(ctx)
+    target = "C:\\CodeTracerCmd"
+    wine.set_user_path("C:\\keep")
+    wine.run(str(setup), "/S", f"/D={target}")
+    try:
+        # a new process reads the user PATH from the registry, as a new Windows shell does
+        assert wine.run("cmd", "/c", "ct", "/c", "exit", "7", check=False).returncode == 7
+        out = wine.run("cmd", "/c", "ct", "/c", "echo", "two", "words").stdout
+        assert out.strip() == "two words"
+    finally:
+        wine.run(f"{target}\\uninstall.exe", "/S")
+    assert not wine.c(target).exists()
+    assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")

@@ -9,6 +9,7 @@ Windows can build come from foreign.resolve, placeholders included.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from .. import config, console, deps, foreign, nsis, proc, sevenzip
@@ -17,15 +18,20 @@ from . import VerifyError
 
 TOOLS = {"makensis": "nsis", "7z": "p7zip-full"}
 #: files every installer must carry, relative to the install dir
-REQUIRED = ("ct.exe", "resources/python/manifest.json", "bin/ct-python-recorder.cmd")
+REQUIRED = ("ct.exe", "resources/python/manifest.json", "bin/ct-python-recorder.cmd",
+            "bin/ct.cmd")
+#: puts `ct` itself on PATH: the PATH entry is bin\, and ct.exe must stay beside its onedir
+CT_CMD = config.PACKAGING / "windows" / "ct.cmd"
 
 
 def assemble(payload: Path, inputs: foreign.ForeignInputs, shim: Path) -> Path:
-    """The install-dir tree: ct onedir at the top, resources\\python, bin\\ shim."""
+    """The install-dir tree: ct onedir at the top, resources\\python, bin\\ with both shims."""
     shutil.copytree(inputs.ct_dir, payload)
     shutil.copytree(inputs.resources_python, payload / "resources" / "python")
     (payload / "bin").mkdir()
     shutil.copy2(shim, payload / "bin" / "ct-python-recorder.cmd")
+    text = CT_CMD.read_text().replace("\r\n", "\n").replace("\n", "\r\n")  # cmd.exe wants CRLF
+    (payload / "bin" / "ct.cmd").write_bytes(text.encode("ascii"))
     if inputs.placeholder:
         (payload / f"{foreign.PLACEHOLDER_TAG}.txt").write_text(
             "This installer tests the install layout only. Its ct.exe and/or recorder are "
@@ -39,8 +45,8 @@ def artifact_name(version: str, inputs: foreign.ForeignInputs) -> str:
 
 def build(ctx: BuildContext) -> Path:
     """Build dist/CodeTracer-<version>-windows-<arch>-setup.exe (or a LAYOUT-TEST one)."""
-    if shutil.which("makensis") is None:
-        deps.ensure_binaries({"makensis": "nsis"})
+    if sys.platform != "win32":  # Windows runners bring NSIS and 7-Zip themselves
+        deps.ensure_binaries(TOOLS)
     scratch = ctx.build / "windows"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -48,8 +54,9 @@ def build(ctx: BuildContext) -> Path:
     shim = foreign.shim(ctx, "windows", scratch / "inputs")
     payload = assemble(scratch / "payload", inputs, shim)
     ctx.dist.mkdir(parents=True, exist_ok=True)
+    for old in ctx.dist.glob(f"{config.APP_NAME}-*-setup.exe"):  # the contract: one installer
+        old.unlink()
     out = ctx.dist / artifact_name(ctx.version, inputs)
-    out.unlink(missing_ok=True)
     script = scratch / "installer.nsi"
     script.write_text(nsis.render(payload, out, ctx.version), encoding="utf-8")
     with console.step("makensis"):
