@@ -71,8 +71,9 @@ def build(ctx: BuildContext) -> Path:
     root = scratch / "volume"
     app = assemble(root, inputs, shim, ctx.version)
     ctx.dist.mkdir(parents=True, exist_ok=True)
+    for old in ctx.dist.glob(f"{config.APP_NAME}-*.dmg"):  # the contract: one dist/*.dmg
+        old.unlink()
     out = ctx.dist / artifact_name(ctx.version, inputs)
-    out.unlink(missing_ok=True)
     name = volume_name(ctx.version, inputs)
     if on_mac:
         macsign.sign_app(app)
