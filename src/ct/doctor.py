@@ -63,7 +63,7 @@ def run() -> int:
 
     for name in ("ct", "ct-python-recorder"):
         found = shutil.which(name)
-        line(None if found else None, "PATH shim", f"{name} -> {found}" if found else f"{name} not on PATH (run `ct install`)")
+        line(None, "PATH shim", f"{name} -> {found}" if found else f"{name} not on PATH (run `ct install`)")
 
     if problems:
         print(f"ct doctor: {problems} problem(s) found")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -197,6 +198,28 @@ def test_signal_reaches_the_recorded_program(ct_env, recorder_py, tmp_path):
     out, err = p.communicate(timeout=60)
     assert out == "got TERM\n"
     assert p.returncode == 5, err
+
+
+def test_tty_stays_a_tty_through_the_recorder(ct_env, recorder_py, tmp_path):
+    (tmp_path / "tty.py").write_text("import os, sys\nprint('tty', os.isatty(0), sys.stdout.isatty(), sys.stderr.isatty())\n")
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    master, slave = pty.openpty()
+    p = subprocess.Popen(ct_cmd("record", "--quiet", "-o", str(tmp_path / "t"), "tty.py"), cwd=tmp_path,
+                         env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    p.wait(timeout=60)
+    os.close(master)
+    assert data.replace(b"\r\n", b"\n") == b"tty True True True\n"
+    assert p.returncode == 0
 
 
 def test_venv_with_third_party_package(ct_env, bundle_resources, tmp_path):
