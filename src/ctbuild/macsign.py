@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from . import console, proc
+from .foreign import binary_kind
 
 ENV_IDENTITY = "CODETRACER_CODESIGN_IDENTITY"
 ENV_PROFILE = "CODETRACER_NOTARY_PROFILE"
@@ -35,8 +36,6 @@ def codesign_args(target: Path, ident: str | None = None) -> list[str]:
     args = ["codesign", "--force", "--sign", ident]
     if ident != "-":
         args += ["--options", "runtime", "--timestamp"]
-    if target.suffix == ".app":
-        args.append("--deep")
     return args + [str(target)]
 
 
@@ -52,7 +51,21 @@ def notary_args(dmg: Path, env: dict[str, str] | None = None) -> list[str] | Non
     return None
 
 
+def nested_code(app: Path) -> list[Path]:
+    """Mach-O files inside the bundle other than the main executable, deepest first.
+
+    Apple advises signing inside-out instead of `codesign --deep`: the PyInstaller onedir
+    next to `ct` holds many dylibs and extension modules that each need their own signature.
+    """
+    main = app / "Contents" / "MacOS" / "ct"
+    found = [p for p in app.rglob("*")
+             if p.is_file() and not p.is_symlink() and p != main and binary_kind(p) == "macho"]
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
 def sign_app(app: Path) -> None:
+    for code in nested_code(app):
+        proc.run(codesign_args(code))
     proc.run(codesign_args(app))
     proc.run(["codesign", "--verify", "--deep", "--strict", str(app)])
 

@@ -236,8 +236,8 @@ def test_verify_rejects_an_image_without_the_bundle(tmp_path):
 def test_codesign_is_ad_hoc_by_default(monkeypatch):
     monkeypatch.delenv(macsign.ENV_IDENTITY, raising=False)
     args = macsign.codesign_args(Path("CodeTracer.app"))
-    assert args[:4] == ["codesign", "--force", "--sign", "-"] and "--deep" in args
-    assert "--options" not in args
+    assert args[:4] == ["codesign", "--force", "--sign", "-"] and args[-1] == "CodeTracer.app"
+    assert "--options" not in args and "--deep" not in args  # nested code is signed first
 
 
 def test_codesign_with_identity_uses_hardened_runtime(monkeypatch):
@@ -245,7 +245,17 @@ def test_codesign_with_identity_uses_hardened_runtime(monkeypatch):
     args = macsign.codesign_args(Path("x.dmg"))
     assert "Developer ID Application: X (TEAM)" in args
     assert ["--options", "runtime"] == args[args.index("--options"):args.index("--options") + 2]
-    assert "--timestamp" in args and "--deep" not in args
+    assert "--timestamp" in args
+
+
+def test_nested_code_is_signed_deepest_first(tmp_path):
+    app = tmp_path / "CodeTracer.app"
+    _fake_macho(app / "Contents" / "MacOS" / "ct")
+    _fake_macho(app / "Contents" / "MacOS" / "_internal" / "lib" / "deep.so")
+    _fake_macho(app / "Contents" / "MacOS" / "_internal" / "libpython3.12.dylib")
+    (app / "Contents" / "MacOS" / "_internal" / "base_library.zip").write_bytes(b"PK")
+    names = [p.name for p in macsign.nested_code(app)]
+    assert names == ["deep.so", "libpython3.12.dylib"]
 
 
 def test_notary_arguments_come_from_the_environment():
