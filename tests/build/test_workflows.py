@@ -77,6 +77,13 @@ def test_the_installer_job_checks_path_and_uninstall(flows):
     assert "uninstall.exe" in text and "Uninstall\\CodeTracer" in text
 
 
+def test_the_linux_dmg_writer_is_checked_by_hdiutil(flows):
+    job = flows["build"]["jobs"]["udif-on-macos"]
+    assert job["runs-on"].startswith("macos")
+    text = _steps_text(job)
+    assert "udif.write_udzo" in text and "hdiutil verify" in text and "hdiutil attach" in text
+
+
 def test_placeholder_artifacts_never_ship(flows):
     for job in ("dmg", "windows"):
         assert "grep -v LAYOUT-TEST" in _steps_text(flows["build"]["jobs"][job])
