@@ -84,8 +84,19 @@ def test_the_linux_dmg_writer_is_checked_by_hdiutil(flows):
     assert "udif.write_udzo" in text and "hdiutil verify" in text and "hdiutil attach" in text
 
 
+def test_the_installer_is_assembled_from_windows_artifacts(flows):
+    jobs = flows["build"]["jobs"]
+    assert jobs["freeze-windows"]["runs-on"].startswith("windows")
+    installer = jobs["windows-installer"]
+    assert set(installer["needs"]) == {"wheels", "freeze-windows"}
+    text = _steps_text(installer)
+    assert "CODETRACER_RELEASE_ARTIFACTS" in text and "nox -s build_windows" in text
+    assert "ct-windows-x86_64" in text and "amd64-unicode" in text
+    assert jobs["windows"]["needs"] == "windows-installer"
+
+
 def test_placeholder_artifacts_never_ship(flows):
-    for job in ("dmg", "windows"):
+    for job in ("dmg", "windows-installer"):
         assert "grep -v LAYOUT-TEST" in _steps_text(flows["build"]["jobs"][job])
 
 
