@@ -20,6 +20,7 @@ from ct.errors import ENVIRONMENT, TARGET, USAGE, CtError
 from ct.index import Index
 
 LANGUAGES = {"python": (".py", ".pyw")}
+RECORDER_FAILURES = {2, 10, 20, 70}  # the recorder's documented failure statuses
 SUPPORTED = "supported languages: python (.py, or --lang python)"
 
 USAGE_TEXT = """\
@@ -277,7 +278,13 @@ def run(argv: list[str]) -> int:
                 out.rmdir()  # only if empty: never delete anything the recorder wrote
             except OSError:
                 pass
-        warn(f"no trace was recorded (recorder exited with status {status}; see its message above)")
+        # Recorder statuses always get a line; other statuses without a trace (a syntax
+        # error, a program killed by SIGKILL) are what plain Python shows, so --quiet holds.
+        text = f"no trace was recorded (status {status}; see the message above)"
+        if status in RECORDER_FAILURES:
+            warn(text)
+        else:
+            say(opts, text)
         return status
     if patch is not None:
         diffmod.write(out, opts.with_diff, patch)
