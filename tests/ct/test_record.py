@@ -33,6 +33,7 @@ CASES = [
     (None, "compute.py", [], None, {}),
     (None, "warns.py", [], None, {}),
 ]
+NEVER_RUNS = {"syntax_error.py"}  # no trace: the program cannot start, as with plain Python
 CASE_IDS = [f"{c[1]}{'-' + '_'.join(c[2])[:30] if c[2] else ''}" for c in CASES]
 
 
@@ -129,9 +130,12 @@ def test_parity_through_ct_record_quiet(request, mode, cwd, script, args, stdin,
     assert rec.stderr == plain.stderr
     # Killed by a signal: Python's -N becomes the shell's 128+N.
     assert rec.returncode == (128 - plain.returncode if plain.returncode < 0 else plain.returncode)
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    if script in NEVER_RUNS:
+        assert rows == [] and not (out / "trace_metadata.json").exists()
+        return
     meta = json.loads((out / "trace_metadata.json").read_text())
     assert meta["args"] == args
-    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
     assert len(rows) == 1 and rows[0]["args"] == args and rows[0]["trace_dir"] == str(out)
 
 
