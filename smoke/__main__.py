@@ -42,6 +42,7 @@ class Smoke:
         self.base_env["XDG_DATA_HOME"] = str(work / "xdg-data")
         self.cwd = work / "cwd"
         self.cwd.mkdir(parents=True, exist_ok=True)
+        self.first_version = ""
 
     # -- plumbing ----------------------------------------------------------------------
     def run(self, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -127,6 +128,11 @@ class Smoke:
         self.check(f"[{version}] ct list --json shows the recording", listed)
         self.check(f"[{version}] bundled ct-python-recorder shim records", shim)
         self.check(f"[{version}] program sees plain-python sys.path and env", probe)
+        if getattr(self.runner, "mode", None) == "fuse" and version == self.first_version:
+            # users without FUSE run the same artifact extracted: prove that path too
+            extract = dict(by_var, APPIMAGE_EXTRACT_AND_RUN="1")
+            self.check(f"[{version}] ct record, APPIMAGE_EXTRACT_AND_RUN=1",
+                       lambda: record("extract-and-run", extract, traces / "extract"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = runner_for(args.artifact, work, args.mode)
     print(f"smoke: {runner.describe()}; pythons {', '.join(pythons)}; work dir {work}")
     smoke = Smoke(runner, work)
+    smoke.first_version = pythons[0]
     smoke.check("ct --version", smoke.ct_version)
     for version in pythons:
         smoke.python_version(version)
