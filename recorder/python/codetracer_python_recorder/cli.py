@@ -6,8 +6,10 @@ including arguments that look like the recorder's own (``--format json``, ``-o x
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import uuid
 from dataclasses import dataclass, field
 
 from . import runner
@@ -206,16 +208,19 @@ def _print(text: str, status: int) -> int:
     return status
 
 
-def _fail(err: BaseException, opts: Options | None = None) -> None:
-    """Reports a recorder failure in one line and exits with the kind's status."""
-    code = getattr(err, "code", "ERR_INTERNAL")
-    sys.stderr.write(f"{PROG}: error: {err} [{code}]\n")
-    if opts is not None and opts.json_errors:
-        import json
+RUN_ID = uuid.uuid4().hex
 
+
+def _report(err: BaseException, opts: Options | None, level: str, trace_id: str | None) -> None:
+    """One human line on stderr, plus the JSON trailer line with ``--json-errors``."""
+    code = getattr(err, "code", "ERR_INTERNAL")
+    sys.stderr.write(f"{PROG}: {level}: {err} [{code}]\n")
+    if opts is not None and opts.json_errors:
         sys.stderr.write(
             json.dumps(
                 {
+                    "run_id": RUN_ID,
+                    "trace_id": trace_id,
                     "error_code": code,
                     "error_kind": getattr(err, "kind", "internal"),
                     "message": str(err),
@@ -225,6 +230,11 @@ def _fail(err: BaseException, opts: Options | None = None) -> None:
             + "\n"
         )
     sys.stderr.flush()
+
+
+def _fail(err: BaseException, opts: Options | None = None, trace_id: str | None = None) -> None:
+    """Reports a recorder failure and exits with the status of its kind."""
+    _report(err, opts, "error", trace_id)
     raise SystemExit(exit_status(err))
 
 
@@ -271,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         runner.arm_sigint_exit()
         session.start()
+        runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
     except RecorderError as err:
         _fail(err, opts)
         return
@@ -281,6 +292,6 @@ def main(argv: list[str] | None = None) -> None:
         session.stop(outcome.exit_status, interrupted="SIGINT" if outcome.interrupted else None)
     except RecorderError as err:
         if opts.require_trace or opts.on_recorder_error == "abort":
-            _fail(err, opts)
-        sys.stderr.write(f"{PROG}: warning: {err}\n")
+            _fail(err, opts, session.trace_id)
+        _report(err, opts, "warning", session.trace_id)
     runner.exit_like_python(outcome)

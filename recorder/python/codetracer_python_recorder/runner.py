@@ -147,6 +147,30 @@ def arm_sigint_exit() -> None:
     atexit.register(_sigint_at_exit)
 
 
+def finalize_on_sigterm(finish) -> None:
+    """Makes SIGTERM finish the trace (marked interrupted) before the process dies of it.
+
+    Only installed when SIGTERM has its default action, so a program's own handler (installed
+    before or after) keeps full control. ``finish`` is called once, from the main thread.
+    """
+    if not hasattr(signal, "SIGTERM") or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            finish()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def exit_like_python(outcome: Outcome):
     """Ends the recorder's ``main`` the way the interpreter would have ended the program."""
     global _die_by_sigint

@@ -1,0 +1,3 @@
+for i in range(200000):
+    value = i * 2
+print("finished", value)

@@ -1,0 +1,197 @@
+"""Failure paths: what the user sees and what is (not) left on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rt_helpers import PARITY, PROGRAMS, Trace, load_trace, record, requires_recorder, run
+
+pytestmark = requires_recorder
+
+RECORDER = [sys.executable, "-m", "codetracer_python_recorder"]
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if ".staging-" in p.name)
+
+
+def test_trace_dir_is_a_file(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    proc = record(target, ["argv_echo.py"], cwd=PARITY)
+    assert proc.returncode == 2
+    assert proc.stdout == b""  # the program did not run
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and "ERR_TRACE_DIR_CONFLICT" in err and "is a file" in err
+    assert target.read_text() == "not a folder"
+
+
+def test_trace_dir_already_holds_a_trace(tmp_path):
+    first = record(tmp_path / "t", ["argv_echo.py"], cwd=PARITY)
+    assert first.returncode == 0
+    before = (tmp_path / "t" / "trace.json").read_bytes()
+    second = record(tmp_path / "t", ["exit_status.py"], cwd=PARITY)
+    assert second.returncode == 2 and b"not empty" in second.stderr
+    assert (tmp_path / "t" / "trace.json").read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_trace_dir_not_writable(tmp_path):
+    proc = record("/dev/null/trace", ["argv_echo.py"], cwd=PARITY)
+    assert proc.returncode == 10
+    assert b"ERR_IO" in proc.stderr and proc.stderr.decode().count("\n") == 1
+
+
+def _limit_file_size():
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+
+def _record_with_small_disk(tmp_path, *extra):
+    argv = [*RECORDER, "--trace-dir", str(tmp_path / "t"), *extra, str(PROGRAMS / "writer.py")]
+    return subprocess.run(argv, capture_output=True, preexec_fn=_limit_file_size, timeout=120)
+
+
+def test_disk_full_detaches_and_program_finishes(tmp_path):
+    plain = subprocess.run([sys.executable, str(PROGRAMS / "writer.py")], capture_output=True)
+    proc = _record_with_small_disk(tmp_path)
+    assert proc.returncode == plain.returncode == 0
+    assert proc.stdout == plain.stdout
+    assert b"ERR_TRACE_INCOMPLETE" in proc.stderr and b"ERR_IO" in proc.stderr
+    assert not (tmp_path / "t").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_disk_full_with_require_trace_fails_with_environment_status(tmp_path):
+    proc = _record_with_small_disk(tmp_path, "--require-trace")
+    assert proc.returncode == 10
+    assert b"finished" in proc.stdout
+    assert not (tmp_path / "t").exists()
+
+
+def test_disk_full_keep_partial_marks_trace_partial(tmp_path):
+    proc = _record_with_small_disk(tmp_path, "--keep-partial-trace")
+    assert proc.returncode == 0
+    meta = json.loads((tmp_path / "t" / "trace_metadata.json").read_text())
+    assert meta["partial"] is True and "ERR_IO" in meta["partial_reason"]
+
+
+def _start_sleeper(tmp_path):
+    proc = subprocess.Popen(
+        [*RECORDER, "--trace-dir", str(tmp_path / "t"), str(PROGRAMS / "sleeper.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline() == b"ready\n"
+    time.sleep(0.3)
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_run_finalises_trace(tmp_path, signum):
+    proc = _start_sleeper(tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signum
+    if signum == signal.SIGINT:
+        assert err.decode().rstrip().endswith("KeyboardInterrupt")
+        assert "codetracer_python_recorder" not in err.decode()
+    events, meta = load_trace(tmp_path / "t")
+    assert meta["interrupted"] == signal.Signals(signum).name
+    t = Trace(events)
+    assert sum("Call" in e for e in events) == sum("Return" in e for e in events)
+    assert any(v.get("count") for v in t.locals_at(8))
+
+
+def test_huge_values_stay_within_caps(tmp_path):
+    start = time.perf_counter()
+    proc = record(tmp_path / "t", [str(PROGRAMS / "big_values.py")])
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - start < 60
+    size = (tmp_path / "t" / "trace.json").stat().st_size
+    assert size < 64 * 1024, size
+    last = Trace(load_trace(tmp_path / "t")[0]).locals_at(3)[-1]
+    assert len(last["huge_text"]["text"]) < 300
+    assert len(last["huge_list"]["elements"]) == 17  # 16 items + the "more" marker
+    assert "999984 more" in last["huge_list"]["elements"][-1]["r"]
+
+
+def test_caps_are_settable(tmp_path):
+    proc = record(tmp_path / "t", ["--max-string", "5", "--max-items", "2", str(PROGRAMS / "big_values.py")])
+    assert proc.returncode == 0, proc.stderr
+    last = Trace(load_trace(tmp_path / "t")[0]).locals_at(3)[-1]
+    assert last["huge_text"]["text"].startswith("yyyyy…")
+    assert len(last["huge_list"]["elements"]) == 3
+
+
+def test_bad_cap_is_a_usage_error(tmp_path):
+    proc = record(tmp_path / "t", ["--max-items", "lots", str(PROGRAMS / "big_values.py")])
+    assert proc.returncode == 2 and b"--max-items" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "env,flag",
+    [({"CODETRACER_ON_RECORDER_ERROR": "explode"}, "CODETRACER_ON_RECORDER_ERROR"),
+     ({"CODETRACER_REQUIRE_TRACE": "maybe"}, "CODETRACER_REQUIRE_TRACE"),
+     ({}, "--on-recorder-error")],
+)
+def test_invalid_policy_values_name_the_source(tmp_path, env, flag):
+    extra = ["--on-recorder-error", "sometimes"] if flag.startswith("--") else []
+    proc = record(tmp_path / "t", [*extra, "argv_echo.py"], cwd=PARITY, env=env)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert flag in err and "allowed:" in err and "ERR_INVALID_POLICY_VALUE" in err
+    assert proc.stdout == b""
+
+
+def test_json_errors_trailer_shape(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    proc = record(target, ["--json-errors", "argv_echo.py"], cwd=PARITY)
+    lines = proc.stderr.decode().splitlines()
+    trailer = json.loads(lines[-1])
+    assert set(trailer) >= {"run_id", "trace_id", "error_code", "error_kind", "message", "context"}
+    assert trailer["error_code"] == "ERR_TRACE_DIR_CONFLICT" and trailer["error_kind"] == "usage"
+
+
+def test_all_tool_ids_taken_is_a_clear_environment_error(tmp_path):
+    code = (
+        "import sys\n"
+        "for i in range(6): sys.monitoring.use_tool_id(i, 'other')\n"
+        "from codetracer_python_recorder import Session, RecorderEnvironmentError\n"
+        f"s = Session({str(tmp_path / 't')!r}, 'prog')\n"
+        "try:\n    s.start()\n"
+        "except RecorderEnvironmentError as e:\n    print(e.code, 'tool id' in str(e))\n"
+    )
+    proc = run([sys.executable, "-c", code])
+    assert proc.stdout.decode().split() == ["ERR_NO_TOOL_ID", "True"], proc.stderr
+    assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []
+
+
+def test_activation_path_starts_recording_in_that_file(tmp_path):
+    lib = PROGRAMS / "activation_lib.py"
+    proc = record(tmp_path / "t", ["--activation-path", str(lib), str(PROGRAMS / "activation_main.py")], cwd=PROGRAMS)
+    assert proc.returncode == 0 and proc.stdout == b"8\n"
+    t = Trace(load_trace(tmp_path / "t")[0])
+    assert len(t.calls("work")) == 1 and len(t.calls("helper")) == 1
+    assert t.calls("before") == [] and t.calls("<__main__>") == []
+
+
+def test_old_python_gets_one_line_error():
+    py311 = Path(os.popen("pyenv root").read().strip() or "/root/.pyenv") / "versions/3.11.7/bin/python"
+    if not py311.exists():
+        pytest.skip("pyenv Python 3.11.7 not available")
+    import codetracer_python_recorder
+
+    site_dir = str(Path(codetracer_python_recorder.__file__).parent.parent)
+    proc = run([str(py311), "-m", "codetracer_python_recorder", "x.py"], env={"PYTHONPATH": site_dir})
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1
+    assert ">= 3.12" in err and "3.11.7" in err
