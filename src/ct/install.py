@@ -178,8 +178,9 @@ def _paths() -> tuple[Path, Path, Path, Path]:
     )
 
 
-def install() -> int:
-    if os.name == "nt":
+def install(platform: str = sys.platform) -> int:
+    """Create or refresh the links (and desktop entry / PATH line); print each change."""
+    if platform == "win32":
         raise CtError("install: on Windows the installer adds ct to PATH; nothing to do", ENVIRONMENT)
     ch = Changes()
     ct_link, shim_link, desktop, icon = _paths()
@@ -191,7 +192,7 @@ def install() -> int:
             _link(shim_link, shim, ch)
         else:
             print(f"ct install: skipped {shim_link}: no bundle with bin/{SHIM} found")
-        if sys.platform == "darwin":
+        if platform == "darwin":
             if not _on_path(bin_dir()):
                 prof = _profile()
                 text = prof.read_text(encoding="utf-8") if prof.exists() else ""
@@ -226,6 +227,7 @@ def _ours(link: Path) -> bool:
 
 
 def uninstall() -> int:
+    """Remove what ``install`` added (links only if they are ours, the marked profile line)."""
     ch = Changes()
     ct_link, shim_link, desktop, icon = _paths()
     try:

@@ -20,7 +20,7 @@ _TTY_SIGNALS = {getattr(signal, s) for s in ("SIGINT", "SIGQUIT") if hasattr(sig
 
 
 def child_env() -> dict[str, str] | None:
-    """The environment for child processes: ours untouched, except PyInstaller's changes.
+    """The environment for child processes: ours untouched, except the bundle's changes.
 
     A frozen onedir ``ct`` runs with ``LD_LIBRARY_PATH`` pointing into the bundle (the
     bootloader saves the user's value in ``LD_LIBRARY_PATH_ORIG``); the program must see the
@@ -29,6 +29,8 @@ def child_env() -> dict[str, str] | None:
     if not getattr(sys, "frozen", False):
         return None
     env = dict(os.environ)
+    # AppRun keeps APPIMAGE for ct itself (`ct install`); the program must not see it.
+    env.pop("APPIMAGE", None)
     for var in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"):
         orig = env.pop(var + "_ORIG", None)
         if orig is not None:

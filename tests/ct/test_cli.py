@@ -102,3 +102,14 @@ def test_unknown_trace_id(ct_env):
 def test_list_empty(ct_env):
     r = run_ct(["list", "--json"], env=ct_env)
     assert r.returncode == 0 and r.stdout.strip() == "[]"
+
+
+def test_data_dir_follows_xdg_data_home(ct_env, tmp_path):
+    from conftest import make_trace
+
+    del ct_env["CODETRACER_DATA_DIR"]
+    ct_env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    folder = make_trace(tmp_path / "t")
+    r = run_ct(["index", "--import", str(folder)], env=ct_env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "xdg" / "codetracer" / "trace_index.db").is_file()

@@ -92,3 +92,31 @@ def test_bundle_shim_is_linked_outside_appimage(home_env, tmp_path):
     assert r.returncode == 0, r.stderr
     assert os.readlink(home / ".local/bin/ct") == str(fake_ct)
     assert Path(os.readlink(home / ".local/bin/ct-python-recorder")) == bundle / "bin/ct-python-recorder"
+
+
+def test_macos_adds_path_line_only_when_needed(home_env, monkeypatch, capsys):
+    """The macOS branch, run in-process (its only difference is the profile edit)."""
+    from ct import install
+
+    env, home, appimage = home_env
+    for k in ("HOME", "SHELL", "APPIMAGE"):
+        monkeypatch.setenv(k, env[k])
+    monkeypatch.delenv("APPDIR", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("SHELL", "/bin/zsh")
+    profile = home / ".zprofile"
+    profile.write_text("# mine\n")
+    assert install.install(platform="darwin") == 0
+    text = profile.read_text()
+    assert text.startswith("# mine\n") and text.count('export PATH="$HOME/.local/bin:$PATH"') == 1
+    assert not (home / ".local/share/applications").exists()  # no desktop entry on macOS
+    assert install.install(platform="darwin") == 0
+    assert profile.read_text() == text  # idempotent
+    assert install.uninstall() == 0
+    assert profile.read_text() == "# mine\n"
+    assert not (home / ".local/bin/ct").is_symlink()
+    # Already on PATH: the profile is not touched.
+    monkeypatch.setenv("PATH", f"{home / '.local/bin'}:/usr/bin")
+    assert install.install(platform="darwin") == 0
+    assert profile.read_text() == "# mine\n"
+    assert "ct install: created" in capsys.readouterr().out

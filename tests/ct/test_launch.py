@@ -80,3 +80,19 @@ def test_a_tty_stays_a_tty():
     os.close(master)
     assert b"tty True True True" in chunks
     assert p.returncode == 0
+
+
+def test_frozen_child_env_undoes_the_bundles_changes(monkeypatch):
+    """A frozen ct: PyInstaller's LD_LIBRARY_PATH and AppRun's APPIMAGE must not reach the program."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/tmp/.mount_x/usr/lib/ct")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/opt/user/lib")
+    monkeypatch.setenv("APPIMAGE", "/home/u/CodeTracer.AppImage")
+    monkeypatch.setenv("KEEP_ME", "1")
+    env = launch.child_env()
+    assert env["LD_LIBRARY_PATH"] == "/opt/user/lib"
+    assert "LD_LIBRARY_PATH_ORIG" not in env and "APPIMAGE" not in env and env["KEEP_ME"] == "1"
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
+    assert "LD_LIBRARY_PATH" not in launch.child_env()
+    monkeypatch.delattr(sys, "frozen")
+    assert launch.child_env() is None  # not frozen: inherit exactly
