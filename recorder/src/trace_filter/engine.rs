@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::loader::{load_filter_chain, FilterError};
 use super::matcher::{literal_path_match, Pattern};
 use super::model::{
     CodeScope, ExecAction, FilterFile, MatchMode, ScopeKind, Selector, ValueAction, ValueKind,
@@ -214,6 +215,11 @@ impl Engine {
         engine
     }
 
+    /// Loads `paths` (see `loader::resolve_filter_chain`) and builds the engine.
+    pub fn load(paths: &[PathBuf], stdlib_dirs: Vec<PathBuf>) -> Result<Self, FilterError> {
+        Ok(Self::new(load_filter_chain(paths)?, stdlib_dirs))
+    }
+
     /// Decides whether a code object is recorded and which value rules apply inside it.
     pub fn scope_decision(&self, scope: &CodeScope<'_>) -> ScopeDecision {
         let file: Cow<'_, str> = if scope.file.contains('\\') {
@@ -330,6 +336,11 @@ fn builtin_rules() -> Vec<Rule> {
         pattern: Pattern::SecretName,
         action: ValueAction::Redact,
     });
+    // `get_api_key()` returns a secret: for `ret` the function's own name is checked.
+    let secret_fn = Arc::new(ValueRule {
+        pattern: Pattern::SecretFunctionName,
+        action: ValueAction::Redact,
+    });
     vec![
         Rule {
             matcher: ScopeMatch::Stdlib,
@@ -350,16 +361,13 @@ fn builtin_rules() -> Vec<Rule> {
             exec: None,
             value_default: None,
             reason: Some(Arc::from("builtin: secret names")),
-            // Return values have no name of their own, so the secret rule skips `ret`.
-            values: [
-                ValueKind::Local,
-                ValueKind::Global,
-                ValueKind::Arg,
-                ValueKind::Attr,
-            ]
-            .into_iter()
-            .map(|k| (k, Arc::clone(&secret)))
-            .collect(),
+            values: vec![
+                (ValueKind::Local, Arc::clone(&secret)),
+                (ValueKind::Global, Arc::clone(&secret)),
+                (ValueKind::Arg, Arc::clone(&secret)),
+                (ValueKind::Attr, secret),
+                (ValueKind::Ret, secret_fn),
+            ],
         },
     ]
 }
@@ -438,6 +446,9 @@ mod tests {
     fn builtin_skips_stdlib_and_recorder() {
         let e = engine(&[]);
         assert_eq!(e.scope_decision(&user()).exec, ExecAction::Trace);
+        let loaded = Engine::load(&[], vec![PathBuf::from(STDLIB)]).unwrap();
+        assert_eq!(loaded.summary(), e.summary());
+        assert!(Engine::load(&[PathBuf::from("/nonexistent.toml")], vec![]).is_err());
         let d = e.scope_decision(&scope(
             "json",
             "/usr/lib/python3.12/json/__init__.py",
@@ -467,7 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn builtin_redacts_secrets_except_ret() {
+    fn builtin_redacts_secrets() {
         let e = engine(&[]);
         let d = e.scope_decision(&user());
         for k in [
@@ -479,10 +490,13 @@ mod tests {
             assert_eq!(e.value_action(&d, k, "api_key"), ValueAction::Redact);
             assert_eq!(e.value_action(&d, k, "company"), ValueAction::Allow);
         }
-        assert_eq!(
-            e.value_action(&d, ValueKind::Ret, "password"),
-            ValueAction::Allow
-        );
+        // `ret` checks the last qualname component only.
+        let r = |n| e.value_action(&d, ValueKind::Ret, n);
+        assert_eq!(r("get_password"), ValueAction::Redact);
+        assert_eq!(r("Vault.api_key"), ValueAction::Redact);
+        assert_eq!(r("TokenStore.size"), ValueAction::Allow);
+        assert_eq!(r("make.<locals>.token"), ValueAction::Redact);
+        assert_eq!(r("company"), ValueAction::Allow);
         // Common scopes share one value-rule set.
         let d2 = e.scope_decision(&scope("m", "/x/m.py", "g"));
         assert!(Arc::ptr_eq(&d.values, &d2.values));

@@ -200,10 +200,11 @@ pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterErr
     })
 }
 
-/// The nearest `.codetracer/trace-filter.toml`, walking up from `script_dir`.
+/// The nearest `.codetracer/trace-filter.toml`, walking up from `script_dir`
+/// (made absolute first, so a relative dir still walks up past the current directory).
 pub fn discover_project_filter(script_dir: &Path) -> Option<PathBuf> {
-    script_dir
-        .ancestors()
+    let dir = std::path::absolute(script_dir).unwrap_or_else(|_| script_dir.to_path_buf());
+    dir.ancestors()
         .map(|d| d.join(PROJECT_FILTER_RELATIVE))
         .find(|p| p.is_file())
 }

@@ -23,6 +23,8 @@ pub enum Pattern {
     Regex(Regex),
     /// The builtin secret-name rule: whole-token matching, see `secrets.rs`.
     SecretName,
+    /// The secret rule on the last `.` component of a qualname (for `ret:`).
+    SecretFunctionName,
 }
 
 impl Pattern {
@@ -51,6 +53,7 @@ impl Pattern {
                 .is_some_and(|rest| sep.is_none_or(|c| !rest.contains(c))),
             Self::Regex(r) => r.is_match(s),
             Self::SecretName => is_secret_name(s),
+            Self::SecretFunctionName => is_secret_name(s.rsplit('.').next().unwrap_or(s)),
         }
     }
 }

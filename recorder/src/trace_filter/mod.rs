@@ -33,7 +33,8 @@
 //! and literals match at any directory boundary; paths are compared with `/`. `obj:` matches
 //! `module.qualname` or the bare qualname; `ret:` matches the returning function's qualname.
 //! Within a scope, the newest matching value pattern decides, else the newest
-//! `value_default`, else `default_value_action`. The builtin secret rule is the oldest pattern,
+//! `value_default`, else `default_value_action`. The builtin secret rule (for `ret:`, on the
+//! function name's last component) is the oldest pattern,
 //! so an explicit `allow` overrides it while a `value_default` does not.
 
 pub mod engine;
