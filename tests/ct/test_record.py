@@ -291,10 +291,23 @@ def test_venv_with_third_party_package(ct_env, bundle_resources, tmp_path):
     assert row["interpreter"] == str(venv / "bin" / "python3")
 
 
-def test_uv_run(ct_env, bundle_resources, tmp_path):
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed (pip install uv)")
+@pytest.fixture(scope="session")
+def uv_exe(tmp_path_factory) -> str:
+    """uv from PATH, else from PyPI into a temporary target (skip if neither works)."""
+    found = shutil.which("uv")
+    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:
+        return found
+    target = tmp_path_factory.mktemp("uv")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "uv"],
+                       capture_output=True, text=True)
+    exe = target / "bin" / "uv"
+    if r.returncode != 0 or not exe.exists():
+        pytest.skip(f"uv is not installed and cannot be installed from PyPI: {r.stderr.strip()[-200:]}")
+    return str(exe)
+
+
+def test_uv_run(ct_env, bundle_resources, tmp_path, uv_exe):
+    uv = uv_exe
     if PY312 is None:
         pytest.skip("pyenv 3.12.1 not installed")
     (tmp_path / "app.py").write_text("import sys, six\nprint('uv', six.__name__, sys.prefix != sys.base_prefix)\n")
