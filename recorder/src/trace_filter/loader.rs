@@ -70,8 +70,8 @@ enum RawVersion {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScope {
-    default_exec: Option<ExecAction>,
-    default_value_action: Option<ValueAction>,
+    default_exec: Option<Spanned<String>>,
+    default_value_action: Option<Spanned<String>>,
     #[serde(default)]
     rules: Vec<RawRule>,
 }
@@ -80,8 +80,8 @@ struct RawScope {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     selector: Spanned<String>,
-    exec: Option<ExecAction>,
-    value_default: Option<ValueAction>,
+    exec: Option<Spanned<String>>,
+    value_default: Option<Spanned<String>>,
     reason: Option<String>,
     #[serde(default)]
     value_patterns: Vec<RawValuePattern>,
@@ -91,8 +91,28 @@ struct RawRule {
 #[serde(deny_unknown_fields)]
 struct RawValuePattern {
     selector: Spanned<String>,
-    action: ValueAction,
+    action: Spanned<String>,
     reason: Option<String>,
+}
+
+/// Checks an enum-valued key; the message names the key and the accepted values.
+fn parse_enum<T>(
+    text: &str,
+    key: &str,
+    value: &Spanned<String>,
+    parse: fn(&str) -> Option<T>,
+    allowed: &[&str],
+) -> Result<T, (usize, String)> {
+    parse(value.get_ref()).ok_or_else(|| {
+        (
+            line_of(text, value.span().start),
+            format!(
+                "invalid value '{}' for {key} (expected {})",
+                value.get_ref(),
+                allowed.join(", ")
+            ),
+        )
+    })
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -161,8 +181,23 @@ pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterErr
         }),
         description: m.description,
     });
+    let at = |(line, m): (usize, String)| err(Some(line), m);
+    let exec_of = |key: &str, v: &Spanned<String>| {
+        parse_enum(text, key, v, ExecAction::parse, ExecAction::ALLOWED).map_err(at)
+    };
+    let action_of = |key: &str, v: &Spanned<String>| {
+        parse_enum(text, key, v, ValueAction::parse, ValueAction::ALLOWED).map_err(at)
+    };
     let (default_exec, default_value_action, raw_rules) = match raw.scope {
-        Some(s) => (s.default_exec, s.default_value_action, s.rules),
+        Some(s) => (
+            s.default_exec
+                .map(|v| exec_of("scope.default_exec", &v))
+                .transpose()?,
+            s.default_value_action
+                .map(|v| action_of("scope.default_value_action", &v))
+                .transpose()?,
+            s.rules,
+        ),
         None => (None, None, Vec::new()),
     };
     let mut rules = Vec::with_capacity(raw_rules.len());
@@ -177,14 +212,17 @@ pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterErr
                 parse_value_selector(p.selector.get_ref()).map_err(|m| err(Some(pline), m))?;
             value_patterns.push(ValuePattern {
                 selector: vsel,
-                action: p.action,
+                action: action_of("action", &p.action)?,
                 reason: p.reason,
             });
         }
         rules.push(ScopeRule {
             selector,
-            exec: r.exec,
-            value_default: r.value_default,
+            exec: r.exec.map(|v| exec_of("exec", &v)).transpose()?,
+            value_default: r
+                .value_default
+                .map(|v| action_of("value_default", &v))
+                .transpose()?,
             reason: r.reason,
             value_patterns,
             line: Some(line),
@@ -365,15 +403,31 @@ action = "allow"
     #[test]
     fn error_bad_enum_value() {
         let e = err("[scope]\n\ndefault_exec = \"maybe\"\n");
+        assert_eq!(
+            e.to_string(),
+            "trace filter /x/f.toml:3: invalid value 'maybe' for scope.default_exec (expected trace, skip)"
+        );
+        let e = err("[scope]\ndefault_value_action = \"Allow\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("allow, redact, drop"), "{e}");
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\nexec = \"run\"\n");
         assert_eq!(e.line, Some(3), "{e}");
-        assert!(e.message.contains("maybe"), "{e}");
+        assert!(e.message.starts_with("invalid value 'run' for exec"), "{e}");
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\nvalue_default = \"hide\"\n");
         assert!(
-            e.message.contains("trace") && e.message.contains("skip"),
+            e.message
+                .starts_with("invalid value 'hide' for value_default"),
             "{e}"
         );
+        let e = err("[[scope.rules]]\nselector = \"pkg:a\"\nexec = true\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("expected a string"), "{e}");
         let e = err("[[scope.rules]]\nselector = \"pkg:a\"\n[[scope.rules.value_patterns]]\nselector = \"local:x\"\naction = \"hide\"\n");
         assert_eq!(e.line, Some(5), "{e}");
-        assert!(e.message.contains("hide"), "{e}");
+        assert!(
+            e.message.starts_with("invalid value 'hide' for action"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -32,6 +32,35 @@ pub enum ValueAction {
     Drop,
 }
 
+impl ExecAction {
+    /// Accepted spellings, for error messages.
+    pub const ALLOWED: &'static [&'static str] = &["trace", "skip"];
+
+    /// Parses an exact (lowercase) spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "trace" => Some(Self::Trace),
+            "skip" => Some(Self::Skip),
+            _ => None,
+        }
+    }
+}
+
+impl ValueAction {
+    /// Accepted spellings, for error messages.
+    pub const ALLOWED: &'static [&'static str] = &["allow", "redact", "drop"];
+
+    /// Parses an exact (lowercase) spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(Self::Allow),
+            "redact" => Some(Self::Redact),
+            "drop" => Some(Self::Drop),
+            _ => None,
+        }
+    }
+}
+
 /// The role of a named value; each has its own selector kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
