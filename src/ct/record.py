@@ -250,6 +250,7 @@ def warn(text: str) -> None:
 
 
 def run(argv: list[str]) -> int:
+    """Validate everything that can be checked up front, run, then index the trace."""
     opts = parse(argv)
     if opts.help:
         sys.stdout.write(USAGE_TEXT)
@@ -257,6 +258,7 @@ def run(argv: list[str]) -> int:
     language = check_program(opts)
     check_output(opts)
     ensure_data_dir()
+    # The diff describes the code as it is run, so it is taken before the program starts.
     patch = diffmod.produce_patch(opts.with_diff, Path(opts.program)) if opts.with_diff else None
     env = launch.child_env()
     interp = interpreter.discover(env)
@@ -273,47 +275,61 @@ def run(argv: list[str]) -> int:
 
     meta = importer.read_metadata(out)
     if meta is None or "program" not in meta:
-        if created:
-            try:
-                out.rmdir()  # only if empty: never delete anything the recorder wrote
-            except OSError:
-                pass
-        # Recorder statuses always get a line; other statuses without a trace (a syntax
-        # error, a program killed by SIGKILL) are what plain Python shows, so --quiet holds.
-        text = f"no trace was recorded (status {status}; see the message above)"
-        if status in RECORDER_FAILURES:
-            warn(text)
-        else:
-            say(opts, text)
+        _no_trace(opts, out, created, status)
         return status
-    if patch is not None:
-        diffmod.write(out, opts.with_diff, patch)
-    partial = not importer.is_complete(out, meta)
     extra = {
         "language": language,
         "interpreter": interp.path,
         "python_version": interp.version_str,
-        "recorder_version": meta.get("recorder", {}).get("version") if isinstance(meta.get("recorder"), dict) else None,
+        "recorder_version": _recorder_version(meta) or rec.version,
+        "duration_s": None if meta.get("duration_s") is not None else round(duration, 6),
+        "exit_status": None if meta.get("exit_status") is not None else status,
     }
-    extra["recorder_version"] = extra["recorder_version"] or rec.version
-    if meta.get("duration_s") is None:
-        extra["duration_s"] = round(duration, 6)
-    if meta.get("exit_status") is None:
-        extra["exit_status"] = status
+    _index_trace(opts, out, meta, patch, extra)
+    return status
+
+
+def _recorder_version(meta: dict) -> str | None:
+    recorder = meta.get("recorder")
+    return recorder.get("version") if isinstance(recorder, dict) else None
+
+
+def _no_trace(opts: RecordOptions, out: Path, created: bool, status: int) -> None:
+    """The recorder published nothing: tidy our empty folder and say so (see README)."""
+    if created:
+        try:
+            out.rmdir()  # only if empty: never delete anything the recorder wrote
+        except OSError:
+            pass
+    # Recorder statuses always get a line; other statuses without a trace (a syntax error, a
+    # program killed by SIGKILL) are exactly what plain Python shows, so --quiet holds.
+    text = f"no trace was recorded (status {status}; see the message above)"
+    if status in RECORDER_FAILURES:
+        warn(text)
+    else:
+        say(opts, text)
+
+
+def _index_trace(opts: RecordOptions, out: Path, meta: dict, patch: bytes | None, extra: dict) -> None:
+    """Store the diff, import the folder and report; failures never touch the program's status."""
     try:
+        if patch is not None:
+            try:
+                diffmod.write(out, opts.with_diff, patch)
+            except OSError as exc:
+                raise CtError(f"cannot write the diff into {out} ({exc.strerror or exc})", ENVIRONMENT) from exc
         record = importer.build_record(out, extra)
         with Index(paths.index_path()) as index:
             row_id = index.add(record)
     except CtError as exc:
         # The recording itself succeeded: keep the program's status, say how to index later.
         warn(f"{exc.message}; the trace is kept in {out}: after fixing, run `ct index --import {out}`")
-        return status
-    if partial:
+        return
+    if not importer.is_complete(out, meta):
         reason = meta.get("partial_reason") or "recording did not finish"
         warn(f"partial trace saved to {out} (id {row_id}): {reason}")
     else:
         say(opts, f"trace saved to {out} (id {row_id})")
-    return status
 
 
 def run_shim(argv: list[str]) -> int:
