@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import config, console
 from .context import BuildContext
+from .errors import BuildError
 
 
 def _cmd_wheels(args: argparse.Namespace) -> list[Path]:
@@ -127,16 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         produced = args.func(args)
-    except Exception as exc:  # one readable line instead of a traceback for known failures
-        from .context import MissingInput
-        from .deps import MissingDependency
-        from .proc import CommandFailed
-
-        known = (MissingInput, MissingDependency, CommandFailed, FileNotFoundError)
-        if isinstance(exc, known) or type(exc).__name__ in ("ToolNotFound", "VerifyError"):
-            console.error(str(exc))
-            return 1
-        raise
+    except (BuildError, FileNotFoundError) as exc:  # expected: one line, no traceback
+        console.error(str(exc))
+        return 1
     files = [p for p in produced if p.is_file()]
     if files:
         console.summary(files)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 try:  # pragma: no cover - exercised implicitly
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     _console: Console | None = Console(stderr=True, highlight=False)
@@ -25,14 +26,14 @@ except ImportError:  # pragma: no cover
 def info(message: str) -> None:
     """One line of progress text."""
     if _console:
-        _console.print(f"[bold cyan]ctbuild[/] {message}")
+        _console.print(f"[bold cyan]ctbuild[/] {escape(message)}", soft_wrap=True)
     else:
         print(f"ctbuild {message}", file=sys.stderr)
 
 
 def error(message: str) -> None:
     if _console:
-        _console.print(f"[bold red]ctbuild error:[/] {message}")
+        _console.print(f"[bold red]ctbuild error:[/] {escape(message)}", soft_wrap=True)
     else:
         print(f"ctbuild error: {message}", file=sys.stderr)
 
@@ -46,7 +47,7 @@ def step(title: str) -> Iterator[None]:
     start = time.monotonic()
     live = _console is not None and _console.is_terminal and not os.environ.get("CI")
     if live:
-        with _console.status(f"[bold]{title}[/] ..."):
+        with _console.status(f"[bold]{escape(title)}[/] ..."):
             yield
     else:
         info(f"{title} ...")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import config
+from .errors import BuildError
 
 
-class MissingInput(RuntimeError):
+class MissingInput(BuildError):
     """An input of a build step does not exist; the message names the step producing it."""
 
 

@@ -13,9 +13,10 @@ import subprocess
 from collections.abc import Iterable, Mapping
 
 from . import config, console
+from .errors import BuildError
 
 
-class MissingDependency(RuntimeError):
+class MissingDependency(BuildError):
     pass
 
 

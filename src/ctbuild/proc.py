@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import console
+from .errors import BuildError
 
 
-class CommandFailed(RuntimeError):
+class CommandFailed(BuildError):
     pass
 
 

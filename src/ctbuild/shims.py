@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from . import config
+from .errors import BuildError
 
 #: per target OS: (template, output name, resources dir relative to the shim's directory)
 SHIMS = {
@@ -22,7 +23,7 @@ SHIMS = {
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 
-class TemplateError(ValueError):
+class TemplateError(BuildError, ValueError):
     pass
 
 

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from . import config
 from .context import sha256_file
+from .errors import BuildError
 
 #: platform tag prefixes a target OS can load
 PLATFORM_PREFIXES = {
@@ -29,7 +30,7 @@ PLATFORM_PREFIXES = {
 }
 
 
-class StageError(RuntimeError):
+class StageError(BuildError):
     pass
 
 

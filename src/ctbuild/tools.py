@@ -25,16 +25,17 @@ from pathlib import Path
 
 from . import config, console
 from .context import sha256_file
+from .errors import BuildError
 
 ELF_MAGIC = b"\x7fELF"
 APPIMAGE_TYPE2_MAGIC = b"AI\x02"  # at offset 8 of a type-2 runtime / AppImage
 
 
-class ToolNotFound(RuntimeError):
+class ToolNotFound(BuildError):
     pass
 
 
-class DownloadError(RuntimeError):
+class DownloadError(BuildError):
     pass
 
 

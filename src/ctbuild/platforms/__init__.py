@@ -16,9 +16,10 @@ from types import ModuleType
 from typing import Protocol
 
 from ..context import BuildContext
+from ..errors import BuildError
 
 
-class VerifyError(RuntimeError):
+class VerifyError(BuildError):
     """An artifact failed a structural check."""
 
 
