@@ -18,11 +18,15 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Panics are caught at the boundary and reported as InternalError (see ffi_guard); the
+    // default hook would also print a backtrace into the user's stderr.
+    std::panic::set_hook(Box::new(|_| {}));
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(api::start, m)?)?;
     m.add_function(wrap_pyfunction!(api::stop, m)?)?;
     m.add_function(wrap_pyfunction!(api::is_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FAULT_INJECTION", cfg!(feature = "fault-injection"))?;
     Ok(())
 }

@@ -65,7 +65,8 @@ def test_disk_full_detaches_and_program_finishes(tmp_path):
     proc = _record_with_small_disk(tmp_path)
     assert proc.returncode == plain.returncode == 0
     assert proc.stdout == plain.stdout
-    assert b"ERR_TRACE_INCOMPLETE" in proc.stderr and b"ERR_IO" in proc.stderr
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and "[ERR_IO]" in err and "no trace was written" in err
     assert not (tmp_path / "t").exists()
     assert leftovers(tmp_path) == []
 
@@ -195,3 +196,48 @@ def test_old_python_gets_one_line_error():
     err = proc.stderr.decode()
     assert proc.returncode == 1 and err.count("\n") == 1
     assert ">= 3.12" in err and "3.11.7" in err
+
+
+def _fault_injection_available() -> bool:
+    from codetracer_python_recorder import _native
+
+    return _native.FAULT_INJECTION
+
+
+needs_faults = pytest.mark.skipif(
+    not _fault_injection_available(),
+    reason="recorder built without the test-only 'fault-injection' feature "
+    "(nox -s tests builds it with MATURIN_PEP517_ARGS='--features fault-injection')",
+)
+
+
+@needs_faults
+def test_injected_panic_with_disable_policy_keeps_program_output(tmp_path):
+    env = {"CODETRACER_TEST_PANIC_ON_LINE": "2"}
+    plain = run([sys.executable, str(PROGRAMS / "writer.py")])
+    proc = record(tmp_path / "t", [str(PROGRAMS / "writer.py")], env=env)
+    assert (proc.stdout, proc.returncode) == (plain.stdout, plain.returncode)
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and "[ERR_PANIC]" in err and "injected panic" in err
+    assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []
+
+
+@needs_faults
+def test_injected_panic_keep_partial_records_diagnostics(tmp_path):
+    env = {"CODETRACER_TEST_PANIC_ON_LINE": "2"}
+    proc = record(tmp_path / "t", ["--keep-partial-trace", str(PROGRAMS / "writer.py")], env=env)
+    assert proc.returncode == 0
+    events, meta = load_trace(tmp_path / "t")
+    assert meta["partial"] is True and "ERR_PANIC" in meta["partial_reason"]
+    assert meta["stats"]["caught_panics"] == 1 and meta["stats"]["detaches"] == 1
+    assert sum("Call" in e for e in events) == sum("Return" in e for e in events)
+
+
+@needs_faults
+def test_injected_panic_with_abort_policy_stops_program(tmp_path):
+    env = {"CODETRACER_TEST_PANIC_ON_LINE": "2"}
+    proc = record(tmp_path / "t", ["--on-recorder-error", "abort", str(PROGRAMS / "writer.py")], env=env)
+    assert proc.returncode == 70
+    assert b"finished" not in proc.stdout
+    assert b"InternalError" in proc.stderr and b"[ERR_PANIC]" in proc.stderr
+    assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []

@@ -118,19 +118,22 @@ class Session:
             return None
         self._staging = None
         failure: str | None = None
+        failure_code = "ERR_TRACE_INCOMPLETE"
         try:
             stats = _native.stop(exit_status)
         except BaseException as exc:  # the trace could not be closed: it is incomplete
             stats = {}
-            failure = f"{getattr(exc, 'code', 'ERR_INTERNAL')}: {exc}"
+            failure_code = getattr(exc, "code", "ERR_INTERNAL")
+            failure = f"{failure_code}: {exc}"
         if stats.get("failure_code"):
-            failure = f"{stats['failure_code']}: {stats.get('failure_message', '')}"
+            failure_code = stats["failure_code"]
+            failure = f"{failure_code}: {stats.get('failure_message', '')}"
         paths = stats.pop("paths", [])
         partial = failure is not None
         if partial and not self.keep_partial:
             shutil.rmtree(staging, ignore_errors=True)
             raise make_error(
-                "ERR_TRACE_INCOMPLETE",
+                failure_code,
                 f"recording failed ({failure}); no trace was written to {self.trace_dir} "
                 "(use --keep-partial-trace to keep what was recorded)",
                 path=self.trace_dir,

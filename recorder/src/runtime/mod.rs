@@ -309,6 +309,8 @@ impl RuntimeTracer {
             return Ok(Action::Disable);
         }
         let (path_id, namespace_body) = (entry.path_id, entry.namespace_body);
+        #[cfg(feature = "fault-injection")]
+        fault_injection::maybe_panic(line);
         if !self.activated {
             return Ok(Action::Continue);
         }
@@ -438,6 +440,23 @@ impl RuntimeTracer {
 
     pub fn trace_bytes(&self) -> u64 {
         self.writer.bytes_written()
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+mod fault_injection {
+    use std::sync::OnceLock;
+
+    static PANIC_LINE: OnceLock<Option<i64>> = OnceLock::new();
+
+    #[allow(clippy::panic)]
+    pub fn maybe_panic(line: i64) {
+        let target = PANIC_LINE.get_or_init(|| {
+            std::env::var("CODETRACER_TEST_PANIC_ON_LINE").ok().and_then(|v| v.parse().ok())
+        });
+        if *target == Some(line) {
+            panic!("injected panic at line {line}");
+        }
     }
 }
 
