@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,6 +39,10 @@ def test_install_is_idempotent_and_uninstall_removes(home_env):
     text = desktop.read_text()
     assert f'Exec="{appimage}"' in text and "Icon=codetracer" in text
     assert icon.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    validator = shutil.which("desktop-file-validate")
+    if validator:  # Debian desktop-file-utils; the AppImage build installs it
+        check = subprocess.run([validator, str(desktop)], capture_output=True, text=True)
+        assert check.returncode == 0 and check.stdout == "", check.stdout
     assert r.stdout.count("created") == 4
 
     r = run_ct(["install"], env=env)
