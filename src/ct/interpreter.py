@@ -22,10 +22,13 @@ MIN_VERSION = (3, 12)
 RECORDER_MODULE = "codetracer_python_recorder"
 RECORDER_DIST = "codetracer-python-recorder"
 
-# Runs inside the user's interpreter. Kept tiny: one process start, no recorder import side
-# effects beyond find_spec, and the distribution version read from metadata only.
+# Runs inside the user's interpreter, in the user's cwd (a pyenv shim picks its version by
+# cwd). Kept tiny: one process start, cwd dropped from sys.path so a local json.py or
+# platform.py is not imported, the recorder only located (find_spec), never imported.
 _PROBE = r"""
-import json, sys, platform
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # never import the user's json.py
+import json, platform
 info = {"version": list(sys.version_info[:3]), "executable": sys.executable,
         "implementation": platform.python_implementation(), "recorder": None}
 try:

@@ -148,3 +148,17 @@ def test_resources_variable_must_hold_a_manifest(ct_env, tmp_path):
     ct_env["CODETRACER_RESOURCES"] = str(tmp_path)
     r = run_ct(["record", "app.py"], env=ct_env, cwd=tmp_path)
     assert r.returncode == 10 and "CODETRACER_RESOURCES" in r.stderr and "manifest.json" in r.stderr
+
+
+def test_probe_ignores_modules_in_the_current_directory(ct_env, tmp_path):
+    """A user's json.py or platform.py in cwd must not break (or run inside) the probe."""
+    (tmp_path / "json.py").write_text("raise SystemExit('user json.py was imported')\n")
+    (tmp_path / "platform.py").write_text("raise SystemExit('user platform.py was imported')\n")
+    path, source = interpreter.find(ct_env)
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        interp = interpreter.probe(path, source, ct_env)
+    finally:
+        os.chdir(old)
+    assert interp.version >= (3, 0, 0)
