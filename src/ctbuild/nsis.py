@@ -25,6 +25,16 @@ def quote(text: str) -> str:
     return f'"{escape(text)}"'
 
 
+def source(path: Path) -> str:
+    """A compile-time `File` source path. makensis takes `$` literally there (`$$` would not
+    match the file), so the path is quoted with whichever of " ' ` it does not contain."""
+    text = str(path.resolve())
+    for q in "\"'`":
+        if q not in text:
+            return f"{q}{text}{q}"
+    raise ValueError(f"cannot quote {text} for NSIS: it holds all three quote characters")
+
+
 def inst(rel: Path) -> str:
     """The quoted NSIS path of `rel` under `$INSTDIR` (the variable itself stays live)."""
     win = str(PureWindowsPath(*rel.parts)) if rel.parts else ""
@@ -46,7 +56,7 @@ def install_lines(payload: Path) -> list[str]:
         if not files:
             continue
         lines.append("  SetOutPath " + inst(directory.relative_to(payload)))
-        lines += ["  File " + quote(str(f.resolve())) for f in files]
+        lines += ["  File " + source(f) for f in files]
     return lines
 
 

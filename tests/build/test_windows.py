@@ -45,7 +45,7 @@ def test_script_installs_and_uninstalls_every_file(tmp_path):
     assert "@" not in re.sub(r";.*", "", text)  # every field filled (comments aside)
     for f in (p for p in payload.rglob("*") if p.is_file()):
         rel = str(f.relative_to(payload)).replace("/", "\\").replace("$", "$$")
-        assert f'File "{str(f.resolve()).replace("$", "$$")}"' in text
+        assert f'File "{f.resolve()}"' in text  # compile-time path: `$` stays literal
         assert f'Delete "$INSTDIR\\{rel}"' in text
     assert 'SetOutPath "$INSTDIR\\resources\\python\\cp312-abi3\\codetracer_python_recorder"' in text
     assert 'RMDir /r "$INSTDIR\\resources\\python\\cp312-abi3\\codetracer_python_recorder\\__pycache__"' in text
@@ -310,3 +310,54 @@ def test_ct_is_on_path_and_forwards_arguments_and_exit_status(wine, tmp_path, mo
         wine.run(f"{target}\\uninstall.exe", "/S")
     assert not wine.c(target).exists()
     assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")
+
+
+def _installer_of(payload: Path, out: Path, version: str) -> Path:
+    script = out.with_suffix(".nsi")
+    script.write_text(nsis.render(payload, out, version), encoding="utf-8")
+    subprocess.run(["makensis", "-V1", "-INPUTCHARSET", "UTF8", str(script)], check=True)
+    return out
+
+
+def test_an_upgrade_removes_files_the_new_version_dropped(wine, tmp_path):
+    if shutil.which("makensis") is None:
+        pytest.skip("makensis not installed (Debian: nsis)")
+    old = _payload(tmp_path / "old")
+    (old / "resources" / "python" / "dropped_in_v2.py").write_text("")
+    new = _payload(tmp_path / "new")
+    v1 = _installer_of(old, tmp_path / "v1-setup.exe", "1.0.0")
+    v2 = _installer_of(new, tmp_path / "v2-setup.exe", "2.0.0")
+    target = "C:\\CodeTracerUpgrade"
+    wine.set_user_path("C:\\keep")
+    wine.run(str(v1), "/S", f"/D={target}")
+    home = wine.c(target)
+    assert (home / "resources/python/dropped_in_v2.py").is_file()
+    wine.run(str(v2), "/S", f"/D={target}")
+    assert not (home / "resources/python/dropped_in_v2.py").exists()
+    assert (home / "ct.exe").is_file() and (home / "uninstall.exe").is_file()
+    assert wine.user_path() == ("REG_EXPAND_SZ", f"C:\\keep;{target}\\bin")
+    assert wine.reg_values(UNINST_KEY)["DisplayVersion"][1] == "2.0.0"
+    wine.run(f"{target}\\uninstall.exe", "/S")
+    assert not home.exists()
+    assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")
+    assert wine.reg_values(UNINST_KEY) is None
+
+
+def test_a_foreign_uninstaller_in_the_target_folder_is_never_run(wine, tmp_path):
+    if shutil.which("makensis") is None:
+        pytest.skip("makensis not installed (Debian: nsis)")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("x")
+    other_exe = _installer_of(other, tmp_path / "other-setup.exe", "9.9.9")
+    target = "C:\\SomeOtherApp"
+    # "another program" that happens to use an NSIS uninstaller too, in the folder we get /D=
+    wine.run(str(other_exe), "/S", f"/D={target}")
+    wine.run("reg", "delete", UNINST_KEY, "/f")  # it is not CodeTracer: no key of ours
+    assert (wine.c(target) / "keep.txt").is_file()
+    ours = _installer_of(_payload(tmp_path / "ours"), tmp_path / "ours-setup.exe", "1.0.0")
+    wine.run(str(ours), "/S", f"/D={target}")
+    assert (wine.c(target) / "keep.txt").is_file()
+    wine.run(f"{target}\\uninstall.exe", "/S")
+    assert (wine.c(target) / "keep.txt").is_file()  # only what we installed is gone
+    assert not (wine.c(target) / "ct.exe").exists()
