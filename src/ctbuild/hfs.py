@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from . import proc
+from .errors import BuildError
 
 APM_BLOCK = 2048  # -apm-block-size: HFS+ allocation blocks line up with the partition
 
@@ -26,13 +27,13 @@ def mkisofs_hfsplus(src: Path, volume_name: str, out: Path) -> Path:
 def apm_partitions(image: bytes) -> list[tuple[str, str, int, int]]:
     """(name, type, byte offset, byte length) of each Apple Partition Map entry."""
     if image[:2] != b"ER":
-        raise ValueError("no Apple Partition Map driver descriptor ('ER') at offset 0")
+        raise BuildError("xorriso wrote no Apple Partition Map driver descriptor ('ER') at offset 0")
     (block,) = struct.unpack(">H", image[2:4])
     parts, index, count = [], 1, 1
     while index <= count:
         entry = image[index * block:(index + 1) * block]
         if entry[:2] != b"PM":
-            raise ValueError(f"APM entry {index} lacks its 'PM' signature")
+            raise BuildError(f"APM entry {index} lacks its 'PM' signature")
         count, start, blocks = struct.unpack(">III", entry[4:16])
         name = entry[16:48].split(b"\0")[0].decode("ascii", "replace")
         kind = entry[48:80].split(b"\0")[0].decode("ascii", "replace")
@@ -45,11 +46,11 @@ def hfsplus_volume(image: bytes) -> bytes:
     """The bytes of the single Apple_HFS partition, checked for the HFS+ 'H+' signature."""
     hfs = [p for p in apm_partitions(image) if p[1] == "Apple_HFS"]
     if len(hfs) != 1:
-        raise ValueError(f"expected one Apple_HFS partition, found {len(hfs)}")
+        raise BuildError(f"expected one Apple_HFS partition, found {len(hfs)}")
     _name, _kind, offset, length = hfs[0]
     volume = image[offset:offset + length]
     if volume[1024:1026] != b"H+":
-        raise ValueError("Apple_HFS partition does not hold an HFS+ volume header")
+        raise BuildError("Apple_HFS partition does not hold an HFS+ volume header")
     return volume
 
 

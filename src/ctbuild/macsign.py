@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from . import console, proc
+from .errors import BuildError
 from .foreign import binary_kind
 
 ENV_IDENTITY = "CODETRACER_CODESIGN_IDENTITY"
@@ -79,7 +80,7 @@ def sign_and_notarize_dmg(dmg: Path) -> None:
         console.info(f"not notarizing {dmg.name}: set {ENV_PROFILE} or {', '.join(ENV_APPLE_ID)}")
         return
     if identity() == "-":
-        raise RuntimeError(f"notarization needs a Developer ID: set {ENV_IDENTITY}")
+        raise BuildError(f"notarization needs a Developer ID: set {ENV_IDENTITY}")
     _run_redacted(submit, secret=os.environ.get(ENV_APPLE_ID[2], ""))
     proc.run(["xcrun", "stapler", "staple", str(dmg)])
 

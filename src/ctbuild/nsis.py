@@ -12,6 +12,7 @@ import re
 from pathlib import Path, PureWindowsPath
 
 from . import config
+from .errors import BuildError
 
 TEMPLATE = config.PACKAGING / "windows" / "installer.nsi.in"
 
@@ -32,7 +33,7 @@ def source(path: Path) -> str:
     for q in "\"'`":
         if q not in text:
             return f"{q}{text}{q}"
-    raise ValueError(f"cannot quote {text} for NSIS: it holds all three quote characters")
+    raise BuildError(f"cannot quote {text} for NSIS: it holds all three quote characters")
 
 
 def inst(rel: Path) -> str:

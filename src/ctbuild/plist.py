@@ -10,6 +10,8 @@ from __future__ import annotations
 import plistlib
 import re
 
+from .errors import BuildError
+
 BUNDLE_ID = "com.codetracer.CodeTracer"
 EXECUTABLE = "ct"
 #: oldest macOS the release pipeline's frozen ct supports (macos-13 runners build x86_64)
@@ -31,7 +33,7 @@ def info_plist(version: str, *, bundle_id: str = BUNDLE_ID, executable: str = EX
     """XML Info.plist bytes. `CFBundleVersion` must be numeric dots, so local tags are cut."""
     numeric = re.match(r"\d+(\.\d+){0,2}", version)
     if not numeric:
-        raise ValueError(f"version {version!r} does not start with a number")
+        raise BuildError(f"version {version!r} does not start with a number")
     return plistlib.dumps({
         "CFBundleDevelopmentRegion": "en",
         "CFBundleDisplayName": name,

@@ -14,6 +14,7 @@ import pytest
 
 from ctbuild import foreign, hfs, macsign, plist, sevenzip, udif
 from ctbuild.context import BuildContext
+from ctbuild.errors import BuildError
 from ctbuild.platforms import VerifyError, dmg
 
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None,
@@ -42,7 +43,7 @@ def test_info_plist_bundle_version_is_numeric_for_prereleases():
     info = plistlib.loads(plist.info_plist("0.4.0rc1+g1234"))
     assert info["CFBundleShortVersionString"] == "0.4.0rc1+g1234"
     assert info["CFBundleVersion"] == "0.4.0"
-    with pytest.raises(ValueError):
+    with pytest.raises(BuildError):
         plist.info_plist("dev")
 
 
@@ -133,7 +134,7 @@ def test_hfs_volume_wrapped_as_udzo_reads_back_file_for_file(tmp_path, tree):
 
 
 def test_apm_parser_rejects_non_apm():
-    with pytest.raises(ValueError, match="Apple Partition Map"):
+    with pytest.raises(BuildError, match="Apple Partition Map"):
         hfs.hfsplus_volume(bytes(8192))
 
 
