@@ -28,9 +28,9 @@ RECORDER_DIST = "codetracer-python-recorder"
 _PROBE = r"""
 import sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # never import the user's json.py
-import json, platform
+import json, os
 info = {"version": list(sys.version_info[:3]), "executable": sys.executable,
-        "implementation": platform.python_implementation(), "recorder": None}
+        "implementation": sys.implementation.name, "recorder": None}
 try:
     import importlib.util
     spec = importlib.util.find_spec("codetracer_python_recorder")
@@ -38,11 +38,14 @@ except Exception:
     spec = None
 if spec is not None:
     ver = None
-    try:
-        from importlib.metadata import version
-        ver = version("codetracer-python-recorder")
-    except Exception:
-        pass
+    if spec.origin:  # version from the dist-info folder name (importlib.metadata is slow)
+        site = os.path.dirname(os.path.dirname(spec.origin))
+        try:
+            for name in os.listdir(site):
+                if name.startswith("codetracer_python_recorder-") and name.endswith(".dist-info"):
+                    ver = name[len("codetracer_python_recorder-"):-len(".dist-info")]
+        except OSError:
+            pass
     info["recorder"] = {"origin": spec.origin or str(list(spec.submodule_search_locations or [])), "version": ver}
 sys.stdout.write(json.dumps(info))
 """
