@@ -62,7 +62,8 @@ def ct_env(tmp_path) -> dict[str, str]:
 
 def make_trace(folder: Path, program: str = "/tmp/app.py", args=(), exit_status: int = 0,
                started_at: str = "2026-11-23T10:00:00Z", with_stats: bool = True,
-               calls: dict[str, int] | None = None, source: Path | None = None) -> Path:
+               calls: dict[str, int] | None = None, source: Path | None = None,
+               partial: bool = False) -> Path:
     """Write a small but well-formed runtime_tracing trace folder (no recorder needed)."""
     folder.mkdir(parents=True, exist_ok=True)
     calls = calls or {"<module>": 1, "helper": 3}
@@ -85,7 +86,7 @@ def make_trace(folder: Path, program: str = "/tmp/app.py", args=(), exit_status:
         "workdir": str(folder.parent), "program": program, "args": list(args),
         "recorder": {"name": "codetracer-python-recorder", "version": "0.0-test"},
         "python": {"version": "3.12.1", "executable": "/usr/bin/python3", "implementation": "CPython"},
-        "exit_status": exit_status, "partial": False, "started_at": started_at, "duration_s": 0.5,
+        "exit_status": exit_status, "partial": partial, "started_at": started_at, "duration_s": 0.5,
     }
     if with_stats:
         meta["stats"] = {"steps": steps, "calls": sum(calls.values()), "returns": sum(calls.values()),

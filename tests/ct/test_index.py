@@ -182,3 +182,11 @@ def test_summary_streams_large_traces(tmp_path):
     assert streamed.stats() == whole.stats()
     assert streamed.top_functions(["p"]) == whole.top_functions(["p"])
     assert whole.top_functions(["p"])[0] == {"name": "b", "path": "p", "line": 2, "calls": 9}
+
+
+def test_partial_traces_are_indexed_and_flagged(ct_env, tmp_path):
+    folder = make_trace(tmp_path / "p", program="/p/partial.py", exit_status=1, partial=True)
+    assert run_ct(["index", "--import", str(folder)], env=ct_env).returncode == 0
+    row = _list(ct_env)[0]
+    assert row["partial"] is True
+    assert " 1*" in run_ct(["list"], env=ct_env).stdout
