@@ -179,6 +179,24 @@ def resolve(ctx: BuildContext, target: str, scratch: Path) -> ForeignInputs:
     return ForeignInputs(ct_dir, resources, bool(missing), label)
 
 
+def genuineness_problems(exe: bytes, manifest: bytes, target: str) -> list[str]:
+    """Why a bundle that claims to be real (no placeholder name) is not, or [] if it is."""
+    problems = []
+    kind = {"macos": "macho", "windows": "pe"}[target]
+    head = exe[:4]
+    if not (head in _MACHO if kind == "macho" else head[:2] == b"MZ"):
+        problems.append(f"its ct is not a {target} executable")
+    try:
+        wheels = json.loads(manifest).get("wheels", [])
+    except ValueError:
+        wheels = None
+    if not wheels:
+        problems.append("its resources/python/manifest.json lists no recorder wheel")
+    elif not all(_wheel_fits(" ".join(w.get("tags", [])), target, None) for w in wheels):
+        problems.append(f"its recorder wheels are not all {target} wheels")
+    return problems
+
+
 def shim(ctx: BuildContext, target: str, scratch: Path) -> Path:
     """The target's `ct-python-recorder` shim (text, so rendering it here is genuine)."""
     name = "ct-python-recorder.cmd" if target == "windows" else "ct-python-recorder"

@@ -293,3 +293,14 @@ def test_release_wheels_are_staged_for_the_architecture_of_ct(ctx, tmp_path, mon
     manifest = json.loads((inputs.resources_python / "manifest.json").read_text())
     assert [w["wheel"] for w in manifest["wheels"]] == [
         "codetracer_python_recorder-0.1.0-cp312-abi3-macosx_10_12_x86_64.whl"]
+
+
+@needs["xorriso"]
+@needs["7z"]
+@needs["dmg2img"]
+def test_a_placeholder_image_renamed_as_real_fails_verification(ctx, tmp_path):
+    image = dmg.build(ctx)
+    disguised = tmp_path / f"CodeTracer-{ctx.version}-macos-arm64.dmg"
+    shutil.copy2(image, disguised)
+    with pytest.raises(VerifyError, match="not a macos executable"):
+        dmg.verify(disguised)

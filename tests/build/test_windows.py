@@ -361,3 +361,13 @@ def test_a_foreign_uninstaller_in_the_target_folder_is_never_run(wine, tmp_path)
     wine.run(f"{target}\\uninstall.exe", "/S")
     assert (wine.c(target) / "keep.txt").is_file()  # only what we installed is gone
     assert not (wine.c(target) / "ct.exe").exists()
+
+
+@needs_makensis
+@needs_7z
+def test_a_placeholder_installer_renamed_as_real_fails_verification(ctx, tmp_path):
+    exe = windows.build(ctx)
+    disguised = tmp_path / f"CodeTracer-{ctx.version}-windows-x86_64-setup.exe"
+    shutil.copy2(exe, disguised)
+    with pytest.raises(VerifyError, match="not a windows executable"):
+        windows.verify(disguised)

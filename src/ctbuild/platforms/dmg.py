@@ -88,8 +88,11 @@ def build(ctx: BuildContext) -> Path:
     return out
 
 
-def _check_tree(paths: dict[str, str], read) -> None:
-    """`paths` maps volume-relative paths to modes; `read(path)` returns a member's bytes."""
+def _check_tree(paths: dict[str, str], read, layout_test: bool) -> None:
+    """`paths` maps volume-relative paths to modes; `read(path)` returns a member's bytes.
+
+    An image whose name does not say LAYOUT-TEST must hold a Mach-O ct and macOS wheels.
+    """
     for path in REQUIRED:
         if path not in paths:
             raise VerifyError(f"image lacks {path}")
@@ -104,6 +107,17 @@ def _check_tree(paths: dict[str, str], read) -> None:
         raise VerifyError(str(exc)) from exc
     if info["CFBundleExecutable"] not in {p.rsplit("/", 1)[-1] for p in paths}:
         raise VerifyError("Info.plist names an executable the bundle does not hold")
+    if not layout_test:
+        problems = foreign.genuineness_problems(
+            read(f"{APP}/Contents/MacOS/ct"),
+            read(f"{APP}/Contents/Resources/python/manifest.json"), "macos")
+        if problems:
+            raise VerifyError(f"image is not named {foreign.PLACEHOLDER_TAG} but "
+                              + "; ".join(problems))
+
+
+def _is_layout_test(artifact: Path) -> bool:
+    return foreign.PLACEHOLDER_TAG in artifact.name
 
 
 def _strip_volume(entries: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -125,7 +139,8 @@ def _verify_linux(artifact: Path) -> None:
     if volume is None:
         raise VerifyError(f"7z sees no HFS+ volume in {artifact.name}")
     paths = _strip_volume(entries)
-    _check_tree(paths, lambda p: sevenzip.read_member(artifact, f"{volume}/{p}"))
+    _check_tree(paths, lambda p: sevenzip.read_member(artifact, f"{volume}/{p}"),
+                _is_layout_test(artifact))
     # Second independent reader: dmg2img must expand it to the same HFS+ tree.
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "image.hfs"
@@ -151,7 +166,7 @@ def _verify_macos(artifact: Path) -> None:
                 full = root / p
                 return os.readlink(full).encode() if full.is_symlink() else full.read_bytes()
 
-            _check_tree(paths, read)
+            _check_tree(paths, read, _is_layout_test(artifact))
         finally:
             subprocess.run(["hdiutil", "detach", mnt], check=False)
 

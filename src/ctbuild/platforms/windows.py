@@ -74,10 +74,20 @@ def verify(artifact: Path) -> None:
         raise VerifyError(f"{artifact.name} is not a 64-bit (amd64) executable")
     if shutil.which("7z") is None:
         deps.ensure_binaries({"7z": "p7zip-full"})
-    names = {p.replace("$INSTDIR/", "") for p in sevenzip.listing(artifact, "nsis")}
+    members = {p.replace("$INSTDIR/", ""): p for p in sevenzip.listing(artifact, "nsis")}
+    names = set(members)
     missing = [r for r in REQUIRED if r not in names]
     if missing:
         raise VerifyError(f"{artifact.name} does not install {', '.join(missing)}")
     if not any(n.endswith("uninstall.exe") for n in names):
         raise VerifyError(f"{artifact.name} writes no uninstaller")
+    if foreign.PLACEHOLDER_TAG not in artifact.name:
+        def read(name: str) -> bytes:
+            return sevenzip.read_member(artifact, members[name], "nsis")
+
+        problems = foreign.genuineness_problems(
+            read("ct.exe"), read("resources/python/manifest.json"), "windows")
+        if problems:
+            raise VerifyError(f"{artifact.name} is not named {foreign.PLACEHOLDER_TAG} but "
+                              + "; ".join(problems))
     console.info(f"{artifact.name}: 64-bit NSIS installer with the required files")
