@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctbench import envs, modes, programs, pythons, report_json, report_md, startup  # noqa: E402
 from ctbench.measure import run_once  # noqa: E402
 from ctbench.programs import PROGRAMS_DIR  # noqa: E402
-from ctbench.suite import Settings, measure_fast_modes, measure_upstream  # noqa: E402
+from ctbench.suite import Cell, Settings, measure_fast_modes, measure_upstream  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = envs.REPO / "build" / "bench-quick"
@@ -59,11 +60,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"results dir (default {RESULTS.relative_to(envs.REPO)}; with --quick "
                         f"{QUICK_RESULTS.relative_to(envs.REPO)}, so smoke runs never overwrite "
                         "the committed full results)")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop starting new programs after this long; the rest is reported as "
+                        "skipped (results are written after every program anyway)")
+    p.add_argument("--cell-budget", type=float,
+                   help="seconds one (program, python, mode) cell may take before its run count "
+                        "is cut (default 45, quick 20)")
     p.add_argument("--mem-cap-mb", type=int, default=8192,
                    help="address-space cap per measured process (protects the shared machine)")
     args = p.parse_args(argv)
     args.runs = args.runs or (2 if args.quick else 5)
     args.upstream_budget = args.upstream_budget or (10.0 if args.quick else 60.0)
+    args.cell_budget = args.cell_budget or (20.0 if args.quick else 45.0)
     args.out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     return args
 
@@ -94,12 +102,13 @@ def _log(msg: str) -> None:
 def _upstream_startup(python: Path) -> float | None:
     """Upstream's fixed cost (recording an empty script): the intercept of its time model."""
     samples = []
+    tmp = envs.REPO / "build" / "bench-traces" / "upstream-empty"
+    upstream = next(m for m in modes.MODES if m.name == "upstream")
     for _ in range(2):
-        tmp = envs.REPO / "build" / "bench-traces" / "upstream-empty"
-        res = run_once(modes.MODES[3].command(python, PROGRAMS_DIR / "empty.py", 0, tmp),
-                       timeout=60)
+        res = run_once(upstream.command(python, PROGRAMS_DIR / "empty.py", 0, tmp), timeout=60)
         if res.ok:
             samples.append(res.wall_s)
+    shutil.rmtree(tmp, ignore_errors=True)
     return min(samples) if samples else None
 
 
@@ -109,14 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     chosen_modes = modes.select(args.modes)
     mode_names = [m.name for m in chosen_modes]
     settings = Settings(runs=args.runs, quick=args.quick, upstream_budget_s=args.upstream_budget,
-                        mem_cap_mb=args.mem_cap_mb)
+                        cell_budget_s=args.cell_budget, mem_cap_mb=args.mem_cap_mb,
+                        run_timeout_s=60.0 if args.quick else 300.0)
     t0 = time.time()
+    deadline = t0 + args.max_minutes * 60 if args.max_minutes else None
     results: dict = {
         "meta": {
-            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "host": platform.node(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "loadavg_start": _loadavg(), "quick": args.quick, "runs": args.runs,
-            "upstream_budget_s": args.upstream_budget, "modes": mode_names,
+            "upstream_budget_s": args.upstream_budget, "cell_budget_s": args.cell_budget,
+            "modes": mode_names,
             "git_commit": _git_commit(), "recorder_source_hash": envs.recorder_source_hash(),
             "pythons": {}, "notes": list(NOTES),
         },
@@ -131,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         report_json.write(results, json_path)
         report_md.write(results, md_path)
 
-    first_bench_python: Path | None = None
+    prepared = []  # (tag, bench python, unavailable modes, upstream env or None, its start-up)
     for version in args.pythons:
         base = pythons.interpreter(version)
         tag = pythons.short(version)
@@ -141,35 +153,46 @@ def main(argv: list[str] | None = None) -> int:
             continue
         meta["pythons"][tag] = _python_version(base)
         _log(f"python {meta['pythons'][tag]}: preparing venvs")
-        bench, ours_reason = envs.bench_env(base, tag, with_recorder="ours" in mode_names)
+        bench, recorder = envs.bench_env(base, tag, with_recorder="ours" in mode_names)
         if not bench.ok:
             meta["notes"].append(f"Python {tag}: bench venv failed: {bench.reason}")
             _log(f"  bench venv failed: {bench.reason}")
             continue
-        first_bench_python = first_bench_python or bench.python
-        unavailable = {"ours": ours_reason} if ours_reason and "ours" in mode_names else {}
-        if "ours" in unavailable:
-            _log(f"  ours unavailable: {ours_reason}")
+        meta.setdefault("recorder_installed", {})[tag] = recorder.source_hash
+        if recorder.note:
+            meta["notes"].append(f"Python {tag}: {recorder.note}")
+        unavailable = {"ours": recorder.reason} if not recorder.ok and "ours" in mode_names \
+            else {}
+        if unavailable:
+            _log(f"  ours unavailable: {recorder.reason}")
         up = envs.upstream_env(base, tag) if "upstream" in mode_names else None
         up_startup = _upstream_startup(up.python) if up and up.ok else None
-        per_mode_python = {m: bench.python for m in ("plain", "floor", "ours")}
-        fast = [m for m in chosen_modes if m.name != "upstream"]
-        for program in chosen_programs:
-            cells = measure_fast_modes(tag, program, per_mode_python, fast, unavailable, settings)
-            if up is not None:
-                if up.ok:
-                    cells.append(measure_upstream(tag, program, bench.python, up.python,
-                                                  up_startup, settings))
-                else:
-                    from ctbench.suite import Cell
+        prepared.append((tag, bench.python, unavailable, up, up_startup))
 
-                    cells.append(Cell(tag, program.name, "upstream",
-                                      program.size_for(args.quick), "unavailable", up.reason))
+    fast = [m for m in chosen_modes if m.name != "upstream"]
+    for program in chosen_programs:  # program-major: a cut-short run still covers every Python
+        for tag, bench_python, unavailable, up, up_startup in prepared:
+            size = program.size_for(args.quick)
+            if deadline and time.time() > deadline:
+                reason = f"suite time limit ({args.max_minutes:g} min) reached"
+                cells = [Cell(tag, program.name, m.name, size, "skipped", reason)
+                         for m in chosen_modes]
+            else:
+                per_mode_python = {m: bench_python for m in ("plain", "floor", "ours")}
+                cells = measure_fast_modes(tag, program, per_mode_python, fast, unavailable,
+                                           settings)
+                if up is not None and up.ok:
+                    cells.append(measure_upstream(tag, program, bench_python, up.python,
+                                                  up_startup, settings))
+                elif up is not None:
+                    cells.append(Cell(tag, program.name, "upstream", size, "unavailable",
+                                      up.reason))
             by_mode = {c.mode: c for c in cells}
             for cell in cells:
                 results["benchmarks"].append(
                     cell.to_dict(by_mode.get("plain"), by_mode.get("floor")))
-            flush()
+        flush()
+    first_bench_python = prepared[0][1] if prepared else None
 
     if not args.no_startup:
         _log("start-up")

@@ -142,36 +142,58 @@ def _recorder_wheel_dir(python: Path, src_hash: str, tag: str) -> tuple[Path | N
     return wheel_dir, ""
 
 
-def bench_env(base_python: Path, tag: str, with_recorder: bool) -> tuple[Env, str]:
+@dataclass
+class RecorderStatus:
+    """Whether `ours` can run in a bench venv, and which recorder source it runs."""
+
+    reason: str = ""  # why `ours` is unavailable; "" when it can run
+    source_hash: str | None = None  # the recorder/ sources the installed wheel was built from
+    note: str = ""  # e.g. a rebuild failed and an older build is measured instead
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def bench_env(base_python: Path, tag: str, with_recorder: bool) -> tuple[Env, RecorderStatus]:
     """The venv for plain/floor/ours: program requirements plus our recorder.
 
-    Returns the env and, separately, why `ours` is unavailable ("" when the recorder is in).
-    Plain and floor still work when only the recorder fails to build.
+    Plain and floor still work when only the recorder fails to build. recorder/ is being edited
+    while we measure, so a failed rebuild is retried once and then falls back to the build
+    already installed (named in the note) rather than dropping `ours` from the run.
     """
     from .programs import PROGRAM_REQUIREMENTS
 
     reqs = list(PROGRAM_REQUIREMENTS)
-    src_hash = recorder_source_hash() if with_recorder else None
     base = _ensure_venv(f"bench-{tag}", base_python, {"requirements": reqs}, [reqs])
     if not base.ok:
-        return base, base.reason
+        return base, RecorderStatus(base.reason)
     if not with_recorder:
-        return base, "not requested"
+        return base, RecorderStatus("not requested")
+    src_hash = recorder_source_hash()
     if src_hash is None:
-        return base, "recorder/ does not exist yet (no recorder/pyproject.toml)"
+        return base, RecorderStatus("recorder/ does not exist yet (no recorder/pyproject.toml)")
     state_path = base.python.parent.parent / "recorder-state.json"
-    if state_path.exists() and state_path.read_text() == src_hash:
-        return base, ""
-    wheel_dir, reason = _recorder_wheel_dir(base.python, src_hash, tag)
-    if wheel_dir is None:
-        return base, reason
-    ok, reason = _pip(base.python, "install", "-q", "--force-reinstall", "--no-deps", "--no-index",
-                      "--find-links", str(wheel_dir), "codetracer-python-recorder",
-                      log=LOGS / f"recorder-install-{tag}.log")
-    if not ok:
-        return base, reason
-    state_path.write_text(src_hash)
-    return base, ""
+    installed = state_path.read_text().strip() if state_path.exists() else None
+    if installed == src_hash:
+        return base, RecorderStatus(source_hash=src_hash)
+    reason = ""
+    for _attempt in range(2):
+        wheel_dir, reason = _recorder_wheel_dir(base.python, src_hash, tag)
+        if wheel_dir is not None:
+            ok, reason = _pip(base.python, "install", "-q", "--force-reinstall", "--no-deps",
+                              "--no-index", "--find-links", str(wheel_dir),
+                              "codetracer-python-recorder",
+                              log=LOGS / f"recorder-install-{tag}.log")
+            if ok:
+                state_path.write_text(src_hash)
+                return base, RecorderStatus(source_hash=src_hash)
+        shutil.rmtree(WHEELS / src_hash, ignore_errors=True)
+    if installed:
+        return base, RecorderStatus(source_hash=installed, note=(
+            f"recorder rebuild for sources {src_hash} failed ({reason}); measured the build "
+            f"of sources {installed} instead"))
+    return base, RecorderStatus(reason)
 
 
 def upstream_env(base_python: Path, tag: str) -> Env:

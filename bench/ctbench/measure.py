@@ -21,7 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-
 GNU_TIME = "/usr/bin/time" if shutil.which("/usr/bin/time") else None
 RSS_METHOD = "GNU time %M (child only)" if GNU_TIME else "wait4 ru_maxrss (upper bound)"
 

@@ -34,10 +34,7 @@ def _rate(value: float | None) -> str:
 
 
 def _note(row: dict) -> str:
-    if row["status"] != "ok":
-        note = f"{row['status']}: {row['reason']}"
-    else:
-        note = ""
+    note = row["reason"] if row["status"] == "ok" else f"{row['status']}: {row['reason']}"
     cal = row.get("calibration")
     if cal and row["status"] != "ok":
         bits = [f"at size {cal['size']}: {cal['wall_s']:.2f} s"]

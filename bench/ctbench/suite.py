@@ -1,11 +1,14 @@
-"""The measurement loop: programs x pythons x modes, plus the upstream time budget.
+"""The measurement loop for one program on one Python, plus the upstream time budget.
 
 plain, floor and ours are run round-robin (run i of every mode before run i+1 of any) so load
-from other users of the machine hits all modes alike. Upstream is far slower, so it is run
-after a prediction: event counts (floor launcher in counting mode) at a small calibration size
-and at the full size, times upstream's measured cost per event at the calibration size. A
-program is skipped for upstream when the prediction exceeds the budget, and killed (and
-reported as exceeding) if a real run goes past it anyway.
+from other users of the machine hits all modes alike. A slow mode gets fewer runs: after its
+warm-up, runs are capped so one cell stays within `cell_budget_s`.
+Upstream is far slower, so it is run after a prediction: event counts (floor launcher in
+counting mode) at a small calibration size and at the full size, times upstream's measured cost
+per event at the calibration size. A program is skipped for upstream when the calibration run
+alone takes over a third of the budget or the prediction exceeds it, and killed (and reported
+as exceeding) if a real run goes past it anyway. In quick mode upstream runs once, at the quick
+size, with the budget as its timeout.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class Settings:
     upstream_budget_s: float = 60.0
     upstream_max_runs: int = 3
     run_timeout_s: float = 300.0
+    cell_budget_s: float = 45.0
     mem_cap_mb: int = 8192
     log: object = sys.stderr
 
@@ -121,14 +125,20 @@ def measure_fast_modes(tag: str, program: Program, pythons: dict[str, Path], mod
             cell.status, cell.reason = "unavailable", unavailable[mode.name]
         cells.append(cell)
     live = [(c, MODE_BY_NAME[c.mode]) for c in cells if c.status == "ok"]
+    wanted: dict[str, int] = {}
     for cell, mode in live:  # warm-up: .pyc files, page cache; not measured
         warm = _run_mode(cell, mode, pythons[mode.name], program, settings,
                          settings.run_timeout_s, keep_stats=False)
         if not warm.ok:
             cell.status, cell.reason = "failed", _fail_reason(warm, settings.run_timeout_s)
-    for _ in range(settings.runs):
+        wanted[cell.mode] = max(1, min(settings.runs,
+                                       int(settings.cell_budget_s // max(warm.wall_s, 1e-3))))
+        if wanted[cell.mode] < settings.runs:
+            cell.reason = (f"{wanted[cell.mode]} run(s): warm-up took {warm.wall_s:.1f} s, "
+                           f"cell budget {settings.cell_budget_s:.0f} s")
+    for i in range(settings.runs):
         for cell, mode in live:
-            if cell.status != "ok":
+            if cell.status != "ok" or i >= wanted[cell.mode]:
                 continue
             result = _run_mode(cell, mode, pythons[mode.name], program, settings,
                                settings.run_timeout_s)
@@ -165,18 +175,29 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
     budget = settings.upstream_budget_s
     cell = Cell(tag, program.name, "upstream", size)
     mode = MODE_BY_NAME["upstream"]
-    calib_size = min(program.calib_size, size)
+    calib_size = size if settings.quick else min(program.calib_size, size)
+    calib_timeout = budget if calib_size == size else budget / 3
     calib = Cell(tag, program.name, "upstream", calib_size)
-    first = _run_mode(calib, mode, up_python, program, settings, budget, size=calib_size)
-    plain_calib = run_once(MODE_BY_NAME["plain"].command(base_python, program.path, calib_size,
-                                                         None), cwd=program.path.parent)
+    first = _run_mode(calib, mode, up_python, program, settings, calib_timeout, size=calib_size)
     if not first.ok:
-        cell.status, cell.reason = "failed", "at calibration size: " + _fail_reason(first, budget)
+        if first.timed_out:
+            cell.status = "skipped"
+            cell.reason = (f"exceeded {budget:.0f} s budget (killed)" if calib_size == size else
+                           f"even size {calib_size} took over {calib_timeout:.0f} s")
+        else:
+            cell.status = "failed"
+            cell.reason = f"at size {calib_size}: " + _fail_reason(first, calib_timeout)
         _say(settings, f"  {tag} {program.name:<11} upstream {cell.status}: {cell.reason}")
         return cell
+    if calib_size == size:
+        cell.runs.append(first)
+        cell.trace = calib.trace
+        _say(settings, f"  {tag} {program.name:<11} upstream {first.wall_s:.3f} s")
+        return cell
+    plain_calib = run_once(MODE_BY_NAME["plain"].command(base_python, program.path, calib_size,
+                                                         None), cwd=program.path.parent)
     ev_calib = count_events(base_python, program, calib_size, settings)
-    ev_full = ev_calib if calib_size == size else count_events(base_python, program, size,
-                                                                 settings)
+    ev_full = count_events(base_python, program, size, settings)
     startup = empty_up_wall or 0.0
     predicted = None
     if ev_calib and ev_full:
@@ -192,10 +213,7 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
         "monitoring_events": ev_calib, "monitoring_events_full": ev_full,
         "predicted_wall_s": predicted,
     }
-    if calib_size == size:
-        cell.runs.append(first)
-        cell.trace = calib.trace
-    elif predicted is not None and predicted > budget:
+    if predicted is not None and predicted > budget:
         cell.status = "skipped"
         cell.reason = (f"predicted {predicted:.0f} s > {budget:.0f} s budget "
                        f"(measured {first.wall_s:.2f} s at size {calib_size})")
@@ -206,13 +224,12 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
         result = _run_mode(cell, mode, up_python, program, settings, budget)
         if not result.ok:
             cell.status = "skipped" if result.timed_out else "failed"
-            cell.reason = _fail_reason(result, budget)
-            if result.timed_out:
-                cell.reason = f"exceeded {budget:.0f} s budget (killed)"
+            cell.reason = (f"exceeded {budget:.0f} s budget (killed)" if result.timed_out
+                           else _fail_reason(result, budget))
             break
         cell.runs.append(result)
     if cell.status != "ok":
-        cell.runs = []
+        cell.runs, cell.trace = [], None
     med = _median(cell)
     shown = f"{med:.3f} s" if med is not None else f"{cell.status}: {cell.reason}"
     _say(settings, f"  {tag} {program.name:<11} upstream {shown}")
