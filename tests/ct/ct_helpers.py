@@ -1,4 +1,7 @@
-"""Shared helpers for the ct tests: run the real ``ct`` in a subprocess, make trace folders,
+"""Shared helpers and fixtures for the ct tests. There is deliberately no ``conftest.py`` here:
+other suites import helpers ``from conftest``, and a second ``conftest`` module would shadow
+theirs. Test modules import the fixtures they use (``*_fixture``, registered under the short
+name) and the helpers from ``ct_helpers``. The helpers: run the real ``ct`` in a subprocess, make trace folders,
 find an interpreter that has the recorder, and a bundle-style ``resources/python`` for it.
 
 ``ct`` is started as ``sys.executable -c BOOT ...`` with ``src/`` put on ``sys.path`` inside
@@ -49,8 +52,8 @@ def run_ct(args, env=None, cwd=None, input=None, timeout=300, **kw) -> subproces
     )
 
 
-@pytest.fixture
-def ct_env(tmp_path) -> dict[str, str]:
+@pytest.fixture(name="ct_env")
+def ct_env_fixture(tmp_path) -> dict[str, str]:
     """A clean environment with a private data dir and no interpreter overrides."""
     env = dict(os.environ)
     for var in ("CODETRACER_PYTHON_INTERPRETER", "PYTHON_EXECUTABLE", "PYTHON",
@@ -123,8 +126,8 @@ def recorder_package_dir(python: str) -> Path:
     return Path(out.stdout.strip())
 
 
-@pytest.fixture(scope="session")
-def recorder_py() -> str:
+@pytest.fixture(name="recorder_py", scope="session")
+def recorder_py_fixture() -> str:
     py = recorder_python()
     if py is None:
         pytest.skip("the recorder (codetracer_python_recorder) is not importable in any of "
@@ -133,8 +136,8 @@ def recorder_py() -> str:
     return py
 
 
-@pytest.fixture(scope="session")
-def bundle_resources(tmp_path_factory, recorder_py) -> Path:
+@pytest.fixture(name="bundle_resources", scope="session")
+def bundle_resources_fixture(tmp_path_factory, recorder_py) -> Path:
     """A bundle-style ``resources/python`` holding a copy of the installed recorder, so any
     3.12+ interpreter (a fresh venv, a uv env) can record without installing the recorder."""
     if not BOOTSTRAP.is_file():

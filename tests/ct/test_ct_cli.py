@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_ct
+from ct_helpers import (
+    ct_env_fixture,  # noqa: F401 (pytest fixtures)
+    run_ct,
+)
 
 from ct.errors import CtError
 from ct.record import parse
@@ -105,7 +108,7 @@ def test_list_empty(ct_env):
 
 
 def test_data_dir_follows_xdg_data_home(ct_env, tmp_path):
-    from conftest import make_trace
+    from ct_helpers import make_trace
 
     del ct_env["CODETRACER_DATA_DIR"]
     ct_env["XDG_DATA_HOME"] = str(tmp_path / "xdg")

@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_ct
+from ct_helpers import (
+    ct_env_fixture,  # noqa: F401 (pytest fixtures)
+    run_ct,
+)
 
 from ct import diff
 

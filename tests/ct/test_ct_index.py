@@ -8,7 +8,12 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from conftest import ct_cmd, make_trace, run_ct
+from ct_helpers import (
+    ct_cmd,
+    ct_env_fixture,  # noqa: F401 (pytest fixtures)
+    make_trace,
+    run_ct,
+)
 
 from ct.index import MIGRATIONS, SCHEMA_VERSION
 

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_ct
+from ct_helpers import (
+    ct_env_fixture,  # noqa: F401 (pytest fixtures)
+    run_ct,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux layout")
 

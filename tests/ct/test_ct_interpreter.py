@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PY311, PY312, PY313, run_ct
+from ct_helpers import (
+    PY311,
+    PY312,
+    PY313,
+    ct_env_fixture,  # noqa: F401 (pytest fixtures)
+    run_ct,
+)
 
 from ct import interpreter
 

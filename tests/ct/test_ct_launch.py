@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import SRC
+from ct_helpers import SRC
 
 from ct import launch
 

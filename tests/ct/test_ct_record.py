@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, PY312, ROOT, ct_cmd, run_ct
+from ct_helpers import (  # noqa: F401 (pytest fixtures)
+    CORPUS,
+    PY312,
+    ROOT,
+    bundle_resources_fixture,
+    ct_cmd,
+    ct_env_fixture,
+    recorder_py_fixture,
+    run_ct,
+)
 
 # (cwd, script, args, stdin, extra env); cwd None = our corpus copied to a temp dir.
 # Option-like arguments must reach the program untouched.
