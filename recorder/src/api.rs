@@ -13,16 +13,27 @@ use pyo3::types::PyDict;
 use crate::encoder::Caps;
 use crate::errors::{ErrorCode, RecorderError};
 use crate::ffi_guard::{caught_panics, guard};
-use crate::runtime::{lock_active, OnError, RuntimeTracer, ScopePolicy, TracerConfig};
+use crate::logging::{global, ErrorTrailer, Level, Logger};
+use crate::policy::{overrides_from_env, PolicyOverrides, RecorderPolicy};
+use crate::runtime::{lock_active, Finished, OnError, RuntimeTracer, ScopePolicy, TracerConfig};
+use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
 use crate::trace_writer::{EventKind, TraceWriter};
 
 fn busy() -> PyErr {
-    RecorderError::new(ErrorCode::Internal, "recorder state is busy (re-entrant call)").into()
+    RecorderError::new(
+        ErrorCode::Internal,
+        "recorder state is busy (re-entrant call)",
+    )
+    .into()
 }
 
 /// Starts recording into `trace_dir` (which must exist). `program` names the `<toplevel>`.
+///
+/// Filters are resolved here (builtin, the project's `.codetracer/trace-filter.toml` above
+/// `script_dir`, `CODETRACER_TRACE_FILTER`, then `trace_filters`) and loaded before anything
+/// runs, so a malformed filter file fails before the program starts.
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), keep=Vec::new(), skip=Vec::new(), on_error="disable"))]
+#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), stdlib=Vec::new(), script_dir=None, trace_filters=Vec::new(), on_error="disable"))]
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     py: Python<'_>,
@@ -31,14 +42,19 @@ pub fn start(
     activation_path: Option<String>,
     caps: Option<HashMap<String, usize>>,
     never: Vec<String>,
-    keep: Vec<String>,
-    skip: Vec<String>,
+    stdlib: Vec<PathBuf>,
+    script_dir: Option<PathBuf>,
+    trace_filters: Vec<PathBuf>,
     on_error: &str,
 ) -> PyResult<()> {
     guard(|| {
         let mut slot = lock_active().ok_or_else(busy)?;
         if slot.is_some() {
-            return Err(RecorderError::new(ErrorCode::AlreadyTracing, "a recording is already active in this process").into());
+            return Err(RecorderError::new(
+                ErrorCode::AlreadyTracing,
+                "a recording is already active in this process",
+            )
+            .into());
         }
         let mut cap_values = Caps::default();
         for (name, value) in caps.unwrap_or_default() {
@@ -57,8 +73,21 @@ pub fn start(
                 .into())
             }
         };
+        let env_filters = std::env::var_os(FILTER_ENV_VAR);
+        let chain = resolve_filter_chain(
+            script_dir.as_deref(),
+            env_filters.as_deref(),
+            &trace_filters,
+        );
+        let filters = Engine::load(&chain, stdlib).map_err(RecorderError::from)?;
         let writer = TraceWriter::create(&trace_dir)?;
-        let config = TracerConfig { caps: cap_values, scope: ScopePolicy { never, keep, skip }, activation_path, on_error };
+        let config = TracerConfig {
+            caps: cap_values,
+            scope: ScopePolicy { never },
+            filters,
+            activation_path,
+            on_error,
+        };
         *slot = Some(RuntimeTracer::start(py, writer, config, &program)?);
         Ok(())
     })
@@ -70,11 +99,17 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
     guard(|| {
         let tracer = {
             let mut slot = lock_active().ok_or_else(busy)?;
-            slot.take()
-                .ok_or_else(|| RecorderError::new(ErrorCode::NotTracing, "no recording is active"))?
+            slot.take().ok_or_else(|| {
+                RecorderError::new(ErrorCode::NotTracing, "no recording is active")
+            })?
         };
         let failure = tracer.failure.clone();
-        let (stats, paths, diagnostics) = tracer.finish(py, exit_status)?;
+        let Finished {
+            stats,
+            paths,
+            diagnostics,
+            filters,
+        } = tracer.finish(py, exit_status)?;
         let d = PyDict::new(py);
         d.set_item("events", stats.events)?;
         d.set_item("steps", stats.steps)?;
@@ -86,6 +121,10 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
         d.set_item("paths", paths)?;
         d.set_item("detaches", diagnostics.detaches)?;
         d.set_item("caught_panics", caught_panics())?;
+        let summary = serde_json::to_string(&filters).map_err(|e| {
+            RecorderError::internal(format!("cannot encode the filter summary: {e}"))
+        })?;
+        d.set_item("filters_json", summary)?;
         if let Some(f) = failure {
             d.set_item("failure_code", f.code.as_str())?;
             d.set_item("failure_message", f.message)?;
@@ -123,5 +162,109 @@ pub fn record_io(kind: &str, text: &str) -> PyResult<()> {
             }
         }
         Ok(())
+    })
+}
+
+/// Resolves the recorder policy: defaults < `env` (the `CODETRACER_*` variables) < `cli`
+/// (`(flag, value)` pairs, `"true"` for bare boolean flags). Invalid values raise `UsageError`
+/// naming the flag or variable and the allowed values.
+#[pyfunction]
+pub fn resolve_policy(
+    py: Python<'_>,
+    env: HashMap<String, String>,
+    cli: Vec<(String, String)>,
+) -> PyResult<Py<PyDict>> {
+    guard(|| {
+        let env = overrides_from_env(env).map_err(RecorderError::from)?;
+        let mut cli_overrides = PolicyOverrides::default();
+        for (flag, value) in &cli {
+            if !cli_overrides
+                .apply_cli(flag, value)
+                .map_err(RecorderError::from)?
+            {
+                return Err(RecorderError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("{flag} is not a policy flag"),
+                )
+                .into());
+            }
+        }
+        let policy = RecorderPolicy::resolve(&env, &cli_overrides);
+        let d = PyDict::new(py);
+        d.set_item("on_recorder_error", policy.on_recorder_error.as_str())?;
+        d.set_item("require_trace", policy.require_trace)?;
+        d.set_item("keep_partial_trace", policy.keep_partial_trace)?;
+        d.set_item("log_level", policy.log_level.as_str())?;
+        d.set_item(
+            "log_file",
+            policy.log_file.map(|p| p.to_string_lossy().into_owned()),
+        )?;
+        d.set_item("json_errors", policy.json_errors)?;
+        Ok(d.unbind())
+    })
+}
+
+/// Switches structured JSON-lines logs on (to `file`, else stderr) at `level`, or off (`None`).
+#[pyfunction]
+#[pyo3(signature = (level, file=None, run_id=String::new(), trace_id=None))]
+pub fn configure_logging(
+    level: Option<&str>,
+    file: Option<PathBuf>,
+    run_id: String,
+    trace_id: Option<String>,
+) -> PyResult<()> {
+    guard(|| {
+        let Some(level) = level else {
+            global::install(None);
+            return Ok(());
+        };
+        let level: Level = level.parse().map_err(|_| {
+            RecorderError::new(
+                ErrorCode::InvalidPolicyValue,
+                format!("invalid log level '{level}' (allowed: error, warn, info, debug, trace)"),
+            )
+        })?;
+        let logger = match &file {
+            Some(path) => Logger::file(path, level, run_id)
+                .map_err(|e| RecorderError::io("cannot open log file", path, &e))?,
+            None => Logger::stderr(level, run_id),
+        };
+        logger.set_trace_id(trace_id);
+        global::install(Some(logger));
+        Ok(())
+    })
+}
+
+/// Writes one structured log line (if logging is on).
+#[pyfunction]
+#[pyo3(signature = (level, message, code=None))]
+pub fn log(level: &str, message: &str, code: Option<&str>) -> PyResult<()> {
+    guard(|| {
+        if let Ok(level) = level.parse::<Level>() {
+            global::log(level, code, message);
+        }
+        Ok(())
+    })
+}
+
+/// The `--json-errors` trailer line for one error.
+#[pyfunction]
+#[pyo3(signature = (run_id, trace_id, code, kind, message, context=HashMap::new()))]
+pub fn error_trailer(
+    run_id: String,
+    trace_id: Option<String>,
+    code: String,
+    kind: String,
+    message: String,
+    context: HashMap<String, String>,
+) -> PyResult<String> {
+    guard(|| {
+        let mut trailer = ErrorTrailer::new(run_id, trace_id, code, kind, message);
+        let mut keys: Vec<_> = context.into_iter().collect();
+        keys.sort();
+        for (k, v) in keys {
+            trailer = trailer.with_context(&k, v);
+        }
+        Ok(trailer.to_line())
     })
 }

@@ -94,7 +94,12 @@ pub type RecorderResult<T> = Result<T, RecorderError>;
 
 impl RecorderError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        RecorderError { kind: code.kind(), code, message: message.into(), context: Vec::new() }
+        RecorderError {
+            kind: code.kind(),
+            code,
+            message: message.into(),
+            context: Vec::new(),
+        }
     }
 
     pub fn with_context(mut self, key: &str, value: impl fmt::Display) -> Self {
@@ -128,7 +133,11 @@ pyo3::create_exception!(
     "Base class of every error the recorder raises."
 );
 pyo3::create_exception!(codetracer_python_recorder, UsageError, RecorderError_);
-pyo3::create_exception!(codetracer_python_recorder, RecorderEnvironmentError, RecorderError_);
+pyo3::create_exception!(
+    codetracer_python_recorder,
+    RecorderEnvironmentError,
+    RecorderError_
+);
 pyo3::create_exception!(codetracer_python_recorder, TargetError, RecorderError_);
 pyo3::create_exception!(codetracer_python_recorder, InternalError, RecorderError_);
 
@@ -137,7 +146,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("RecorderError", py.get_type::<RecorderError_>())?;
     m.add("UsageError", py.get_type::<UsageError>())?;
-    m.add("RecorderEnvironmentError", py.get_type::<RecorderEnvironmentError>())?;
+    m.add(
+        "RecorderEnvironmentError",
+        py.get_type::<RecorderEnvironmentError>(),
+    )?;
     m.add("TargetError", py.get_type::<TargetError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     let codes = PyDict::new(py);
@@ -146,6 +158,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add("ERROR_CODES", codes)?;
     Ok(())
+}
+
+impl From<crate::trace_filter::FilterError> for RecorderError {
+    fn from(err: crate::trace_filter::FilterError) -> Self {
+        RecorderError::new(
+            ErrorCode::InvalidFilter,
+            format!("{err}; fix or remove that filter file"),
+        )
+        .with_context("path", err.path.display())
+    }
+}
+
+impl From<crate::policy::PolicyError> for RecorderError {
+    fn from(err: crate::policy::PolicyError) -> Self {
+        RecorderError::new(ErrorCode::InvalidPolicyValue, err.to_string())
+            .with_context("source", &err.source)
+    }
 }
 
 impl From<RecorderError> for PyErr {
@@ -186,8 +215,14 @@ mod tests {
 
     #[test]
     fn kinds_have_distinct_exit_statuses() {
-        let kinds = [ErrorKind::Usage, ErrorKind::Environment, ErrorKind::Target, ErrorKind::Internal];
-        let statuses: std::collections::HashSet<i32> = kinds.iter().map(|k| k.exit_status()).collect();
+        let kinds = [
+            ErrorKind::Usage,
+            ErrorKind::Environment,
+            ErrorKind::Target,
+            ErrorKind::Internal,
+        ];
+        let statuses: std::collections::HashSet<i32> =
+            kinds.iter().map(|k| k.exit_status()).collect();
         assert_eq!(statuses.len(), 4);
         assert_eq!(ErrorKind::Usage.exit_status(), 2);
         assert_eq!(ErrorKind::Internal.exit_status(), 70);

@@ -10,8 +10,11 @@ pub mod api;
 pub mod encoder;
 pub mod errors;
 pub mod ffi_guard;
+pub mod logging;
 pub mod monitoring;
+pub mod policy;
 pub mod runtime;
+pub mod trace_filter;
 pub mod trace_writer;
 
 use pyo3::prelude::*;
@@ -26,6 +29,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::stop, m)?)?;
     m.add_function(wrap_pyfunction!(api::is_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
+    m.add_function(wrap_pyfunction!(api::resolve_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(api::configure_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(api::log, m)?)?;
+    m.add_function(wrap_pyfunction!(api::error_trailer, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FAULT_INJECTION", cfg!(feature = "fault-injection"))?;
     Ok(())

@@ -33,7 +33,11 @@ fn record(python: &str, script: &Path, out: &Path) {
         .arg(script)
         .status()
         .expect("run recorder");
-    assert!(status.success(), "recording {} failed: {status}", script.display());
+    assert!(
+        status.success(),
+        "recording {} failed: {status}",
+        script.display()
+    );
 }
 
 fn check_value(v: &ValueRecord, types: usize) {
@@ -46,11 +50,17 @@ fn check_value(v: &ValueRecord, types: usize) {
         | ValueRecord::Error { type_id, .. }
         | ValueRecord::None { type_id }
         | ValueRecord::BigInt { type_id, .. } => assert!(type_id.0 < types),
-        ValueRecord::Sequence { elements, type_id, .. } | ValueRecord::Tuple { elements, type_id } => {
+        ValueRecord::Sequence {
+            elements, type_id, ..
+        }
+        | ValueRecord::Tuple { elements, type_id } => {
             assert!(type_id.0 < types);
             elements.iter().for_each(|e| check_value(e, types));
         }
-        ValueRecord::Struct { field_values, type_id } => {
+        ValueRecord::Struct {
+            field_values,
+            type_id,
+        } => {
             assert!(type_id.0 < types);
             field_values.iter().for_each(|e| check_value(e, types));
         }
@@ -67,7 +77,8 @@ fn check_trace(dir: &Path) -> Vec<TraceLowLevelEvent> {
             .expect("trace_metadata.json conforms");
     assert!(meta.program.ends_with(".py"));
     let paths: Vec<PathBuf> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("trace_paths.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("trace_paths.json")).unwrap())
+            .unwrap();
     let (mut npaths, mut nfuncs, mut nvars, mut ntypes, mut depth) = (0, 0, 0, 0, 0i64);
     for e in &events {
         match e {
@@ -106,7 +117,9 @@ fn check_trace(dir: &Path) -> Vec<TraceLowLevelEvent> {
 
 #[test]
 fn recorded_traces_deserialise_into_runtime_tracing_types() {
-    let Some(python) = recorder_python() else { return };
+    let Some(python) = recorder_python() else {
+        return;
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = std::env::temp_dir().join(format!("ct-conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -117,12 +130,19 @@ fn recorded_traces_deserialise_into_runtime_tracing_types() {
         let out = tmp.join(format!("t{i}"));
         record(&python, script, &out);
         let events = check_trace(&out);
-        assert!(events.iter().any(|e| matches!(e, TraceLowLevelEvent::Step(_))));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, TraceLowLevelEvent::Step(_))));
         if i == 0 {
             let has = |pred: &dyn Fn(&ValueRecord) -> bool| {
-                events.iter().any(|e| matches!(e, TraceLowLevelEvent::Value(v) if pred(&v.value)))
+                events
+                    .iter()
+                    .any(|e| matches!(e, TraceLowLevelEvent::Value(v) if pred(&v.value)))
             };
-            assert!(has(&|v| matches!(v, ValueRecord::BigInt { negative: true, .. })));
+            assert!(has(&|v| matches!(
+                v,
+                ValueRecord::BigInt { negative: true, .. }
+            )));
             assert!(has(&|v| matches!(v, ValueRecord::Struct { .. })));
             assert!(has(&|v| matches!(v, ValueRecord::Float { .. })));
         }

@@ -229,7 +229,7 @@ def test_injected_panic_keep_partial_records_diagnostics(tmp_path):
     assert proc.returncode == 0
     events, meta = load_trace(tmp_path / "t")
     assert meta["partial"] is True and "ERR_PANIC" in meta["partial_reason"]
-    assert meta["stats"]["caught_panics"] == 1 and meta["stats"]["detaches"] == 1
+    assert meta["diagnostics"]["caught_panics"] == 1 and meta["diagnostics"]["detaches"] == 1
     assert sum("Call" in e for e in events) == sum("Return" in e for e in events)
 
 

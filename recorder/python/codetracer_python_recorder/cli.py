@@ -6,13 +6,12 @@ including arguments that look like the recorder's own (``--format json``, ``-o x
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
 from dataclasses import dataclass, field
 
-from . import runner
+from . import _native, runner
 from .errors import EXIT_STATUS, RecorderError, exit_status, make_error
 from .session import Session
 
@@ -71,14 +70,9 @@ _FLAG_OPTIONS = {
     "--keep-partial-trace": "keep_partial_trace",
     "--json-errors": "json_errors",
 }
-_CHOICES = {
-    "format": ("json",),
-    "on_recorder_error": ("abort", "disable"),
-    "log_level": ("error", "warn", "info", "debug", "trace"),
-}
+_CHOICES = {"format": ("json",)}
+_POLICY_VALUES = ("on_recorder_error", "log_level", "log_file")
 _CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
 
 
 @dataclass
@@ -94,6 +88,7 @@ class Options:
     log_level: str = "warn"
     log_file: str | None = None
     json_errors: bool = False
+    logging_requested: bool = False
     caps: dict[str, int] = field(default_factory=dict)
     target: runner.Target = field(default_factory=runner.Target)
 
@@ -113,27 +108,25 @@ def _check_choice(dest: str, value: str, source: str) -> str:
 
 
 def _from_env(opts: Options, environ) -> None:
-    """Environment defaults (``CODETRACER_*``); command-line options override them."""
-    for dest in ("on_recorder_error", "log_level", "log_file"):
-        var = "CODETRACER_" + dest.upper()
-        if environ.get(var):
-            setattr(opts, dest, _check_choice(dest, environ[var], var))
-    for dest in ("require_trace", "keep_partial_trace", "json_errors"):
-        var = "CODETRACER_" + dest.upper()
-        if var in environ:
-            value = environ[var].strip().lower()
-            if value not in _TRUE + _FALSE:
-                raise make_error(
-                    "ERR_INVALID_POLICY_VALUE",
-                    f"invalid value '{environ[var]}' for {var} (allowed: 1, 0, true, false, yes, no, on, off)",
-                )
-            setattr(opts, dest, value in _TRUE)
+    """Environment defaults that are not policies (policies: see ``_resolve_policy``)."""
     for cap in _CAPS:
         var = "CODETRACER_" + cap.upper()
         if environ.get(var):
             opts.caps[cap] = _parse_cap(environ[var], var)
     if environ.get("CODETRACER_TRACE_DIR"):
         opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
+
+
+def _resolve_policy(opts: Options, cli: list[tuple[str, str]], environ) -> None:
+    """Policy switches: defaults < ``CODETRACER_*`` variables < flags (resolved natively)."""
+    policy = _native.resolve_policy(
+        {k: v for k, v in environ.items() if k.startswith("CODETRACER_")}, cli
+    )
+    for key, value in policy.items():
+        setattr(opts, key, value)
+    opts.logging_requested = any(flag in ("--log-level", "--log-file") for flag, _ in cli) or any(
+        environ.get(var) for var in ("CODETRACER_LOG_LEVEL", "CODETRACER_LOG_FILE")
+    )
 
 
 def _parse_cap(value: str, source: str) -> int:
@@ -150,6 +143,7 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
     """Parses recorder options up to the target; the rest is the program's."""
     opts = Options()
     _from_env(opts, environ)
+    policy_flags: list[tuple[str, str]] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -162,6 +156,7 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         if arg == "-m":
             if i + 1 >= len(argv):
                 raise _usage_error("-m needs a module name: -m MODULE [ARGS...]")
+            _resolve_policy(opts, policy_flags, environ)
             opts.target = runner.Target(module=argv[i + 1], args=argv[i + 2 :])
             return opts
         if arg == "--":
@@ -173,7 +168,7 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         if name in _FLAG_OPTIONS:
             if eq:
                 raise _usage_error(f"{name} takes no value")
-            setattr(opts, _FLAG_OPTIONS[name], True)
+            policy_flags.append((name, "true"))
             i += 1
             continue
         if name not in _VALUE_OPTIONS:
@@ -190,12 +185,15 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         else:
             raise _usage_error(f"{name} needs a value")
         dest = _VALUE_OPTIONS[name]
-        if dest == "trace_filters":
+        if dest in _POLICY_VALUES:
+            policy_flags.append((name, value))
+        elif dest == "trace_filters":
             opts.trace_filters.append(value)
         elif dest in _CAPS:
             opts.caps[dest] = _parse_cap(value, name)
         else:
             setattr(opts, dest, _check_choice(dest, value, name))
+    _resolve_policy(opts, policy_flags, environ)
     if i >= len(argv):
         raise _usage_error("no program given: pass SCRIPT [ARGS...] or -m MODULE [ARGS...]")
     opts.target = runner.Target(script=argv[i], args=argv[i + 1 :])
@@ -215,20 +213,11 @@ def _report(err: BaseException, opts: Options | None, level: str, trace_id: str 
     """One human line on stderr, plus the JSON trailer line with ``--json-errors``."""
     code = getattr(err, "code", "ERR_INTERNAL")
     sys.stderr.write(f"{PROG}: {level}: {err} [{code}]\n")
+    _native.log("error" if level == "error" else "warn", str(err), code)
     if opts is not None and opts.json_errors:
-        sys.stderr.write(
-            json.dumps(
-                {
-                    "run_id": RUN_ID,
-                    "trace_id": trace_id,
-                    "error_code": code,
-                    "error_kind": getattr(err, "kind", "internal"),
-                    "message": str(err),
-                    "context": getattr(err, "context", {}),
-                }
-            )
-            + "\n"
-        )
+        context = {str(k): str(v) for k, v in (getattr(err, "context", None) or {}).items()}
+        kind = getattr(err, "kind", "internal")
+        sys.stderr.write(_native.error_trailer(RUN_ID, trace_id, code, kind, str(err), context) + "\n")
     sys.stderr.flush()
 
 
@@ -236,6 +225,21 @@ def _fail(err: BaseException, opts: Options | None = None, trace_id: str | None 
     """Reports a recorder failure and exits with the status of its kind."""
     _report(err, opts, "error", trace_id)
     raise SystemExit(exit_status(err))
+
+
+def _policy_summary(opts: Options) -> dict:
+    return {
+        "on_recorder_error": opts.on_recorder_error,
+        "require_trace": opts.require_trace,
+        "keep_partial_trace": opts.keep_partial_trace,
+    }
+
+
+def _configure_logging(opts: Options, trace_id: str) -> None:
+    """Structured logs only when asked for (a level or a file), so a default run prints
+    nothing of the recorder's own beyond its one-line messages."""
+    level = opts.log_level if opts.logging_requested else None
+    _native.configure_logging(level, opts.log_file, RUN_ID, trace_id)
 
 
 def _default_trace_dir() -> str:
@@ -277,8 +281,11 @@ def main(argv: list[str] | None = None) -> None:
             caps=opts.caps,
             on_recorder_error=opts.on_recorder_error,
             keep_partial=opts.keep_partial_trace,
-            extra_metadata={"with_diff": opts.with_diff, "trace_filters": opts.trace_filters},
+            trace_filters=opts.trace_filters,
+            script_dir=os.path.dirname(os.path.abspath(target.script)) if target.script else os.getcwd(),
+            extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts)},
         )
+        _configure_logging(opts, session.trace_id)
         runner.arm_sigint_exit()
         session.start()
         runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))

@@ -1,13 +1,12 @@
 """Which files are recorded by default: not the standard library, not the recorder itself.
 
 Third-party packages in site-packages are recorded (they are part of the user's program),
-even when site-packages sits inside the standard library tree.
+even when site-packages sits inside the standard library tree. Trace filters refine this.
 """
 
 from __future__ import annotations
 
 import os
-import site
 import sys
 import sysconfig
 
@@ -22,17 +21,13 @@ def _variants(path: str | None) -> set[str]:
 
 
 def default_scope() -> dict[str, list[str]]:
-    """Prefix lists for the native tracer: ``never``, ``keep`` and ``skip``."""
+    """Inputs for the native filter engine: ``never`` (the recorder's own files) and
+    ``stdlib`` (the standard library dirs; site-packages inside them stay recorded)."""
     paths = sysconfig.get_paths()
     never = _variants(os.path.dirname(os.path.abspath(__file__)))
-    keep: set[str] = set()
-    for p in (paths.get("purelib"), paths.get("platlib"), *site.getsitepackages()):
-        keep |= _variants(p)
-    if site.ENABLE_USER_SITE and site.getusersitepackages():
-        keep |= _variants(site.getusersitepackages())
-    skip: set[str] = set()
+    stdlib: set[str] = set()
     for p in (paths.get("stdlib"), paths.get("platstdlib")):
-        skip |= _variants(p)
+        stdlib |= _variants(p)
     for prefix in {sys.base_prefix, sys.base_exec_prefix}:
-        skip |= _variants(os.path.join(prefix, "lib", "python%d.%d" % sys.version_info[:2]))
-    return {"never": sorted(never), "keep": sorted(keep), "skip": sorted(skip)}
+        stdlib |= _variants(os.path.join(prefix, "lib", "python%d.%d" % sys.version_info[:2]))
+    return {"never": sorted(never), "stdlib": sorted(s.rstrip(os.sep) for s in stdlib)}

@@ -25,6 +25,7 @@ from .scope import default_scope
 
 RECORDER_NAME = "codetracer-python-recorder"
 TRACE_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json")
+_DIAGNOSTICS = ("detaches", "caught_panics", "dropped_events")
 
 
 def check_target_dir(trace_dir: Path) -> None:
@@ -58,6 +59,8 @@ class Session:
         on_recorder_error: str = "disable",
         keep_partial: bool = False,
         capture_io: bool = True,
+        trace_filters: Sequence[str] = (),
+        script_dir: str | None = None,
         extra_metadata: dict | None = None,
     ) -> None:
         self.trace_dir = Path(trace_dir).absolute()
@@ -67,6 +70,8 @@ class Session:
         self.caps = caps or {}
         self.on_recorder_error = on_recorder_error
         self.keep_partial = keep_partial
+        self.trace_filters = [os.path.abspath(f) for f in trace_filters]
+        self.script_dir = script_dir
         self.extra_metadata = dict(extra_metadata or {})
         self.trace_id = uuid.uuid4().hex
         self._io = IOCapture() if capture_io else None
@@ -99,6 +104,8 @@ class Session:
                 activation_path=self.activation_path,
                 caps=self.caps,
                 on_error=self.on_recorder_error,
+                script_dir=self.script_dir,
+                trace_filters=self.trace_filters,
                 **scope,
             )
         except BaseException:
@@ -129,6 +136,7 @@ class Session:
             failure_code = stats["failure_code"]
             failure = f"{failure_code}: {stats.get('failure_message', '')}"
         paths = stats.pop("paths", [])
+        filters = json.loads(stats.pop("filters_json", "null"))
         partial = failure is not None
         if partial and not self.keep_partial:
             shutil.rmtree(staging, ignore_errors=True)
@@ -141,6 +149,7 @@ class Session:
         try:
             (staging / "trace_paths.json").write_text(json.dumps(paths), encoding="utf-8")
             metadata = self._metadata(staging, exit_status, stats, failure, interrupted)
+            metadata["filters"] = filters
             (staging / "trace_metadata.json").write_text(
                 json.dumps(metadata, indent=2), encoding="utf-8"
             )
@@ -181,8 +190,11 @@ class Session:
             "started_at": self._started_at,
             "duration_s": round(time.perf_counter() - self._t0, 6),
             "activation_path": self.activation_path,
-            "stats": {**{k: v for k, v in stats.items() if not k.startswith("failure")},
-                      "trace_bytes": trace_bytes},
+            "stats": {
+                **{k: v for k, v in stats.items() if k not in _DIAGNOSTICS and not k.startswith("failure")},
+                "trace_bytes": trace_bytes,
+            },
+            "diagnostics": {k: stats.get(k, 0) for k in _DIAGNOSTICS},
             "threads": "all threads in one stream; a thread change is an Event "
             "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
             **self.extra_metadata,

@@ -25,7 +25,11 @@ pub fn hex_to_bytes(digits: &str) -> Vec<u8> {
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -49,6 +53,9 @@ mod tests {
         assert_eq!(encode(b"fo"), "Zm8=");
         assert_eq!(encode(b"foobar"), "Zm9vYmFy");
         assert_eq!(hex_to_bytes("1ff"), vec![0x01, 0xff]);
-        assert_eq!(hex_to_bytes("10000000000000000"), vec![1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            hex_to_bytes("10000000000000000"),
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
     }
 }

@@ -18,7 +18,12 @@ pub struct Caps {
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps { max_string: 200, max_bytes: 64, max_items: 16, max_depth: 3 }
+        Caps {
+            max_string: 200,
+            max_bytes: 64,
+            max_items: 16,
+            max_depth: 3,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 pub use caps::Caps;
 
 use crate::errors::RecorderResult;
+use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
 
@@ -80,6 +81,10 @@ pub struct ValueEncoder {
     known: KnownTypes,
     /// Objects on the current encoding path, to cut cycles before the depth cap does.
     path: Vec<usize>,
+    /// Filter rules of the code being recorded, applied to object fields (`attr:`).
+    pub attr_rules: Option<ScopeDecision>,
+    attr_redactions: u64,
+    attr_drops: u64,
 }
 
 /// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
@@ -134,14 +139,37 @@ impl ValueEncoder {
             keep: Vec::new(),
             known: KnownTypes::load(py)?,
             path: Vec::new(),
+            attr_rules: None,
+            attr_redactions: 0,
+            attr_drops: 0,
         })
+    }
+
+    /// Fields redacted and dropped by `attr:` rules since the last call.
+    pub fn take_attr_counts(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.attr_redactions),
+            std::mem::take(&mut self.attr_drops),
+        )
+    }
+
+    fn attr_action(&self, name: &str) -> ValueAction {
+        match &self.attr_rules {
+            Some(rules) => rules.value_action(ValueKind::Attr, name),
+            None => ValueAction::Allow,
+        }
     }
 
     pub fn known(&self) -> &KnownTypes {
         &self.known
     }
 
-    fn builtin(&mut self, w: &mut TraceWriter, name: &'static str, kind: TypeKind) -> RecorderResult<usize> {
+    fn builtin(
+        &mut self,
+        w: &mut TraceWriter,
+        name: &'static str,
+        kind: TypeKind,
+    ) -> RecorderResult<usize> {
         if let Some(&id) = self.builtins.by_name.get(name) {
             return Ok(id);
         }
@@ -151,7 +179,11 @@ impl ValueEncoder {
     }
 
     /// Type id for values shown as `Raw` text under their own type name.
-    unsafe fn other_type(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject) -> RecorderResult<usize> {
+    unsafe fn other_type(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+    ) -> RecorderResult<usize> {
         let tp = ffi::Py_TYPE(obj) as usize;
         if let Some(&id) = self.other_types.get(&tp) {
             return Ok(id);
@@ -159,7 +191,8 @@ impl ValueEncoder {
         let name = type_qualname(obj);
         let id = w.type_id(&format!("raw:{name}:{tp:x}"), TypeKind::Raw, &name, None)?;
         self.other_types.insert(tp, id);
-        self.keep.push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
+        self.keep
+            .push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
         Ok(id)
     }
 
@@ -178,14 +211,24 @@ impl ValueEncoder {
     }
 
     /// Encodes an already-chosen placeholder such as `<redacted>` as a `Raw` value.
-    pub fn encode_placeholder(&mut self, w: &mut TraceWriter, text: &str, buf: &mut Vec<u8>) -> RecorderResult<()> {
+    pub fn encode_placeholder(
+        &mut self,
+        w: &mut TraceWriter,
+        text: &str,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
         let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
         Self::push_raw(buf, t, text);
         Ok(())
     }
 
     /// Encodes an integer that is not a Python object (the exit status of `<toplevel>`).
-    pub fn encode_i64(&mut self, w: &mut TraceWriter, v: i64, buf: &mut Vec<u8>) -> RecorderResult<()> {
+    pub fn encode_i64(
+        &mut self,
+        w: &mut TraceWriter,
+        v: i64,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
         let t = self.builtin(w, "int", TypeKind::Int)?;
         Self::push_header(buf, "Int", t);
         buf.extend_from_slice(b",\"i\":");
@@ -205,7 +248,12 @@ impl ValueEncoder {
     ///
     /// # Safety
     /// `obj` must be a valid object pointer and the GIL held.
-    pub unsafe fn encode(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+    pub unsafe fn encode(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
         self.path.clear();
         self.encode_at(w, obj, buf, 0)
     }
@@ -241,7 +289,13 @@ impl ValueEncoder {
                 buf.push(b'}');
             } else {
                 // JSON has no NaN/inf: keep the value readable as text under the float type.
-                let text = if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" };
+                let text = if v.is_nan() {
+                    "nan"
+                } else if v > 0.0 {
+                    "inf"
+                } else {
+                    "-inf"
+                };
                 Self::push_raw(buf, t, text);
             }
             return Ok(());
@@ -277,7 +331,11 @@ impl ValueEncoder {
         if is_container || self.has_instance_dict(obj) {
             if depth >= self.caps.max_depth || self.path.contains(&addr) {
                 let t = self.other_type(w, obj)?;
-                let marker = if self.path.contains(&addr) { "<cycle>" } else { "<max depth>" };
+                let marker = if self.path.contains(&addr) {
+                    "<cycle>"
+                } else {
+                    "<max depth>"
+                };
                 Self::push_raw(buf, t, marker);
                 return Ok(());
             }
@@ -303,7 +361,12 @@ impl ValueEncoder {
         }
     }
 
-    unsafe fn encode_int(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+    unsafe fn encode_int(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
         let t = if ffi::PyLong_CheckExact(obj) != 0 {
             self.builtin(w, "int", TypeKind::Int)?
         } else {
@@ -344,7 +407,12 @@ impl ValueEncoder {
         Ok(())
     }
 
-    unsafe fn subclass_type(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, kind: TypeKind) -> RecorderResult<usize> {
+    unsafe fn subclass_type(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        kind: TypeKind,
+    ) -> RecorderResult<usize> {
         let tp = ffi::Py_TYPE(obj) as usize;
         if let Some(&id) = self.other_types.get(&tp) {
             return Ok(id);
@@ -352,7 +420,8 @@ impl ValueEncoder {
         let name = type_qualname(obj);
         let id = w.type_id(&format!("sub:{name}:{tp:x}"), kind, &name, None)?;
         self.other_types.insert(tp, id);
-        self.keep.push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
+        self.keep
+            .push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
         Ok(id)
     }
 
@@ -367,9 +436,15 @@ impl ValueEncoder {
         if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
             let is_list = ffi::PyList_Check(obj) != 0;
             let (t, len) = if is_list {
-                (self.builtin(w, "list", TypeKind::Seq)?, ffi::PyList_Size(obj))
+                (
+                    self.builtin(w, "list", TypeKind::Seq)?,
+                    ffi::PyList_Size(obj),
+                )
             } else {
-                (self.builtin(w, "tuple", TypeKind::Tuple)?, ffi::PyTuple_Size(obj))
+                (
+                    self.builtin(w, "tuple", TypeKind::Tuple)?,
+                    ffi::PyTuple_Size(obj),
+                )
             };
             Self::push_header(buf, if is_list { "Sequence" } else { "Tuple" }, t);
             buf.extend_from_slice(b",\"elements\":[");
@@ -461,7 +536,13 @@ impl ValueEncoder {
     }
 
     /// Appends a `Raw` element saying how many items the cap left out.
-    fn push_more_marker(&mut self, w: &mut TraceWriter, buf: &mut Vec<u8>, len: usize, max: usize) -> RecorderResult<()> {
+    fn push_more_marker(
+        &mut self,
+        w: &mut TraceWriter,
+        buf: &mut Vec<u8>,
+        len: usize,
+        max: usize,
+    ) -> RecorderResult<()> {
         if len > max {
             let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
             if max > 0 {
@@ -501,13 +582,28 @@ impl ValueEncoder {
         let mut pos: ffi::Py_ssize_t = 0;
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-        while names.len() < self.caps.max_items && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+        while names.len() < self.caps.max_items
+            && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0
+        {
             if ffi::PyUnicode_Check(key) == 0 {
                 continue;
             }
             if let Some(name) = str_utf8(key) {
-                names.push(name.to_string());
-                values.push(value);
+                match self.attr_action(name) {
+                    ValueAction::Drop => {
+                        self.attr_drops += 1;
+                        continue;
+                    }
+                    ValueAction::Redact => {
+                        self.attr_redactions += 1;
+                        names.push(name.to_string());
+                        values.push(std::ptr::null_mut());
+                    }
+                    ValueAction::Allow => {
+                        names.push(name.to_string());
+                        values.push(value);
+                    }
+                }
             }
         }
         // Encode the fields first: their type ids are needed for the struct's Type record.
@@ -516,7 +612,12 @@ impl ValueEncoder {
         let mut result = Ok(());
         for &v in &values {
             let mut fb = Vec::new();
-            if let Err(e) = self.encode_at(w, v, &mut fb, depth + 1) {
+            let encoded = if v.is_null() {
+                self.encode_placeholder(w, crate::runtime::REDACTED, &mut fb)
+            } else {
+                self.encode_at(w, v, &mut fb, depth + 1)
+            };
+            if let Err(e) = encoded {
                 result = Err(e);
                 break;
             }
@@ -531,8 +632,12 @@ impl ValueEncoder {
             Some(&id) => id,
             None => {
                 let qual = type_qualname(obj);
-                let fields: Vec<(&str, usize)> =
-                    key.1.iter().map(String::as_str).zip(field_types.iter().copied()).collect();
+                let fields: Vec<(&str, usize)> = key
+                    .1
+                    .iter()
+                    .map(String::as_str)
+                    .zip(field_types.iter().copied())
+                    .collect();
                 let id = w.type_id(
                     &format!("struct:{qual}:{tp:x}:{}", key.1.join(",")),
                     TypeKind::Struct,
@@ -557,7 +662,12 @@ impl ValueEncoder {
     }
 
     /// Anything else (functions, modules, C objects) as `Raw` text built from type data only.
-    unsafe fn encode_opaque(&mut self, w: &mut TraceWriter, obj: *mut ffi::PyObject, buf: &mut Vec<u8>) -> RecorderResult<()> {
+    unsafe fn encode_opaque(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
         let t = self.other_type(w, obj)?;
         let tp = ffi::Py_TYPE(obj) as usize;
         let text = if ffi::PyType_Check(obj) != 0 {
@@ -642,7 +752,10 @@ mod tests {
 
     #[test]
     fn bytes_literal_matches_python_repr_and_caps() {
-        assert_eq!(bytes_literal(b"a'b\\\n\x00\xff", 100), "b'a\\'b\\\\\\n\\x00\\xff'");
+        assert_eq!(
+            bytes_literal(b"a'b\\\n\x00\xff", 100),
+            "b'a\\'b\\\\\\n\\x00\\xff'"
+        );
         assert_eq!(bytes_literal(b"abcdef", 3), "b'abc'…<truncated: 6 bytes>");
     }
 

@@ -1,6 +1,7 @@
 //! Diagnostics: JSON-lines logger, run counters, and the `--json-errors` trailer.
 //! Plain Rust (no PyO3), so they work while Python is failing too.
 
+pub mod global;
 pub mod logger;
 pub mod metrics;
 pub mod trailer;

@@ -12,52 +12,87 @@ use crate::runtime::{dispatch, Exit};
 
 #[pyfunction]
 fn py_start(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_start(py, code, false))
+    dispatch(py, |t| t.on_start(code, false))
 }
 
 #[pyfunction]
 fn py_resume(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_start(py, code, true))
+    dispatch(py, |t| t.on_start(code, true))
 }
 
 #[pyfunction]
-fn py_throw(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, _exc: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_start(py, code, true))
+fn py_throw(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    _exc: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_start(code, true))
 }
 
 #[pyfunction]
-fn py_return(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exit(py, code, Exit::Return(value)))
+fn py_return(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exit(code, Exit::Return(value)))
 }
 
 #[pyfunction]
-fn py_yield(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exit(py, code, Exit::Yield(value)))
+fn py_yield(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exit(code, Exit::Yield(value)))
 }
 
 #[pyfunction]
-fn py_unwind(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, exc: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exit(py, code, Exit::Unwind(exc)))
+fn py_unwind(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    exc: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exit(code, Exit::Unwind(exc)))
 }
 
 #[pyfunction]
 fn line(py: Python<'_>, code: &Bound<'_, PyAny>, line: i64) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_line(py, code, line))
+    dispatch(py, |t| t.on_line(code, line))
 }
 
 #[pyfunction]
-fn raise(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, exc: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exception(py, code, "raise", exc))
+fn raise(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    exc: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exception(code, "raise", exc))
 }
 
 #[pyfunction]
-fn reraise(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, exc: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exception(py, code, "reraise", exc))
+fn reraise(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    exc: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exception(code, "reraise", exc))
 }
 
 #[pyfunction]
-fn exception_handled(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: i64, exc: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dispatch(py, |t| t.on_exception(py, code, "handled", exc))
+fn exception_handled(
+    py: Python<'_>,
+    code: &Bound<'_, PyAny>,
+    _offset: i64,
+    exc: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, |t| t.on_exception(code, "handled", exc))
 }
 
 macro_rules! constructors {

@@ -76,7 +76,9 @@ pub fn install(py: Python<'_>) -> Result<Installation, PyErr> {
     let mut claimed = None;
     for id in PREFERRED_TOOL_IDS {
         if monitoring.call_method1("get_tool", (id,))?.is_none()
-            && monitoring.call_method1("use_tool_id", (id, TOOL_NAME)).is_ok()
+            && monitoring
+                .call_method1("use_tool_id", (id, TOOL_NAME))
+                .is_ok()
         {
             claimed = Some(id);
             break;
@@ -98,14 +100,22 @@ pub fn install(py: Python<'_>) -> Result<Installation, PyErr> {
         (events.line, callbacks::line_fn(py)?),
         (events.raise, callbacks::raise_fn(py)?),
         (events.reraise, callbacks::reraise_fn(py)?),
-        (events.exception_handled, callbacks::exception_handled_fn(py)?),
+        (
+            events.exception_handled,
+            callbacks::exception_handled_fn(py)?,
+        ),
     ];
     for (event, func) in table {
         monitoring.call_method1("register_callback", (tool_id, event, func))?;
     }
     monitoring.call_method1("set_events", (tool_id, events.mask()))?;
     let disable = monitoring.getattr("DISABLE")?.unbind();
-    Ok(Installation { tool_id, events, disable, monitoring: monitoring.unbind() })
+    Ok(Installation {
+        tool_id,
+        events,
+        disable,
+        monitoring: monitoring.unbind(),
+    })
 }
 
 impl Installation {

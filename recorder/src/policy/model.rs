@@ -13,9 +13,10 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum OnRecorderError {
     /// Stop the program with the recorder's error status.
-    #[default]
     Abort,
     /// Detach and let the program finish untouched; metadata says why recording stopped.
+    /// The default: a recorder must not break the program it observes.
+    #[default]
     Disable,
 }
 
@@ -106,7 +107,7 @@ pub struct RecorderPolicy {
 impl Default for RecorderPolicy {
     fn default() -> Self {
         Self {
-            on_recorder_error: OnRecorderError::Abort,
+            on_recorder_error: OnRecorderError::Disable,
             require_trace: false,
             keep_partial_trace: false,
             log_level: LogLevel::Warn,
@@ -205,7 +206,7 @@ mod tests {
     #[test]
     fn defaults() {
         let p = RecorderPolicy::default();
-        assert_eq!(p.on_recorder_error, OnRecorderError::Abort);
+        assert_eq!(p.on_recorder_error, OnRecorderError::Disable);
         assert!(!p.require_trace && !p.keep_partial_trace && !p.json_errors);
         assert_eq!(p.log_level, LogLevel::Warn);
         assert_eq!(p.log_file, None);
@@ -214,7 +215,7 @@ mod tests {
     #[test]
     fn precedence_defaults_env_cli() {
         let env = PolicyOverrides {
-            on_recorder_error: Some(OnRecorderError::Disable),
+            on_recorder_error: Some(OnRecorderError::Abort),
             log_level: Some(LogLevel::Debug),
             log_file: Some(Some(PathBuf::from("/tmp/env.log"))),
             ..Default::default()
@@ -226,7 +227,7 @@ mod tests {
             ..Default::default()
         };
         let p = RecorderPolicy::resolve(&env, &cli);
-        assert_eq!(p.on_recorder_error, OnRecorderError::Disable);
+        assert_eq!(p.on_recorder_error, OnRecorderError::Abort);
         assert_eq!(p.log_level, LogLevel::Error);
         assert_eq!(p.log_file, None);
         assert!(p.json_errors);

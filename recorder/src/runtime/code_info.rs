@@ -8,32 +8,38 @@ use pyo3::prelude::*;
 
 use crate::encoder::str_utf8;
 use crate::errors::RecorderResult;
+use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::TraceWriter;
 
-/// Which files are recorded: everything except the standard library, the recorder itself and
-/// synthetic `<...>` sources, unless a trace filter says otherwise.
+/// Code that is never recorded, whatever the filters say: the recorder's own files (also when
+/// run as `__main__`) and synthetic `<...>` sources (frozen modules, `exec` strings, generated
+/// dataclass methods). Everything else is decided by the trace filter engine.
 #[derive(Debug, Clone, Default)]
 pub struct ScopePolicy {
-    /// Never recorded (the recorder's own package).
     pub never: Vec<String>,
-    /// Recorded even when under a `skip` prefix (site-packages inside the stdlib tree).
-    pub keep: Vec<String>,
-    /// Not recorded (the standard library).
-    pub skip: Vec<String>,
 }
 
 impl ScopePolicy {
-    pub fn is_traced(&self, filename: &str) -> bool {
-        if filename.starts_with('<') || filename.is_empty() {
-            return false;
+    pub fn is_excluded(&self, filename: &str) -> bool {
+        filename.is_empty()
+            || filename.starts_with('<')
+            || self.never.iter().any(|p| filename.starts_with(p.as_str()))
+    }
+}
+
+/// The module a code object belongs to: `__name__` in the globals of the running frame.
+pub fn current_module_name() -> Option<String> {
+    unsafe {
+        let globals = ffi::PyEval_GetGlobals();
+        if globals.is_null() {
+            return None;
         }
-        if self.never.iter().any(|p| filename.starts_with(p.as_str())) {
-            return false;
+        let name = ffi::PyDict_GetItemString(globals, c"__name__".as_ptr());
+        if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
+            None
+        } else {
+            str_utf8(name).map(str::to_string)
         }
-        if self.keep.iter().any(|p| filename.starts_with(p.as_str())) {
-            return true;
-        }
-        !self.skip.iter().any(|p| filename.starts_with(p.as_str()))
     }
 }
 
@@ -46,11 +52,14 @@ pub struct CodeEntry {
     pub filename: String,
     pub path_id: usize,
     pub function_id: usize,
-    pub is_module: bool,
+    /// Filter decision (value rules) for this code; `None` when not traced.
+    pub decision: Option<ScopeDecision>,
+    /// Filter action for this function's return values.
+    pub ret_action: ValueAction,
     /// Module and class bodies: their namespace holds definitions, not just program state.
     pub namespace_body: bool,
-    /// Variable ids and name objects of the parameters, in signature order.
-    pub params: Vec<(Py<PyAny>, usize)>,
+    /// Name objects, variable ids and filter actions of the parameters, in signature order.
+    pub params: Vec<(Py<PyAny>, usize, ValueAction)>,
 }
 
 impl CodeEntry {
@@ -62,32 +71,26 @@ impl CodeEntry {
             filename,
             path_id: 0,
             function_id: 0,
-            is_module: false,
+            decision: None,
+            ret_action: ValueAction::Allow,
             namespace_body: false,
             params: Vec::new(),
         }
     }
 
-    pub fn traced(py: Python<'_>, code: &Bound<'_, PyAny>, filename: String, w: &mut TraceWriter) -> PyResult<RecorderResult<Self>> {
-        let qualname: String = code.getattr("co_qualname")?.extract()?;
+    /// Registers a traced code object: its path, function and parameter names.
+    pub fn traced(
+        code: &Bound<'_, PyAny>,
+        filename: String,
+        module: &str,
+        qualname: String,
+        decision: ScopeDecision,
+        w: &mut TraceWriter,
+    ) -> PyResult<RecorderResult<Self>> {
         let first_line: i64 = code.getattr("co_firstlineno")?.extract()?;
-        let is_module = qualname == "<module>";
-        let name = if is_module {
+        let name = if qualname == "<module>" {
             // Module bodies are named after the module: <__main__>, <pkg.mod>.
-            let module = unsafe {
-                let globals = ffi::PyEval_GetGlobals();
-                if globals.is_null() {
-                    None
-                } else {
-                    let name = ffi::PyDict_GetItemString(globals, c"__name__".as_ptr());
-                    if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
-                        None
-                    } else {
-                        str_utf8(name).map(str::to_string)
-                    }
-                }
-            };
-            format!("<{}>", module.unwrap_or_else(|| "module".to_string()))
+            format!("<{module}>")
         } else {
             qualname
         };
@@ -98,15 +101,20 @@ impl CodeEntry {
         let varnames = code.getattr("co_varnames")?;
         let total = argcount + kwonly + varargs;
         let mut params = Vec::with_capacity(total);
-        let _ = py;
+        let ret_action = decision.value_action(ValueKind::Ret, &name);
         let built = (|| -> RecorderResult<Self> {
             let path_id = w.path_id(&filename)?;
             let function_id = w.function_id(path_id, first_line, &name)?;
             for i in 0..total {
-                let Ok(item) = varnames.get_item(i) else { break };
-                let Ok(pname) = item.extract::<String>() else { break };
+                let Ok(item) = varnames.get_item(i) else {
+                    break;
+                };
+                let Ok(pname) = item.extract::<String>() else {
+                    break;
+                };
+                let action = decision.value_action(ValueKind::Arg, &pname);
                 let vid = w.variable_id(&pname)?;
-                params.push((item.unbind(), vid));
+                params.push((item.unbind(), vid, action));
             }
             Ok(CodeEntry {
                 _code: code.clone().unbind(),
@@ -114,7 +122,8 @@ impl CodeEntry {
                 filename,
                 path_id,
                 function_id,
-                is_module,
+                decision: Some(decision),
+                ret_action,
                 namespace_body: flags & CO_OPTIMIZED == 0,
                 params,
             })
@@ -128,17 +137,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scope_policy_orders_never_keep_skip() {
+    fn excluded_are_recorder_files_and_synthetic_sources() {
         let p = ScopePolicy {
-            never: vec!["/lib/py/site-packages/codetracer_python_recorder".into()],
-            keep: vec!["/lib/py/site-packages".into()],
-            skip: vec!["/lib/py".into()],
+            never: vec!["/lib/py/site-packages/codetracer_python_recorder/".into()],
         };
-        assert!(p.is_traced("/home/u/app.py"));
-        assert!(!p.is_traced("/lib/py/json/__init__.py"));
-        assert!(p.is_traced("/lib/py/site-packages/six.py"));
-        assert!(!p.is_traced("/lib/py/site-packages/codetracer_python_recorder/cli.py"));
-        assert!(!p.is_traced("<frozen runpy>"));
-        assert!(!p.is_traced("<string>"));
+        assert!(!p.is_excluded("/home/u/app.py"));
+        assert!(p.is_excluded("/lib/py/site-packages/codetracer_python_recorder/cli.py"));
+        assert!(p.is_excluded("<frozen runpy>"));
+        assert!(p.is_excluded("<string>"));
+        assert!(p.is_excluded(""));
     }
 }

@@ -20,9 +20,15 @@ use crate::ffi_guard::guard;
 use crate::monitoring::{self, Installation};
 use crate::trace_writer::{EventKind, TraceEvent, TraceWriter, WriterStats};
 
+use crate::trace_filter::{CodeScope, Engine, ExecAction, FilterSummary, ValueAction, ValueKind};
 pub use code_info::ScopePolicy;
-use code_info::CodeEntry;
+use code_info::{current_module_name, CodeEntry};
 use frames::ThreadStacks;
+
+/// What a redacted value shows.
+pub const REDACTED: &str = "<redacted>";
+/// What a dropped return value shows (dropped variables are simply not listed).
+pub const DROPPED: &str = "<dropped>";
 
 /// The active tracer, if any. Callbacks hold the GIL, so the lock is uncontended; `try_lock`
 /// turns accidental re-entrancy (a GC finalizer running traced code mid-callback) into a
@@ -51,6 +57,7 @@ pub enum OnError {
 pub struct TracerConfig {
     pub caps: Caps,
     pub scope: ScopePolicy,
+    pub filters: Engine,
     /// Recording starts when execution first enters this file.
     pub activation_path: Option<String>,
     pub on_error: OnError,
@@ -61,6 +68,14 @@ pub struct TracerConfig {
 pub struct Diagnostics {
     pub skipped_events: u64,
     pub detaches: u64,
+}
+
+/// What a finished recording reports back for `trace_metadata.json`.
+pub struct Finished {
+    pub stats: WriterStats,
+    pub paths: Vec<String>,
+    pub diagnostics: Diagnostics,
+    pub filters: FilterSummary,
 }
 
 pub struct RuntimeTracer {
@@ -76,6 +91,9 @@ pub struct RuntimeTracer {
     names: HashMap<usize, (Py<PyAny>, usize)>,
     /// Variable id → the last str/bytes encoded for it and its bytes (immutable: reusable).
     value_cache: Vec<Option<(Py<PyAny>, Vec<u8>)>>,
+    /// (code address, name address) → filter action for that variable in that code.
+    name_actions: HashMap<(usize, usize), ValueAction>,
+    filter_summary: FilterSummary,
     scratch: Vec<u8>,
     pub diagnostics: Diagnostics,
     /// Set when the tracer detached itself after an error.
@@ -92,7 +110,9 @@ pub fn dispatch(
 ) -> PyResult<Py<PyAny>> {
     let outcome = guard(|| {
         let mut slot = lock_active();
-        let Some(tracer) = slot.as_mut().and_then(|s| s.as_mut()) else { return Ok(None) };
+        let Some(tracer) = slot.as_mut().and_then(|s| s.as_mut()) else {
+            return Ok(None);
+        };
         if tracer.failure.is_some() {
             return Ok(None);
         }
@@ -119,7 +139,8 @@ pub fn dispatch(
             let abort = match slot.as_mut().and_then(|s| s.as_mut()) {
                 Some(tracer) => {
                     if tracer.failure.is_none() {
-                        let _ = tracer.fail(py, RecorderError::new(ErrorCode::Panic, err.to_string()));
+                        let _ =
+                            tracer.fail(py, RecorderError::new(ErrorCode::Panic, err.to_string()));
                     }
                     tracer.config.on_error == OnError::Abort
                 }
@@ -145,13 +166,22 @@ pub fn lock_active() -> Option<std::sync::MutexGuard<'static, Option<RuntimeTrac
 }
 
 impl RuntimeTracer {
-    pub fn start(py: Python<'_>, writer: TraceWriter, config: TracerConfig, program: &str) -> PyResult<Self> {
+    pub fn start(
+        py: Python<'_>,
+        writer: TraceWriter,
+        config: TracerConfig,
+        program: &str,
+    ) -> PyResult<Self> {
         let encoder = ValueEncoder::new(py, config.caps)?;
         let mut writer = writer;
         let path_id = writer.path_id(program)?;
         let toplevel_function = writer.function_id(path_id, 1, "<toplevel>")?;
-        writer.emit(TraceEvent::Call { function_id: toplevel_function, args: &[] })?;
+        writer.emit(TraceEvent::Call {
+            function_id: toplevel_function,
+            args: &[],
+        })?;
         let activated = config.activation_path.is_none();
+        let filter_summary = config.filters.summary();
         let install = monitoring::install(py)?;
         Ok(RuntimeTracer {
             install,
@@ -164,6 +194,8 @@ impl RuntimeTracer {
             toplevel_function,
             names: HashMap::new(),
             value_cache: Vec::new(),
+            name_actions: HashMap::new(),
+            filter_summary,
             scratch: Vec::with_capacity(4096),
             diagnostics: Diagnostics::default(),
             failure: None,
@@ -173,6 +205,11 @@ impl RuntimeTracer {
     /// Detaches after an error; the error is returned so `abort` can raise it.
     fn fail(&mut self, py: Python<'_>, err: RecorderError) -> PyErr {
         self.diagnostics.detaches += 1;
+        crate::logging::global::log(
+            crate::logging::Level::Error,
+            Some(err.code.as_str()),
+            &format!("recorder detached: {}", err.message),
+        );
         let _ = self.install.uninstall(py);
         self.failure = Some(err.clone());
         err.into()
@@ -182,22 +219,51 @@ impl RuntimeTracer {
         self.toplevel_function
     }
 
-    fn entry(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>) -> RecorderResult<&CodeEntry> {
+    fn entry(&mut self, code: &Bound<'_, PyAny>) -> RecorderResult<&CodeEntry> {
         let key = code.as_ptr() as usize;
         if !self.codes.contains_key(&key) {
-            let filename: String = code
-                .getattr("co_filename")
-                .and_then(|f| f.extract())
-                .unwrap_or_default();
-            let entry = if self.config.scope.is_traced(&filename) {
-                CodeEntry::traced(py, code, filename, &mut self.writer)
-                    .map_err(|e| RecorderError::internal(format!("cannot inspect code object: {e}")))??
-            } else {
-                CodeEntry::untraced(code, filename)
-            };
+            let entry = self.inspect(code)?;
             self.codes.insert(key, entry);
         }
-        self.codes.get(&key).ok_or_else(|| RecorderError::internal("code cache lost an entry"))
+        self.codes
+            .get(&key)
+            .ok_or_else(|| RecorderError::internal("code cache lost an entry"))
+    }
+
+    /// Decides, once per code object, whether and how it is recorded.
+    fn inspect(&mut self, code: &Bound<'_, PyAny>) -> RecorderResult<CodeEntry> {
+        let internal =
+            |e: PyErr| RecorderError::internal(format!("cannot inspect code object: {e}"));
+        let filename: String = code
+            .getattr("co_filename")
+            .and_then(|f| f.extract())
+            .unwrap_or_default();
+        if self.config.scope.is_excluded(&filename) {
+            return Ok(CodeEntry::untraced(code, filename));
+        }
+        let qualname: String = code
+            .getattr("co_qualname")
+            .and_then(|q| q.extract())
+            .map_err(internal)?;
+        let module = current_module_name().unwrap_or_default();
+        let decision = self.config.filters.scope_decision(&CodeScope {
+            module: &module,
+            file: &filename,
+            qualname: &qualname,
+        });
+        self.filter_summary.record_scope(decision.exec);
+        if decision.exec == ExecAction::Skip {
+            return Ok(CodeEntry::untraced(code, filename));
+        }
+        CodeEntry::traced(
+            code,
+            filename,
+            &module,
+            qualname,
+            decision,
+            &mut self.writer,
+        )
+        .map_err(internal)?
     }
 
     fn activation_check(&mut self, filename: &str) -> bool {
@@ -216,16 +282,24 @@ impl RuntimeTracer {
         let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
         if self.stacks.switch_to(ident) {
             let content = ident.to_string();
-            self.writer.emit(TraceEvent::Log { kind: EventKind::TraceLogEvent, metadata: "thread", content: &content })?;
+            self.writer.emit(TraceEvent::Log {
+                kind: EventKind::TraceLogEvent,
+                metadata: "thread",
+                content: &content,
+            })?;
         }
         Ok(ident)
     }
 
     /// PY_START, PY_RESUME and PY_THROW: a frame (re)enters.
-    pub fn on_start(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>, resumed: bool) -> RecorderResult<Action> {
-        let entry = self.entry(py, code)?;
+    pub fn on_start(&mut self, code: &Bound<'_, PyAny>, resumed: bool) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
         if !entry.traced {
-            return Ok(if resumed { Action::Continue } else { Action::Disable });
+            return Ok(if resumed {
+                Action::Continue
+            } else {
+                Action::Disable
+            });
         }
         let filename = entry.filename.clone();
         if !self.activation_check(&filename) {
@@ -234,11 +308,18 @@ impl RuntimeTracer {
         self.note_thread()?;
         let key = code.as_ptr() as usize;
         let (function_id, params) = {
-            let entry = self.entry(py, code)?;
-            let params: Vec<(usize, usize)> = if resumed {
+            let entry = self.entry(code)?;
+            let decision = entry.decision.clone();
+            self.encoder.attr_rules = decision;
+            let entry = self.entry(code)?;
+            let params: Vec<(usize, usize, ValueAction)> = if resumed {
                 Vec::new()
             } else {
-                entry.params.iter().map(|(name, vid)| (name.as_ptr() as usize, *vid)).collect()
+                entry
+                    .params
+                    .iter()
+                    .map(|(name, vid, action)| (name.as_ptr() as usize, *vid, *action))
+                    .collect()
             };
             (entry.function_id, params)
         };
@@ -248,25 +329,34 @@ impl RuntimeTracer {
             if locals.is_null() {
                 unsafe { ffi::PyErr_Clear() };
             } else {
-                for (name_ptr, vid) in params {
-                    let value = unsafe { ffi::PyDict_GetItem(locals, name_ptr as *mut ffi::PyObject) };
-                    if value.is_null() {
+                for (name_ptr, vid, action) in params {
+                    let value =
+                        unsafe { ffi::PyDict_GetItem(locals, name_ptr as *mut ffi::PyObject) };
+                    if value.is_null() || action == ValueAction::Drop {
+                        self.count_action(action);
                         continue;
                     }
                     let mut buf = Vec::new();
-                    unsafe { self.encoder.encode(&mut self.writer, value, &mut buf)? };
+                    unsafe { self.encode_filtered(value, action, &mut buf)? };
                     args.push((vid, buf));
                 }
             }
         }
-        self.writer.emit(TraceEvent::Call { function_id, args: &args })?;
+        self.writer.emit(TraceEvent::Call {
+            function_id,
+            args: &args,
+        })?;
         self.stacks.push(key);
         Ok(Action::Continue)
     }
 
     /// PY_RETURN, PY_YIELD and PY_UNWIND: a frame leaves (for now or for good).
-    pub fn on_exit(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>, exit: Exit<'_, '_>) -> RecorderResult<Action> {
-        let entry = self.entry(py, code)?;
+    pub fn on_exit(
+        &mut self,
+        code: &Bound<'_, PyAny>,
+        exit: Exit<'_, '_>,
+    ) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
         if !entry.traced {
             return Ok(match exit {
                 Exit::Unwind(_) => Action::Continue,
@@ -279,20 +369,34 @@ impl RuntimeTracer {
         self.note_thread()?;
         let key = code.as_ptr() as usize;
         // Frames entered before activation (or whose start we never saw) are not on the stack.
-        let Some(unwound) = self.stacks.pop_to(key) else { return Ok(Action::Continue) };
+        let Some(unwound) = self.stacks.pop_to(key) else {
+            return Ok(Action::Continue);
+        };
         for _ in 0..unwound {
             self.scratch.clear();
-            self.encoder.encode_none(&mut self.writer, &mut self.scratch)?;
-            self.writer.emit(TraceEvent::Return { value: &self.scratch })?;
+            self.encoder
+                .encode_none(&mut self.writer, &mut self.scratch)?;
+            self.writer.emit(TraceEvent::Return {
+                value: &self.scratch,
+            })?;
         }
+        let (ret_action, decision) = {
+            let entry = self.entry(code)?;
+            (entry.ret_action, entry.decision.clone())
+        };
+        self.encoder.attr_rules = decision;
         self.scratch.clear();
         match exit {
-            Exit::Return(v) | Exit::Yield(v) => unsafe {
-                self.encoder.encode(&mut self.writer, v.as_ptr(), &mut self.scratch)?
-            },
+            Exit::Return(v) | Exit::Yield(v) => {
+                let mut buf = std::mem::take(&mut self.scratch);
+                let r = unsafe { self.encode_filtered(v.as_ptr(), ret_action, &mut buf) };
+                self.scratch = buf;
+                r?
+            }
             Exit::Unwind(exc) => {
                 let text = format!("<unwound by {}>", unsafe { type_qualname(exc.as_ptr()) });
-                self.encoder.encode_placeholder(&mut self.writer, &text, &mut self.scratch)?
+                self.encoder
+                    .encode_placeholder(&mut self.writer, &text, &mut self.scratch)?
             }
         }
         let value = std::mem::take(&mut self.scratch);
@@ -303,12 +407,13 @@ impl RuntimeTracer {
     }
 
     /// LINE: one step, followed by the frame's visible variables.
-    pub fn on_line(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>, line: i64) -> RecorderResult<Action> {
-        let entry = self.entry(py, code)?;
+    pub fn on_line(&mut self, code: &Bound<'_, PyAny>, line: i64) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
         if !entry.traced {
             return Ok(Action::Disable);
         }
         let (path_id, namespace_body) = (entry.path_id, entry.namespace_body);
+        let decision = entry.decision.clone();
         #[cfg(feature = "fault-injection")]
         fault_injection::maybe_panic(line);
         if !self.activated {
@@ -320,17 +425,23 @@ impl RuntimeTracer {
             return Ok(Action::Continue);
         }
         self.writer.emit(TraceEvent::Step { path_id, line })?;
+        self.encoder.attr_rules = decision;
         let locals = unsafe { ffi::PyEval_GetLocals() };
         if locals.is_null() {
             unsafe { ffi::PyErr_Clear() };
             return Ok(Action::Continue);
         }
-        unsafe { self.record_variables(locals, namespace_body) }?;
+        unsafe { self.record_variables(key, locals, namespace_body) }?;
         Ok(Action::Continue)
     }
 
     /// Writes a `Value` event per visible variable of `locals` (a dict, borrowed).
-    unsafe fn record_variables(&mut self, locals: *mut ffi::PyObject, namespace_body: bool) -> RecorderResult<()> {
+    unsafe fn record_variables(
+        &mut self,
+        code_key: usize,
+        locals: *mut ffi::PyObject,
+        namespace_body: bool,
+    ) -> RecorderResult<()> {
         if ffi::PyDict_Check(locals) == 0 {
             return Ok(());
         }
@@ -352,16 +463,93 @@ impl RuntimeTracer {
                     }
                 }
             }
+            let action = self.name_action(code_key, key, namespace_body);
+            if action == ValueAction::Drop {
+                self.count_action(action);
+                continue;
+            }
             let vid = self.variable_id(key)?;
+            if action == ValueAction::Redact {
+                self.count_action(action);
+                self.scratch.clear();
+                self.encoder
+                    .encode_placeholder(&mut self.writer, REDACTED, &mut self.scratch)?;
+                let bytes = std::mem::take(&mut self.scratch);
+                let r = self.writer.emit(TraceEvent::Value {
+                    variable_id: vid,
+                    value: &bytes,
+                });
+                self.scratch = bytes;
+                r?;
+                continue;
+            }
             self.record_value(vid, value)?;
         }
         Ok(())
     }
 
+    /// Filter action for variable `name` in code `code_key`, computed once per pair.
+    unsafe fn name_action(
+        &mut self,
+        code_key: usize,
+        name: *mut ffi::PyObject,
+        namespace_body: bool,
+    ) -> ValueAction {
+        if let Some(action) = self.name_actions.get(&(code_key, name as usize)) {
+            return *action;
+        }
+        let kind = if namespace_body {
+            ValueKind::Global
+        } else {
+            ValueKind::Local
+        };
+        let text = str_utf8(name).unwrap_or("");
+        let action = match self.codes.get(&code_key).and_then(|e| e.decision.as_ref()) {
+            Some(decision) => decision.value_action(kind, text),
+            None => ValueAction::Allow,
+        };
+        // The name object is pinned by `names` once recorded; pin it here too for Drop.
+        self.names
+            .entry(name as usize)
+            .or_insert_with(|| (retain(name), usize::MAX));
+        self.name_actions.insert((code_key, name as usize), action);
+        action
+    }
+
+    fn count_action(&mut self, action: ValueAction) {
+        if action != ValueAction::Allow {
+            self.filter_summary.record_value(action);
+        }
+    }
+
+    /// Encodes `value` under a filter action (Allow or Redact; Drop is handled by callers).
+    unsafe fn encode_filtered(
+        &mut self,
+        value: *mut ffi::PyObject,
+        action: ValueAction,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
+        match action {
+            ValueAction::Allow => self.encoder.encode(&mut self.writer, value, buf),
+            ValueAction::Redact => {
+                self.count_action(action);
+                self.encoder
+                    .encode_placeholder(&mut self.writer, REDACTED, buf)
+            }
+            ValueAction::Drop => {
+                self.count_action(action);
+                self.encoder
+                    .encode_placeholder(&mut self.writer, DROPPED, buf)
+            }
+        }
+    }
+
     unsafe fn variable_id(&mut self, name: *mut ffi::PyObject) -> RecorderResult<usize> {
         let addr = name as usize;
         if let Some((_, vid)) = self.names.get(&addr) {
-            return Ok(*vid);
+            if *vid != usize::MAX {
+                return Ok(*vid);
+            }
         }
         let text = str_utf8(name).unwrap_or("<?>");
         let vid = self.writer.variable_id(text)?;
@@ -370,19 +558,27 @@ impl RuntimeTracer {
     }
 
     unsafe fn record_value(&mut self, vid: usize, value: *mut ffi::PyObject) -> RecorderResult<()> {
-        let cacheable = ffi::PyUnicode_CheckExact(value) != 0 || ffi::PyBytes_CheckExact(value) != 0;
+        let cacheable =
+            ffi::PyUnicode_CheckExact(value) != 0 || ffi::PyBytes_CheckExact(value) != 0;
         if cacheable {
             if let Some(Some((obj, bytes))) = self.value_cache.get(vid) {
                 if obj.as_ptr() == value {
                     let bytes = bytes.clone();
-                    return self.writer.emit(TraceEvent::Value { variable_id: vid, value: &bytes });
+                    return self.writer.emit(TraceEvent::Value {
+                        variable_id: vid,
+                        value: &bytes,
+                    });
                 }
             }
         }
         self.scratch.clear();
-        self.encoder.encode(&mut self.writer, value, &mut self.scratch)?;
+        self.encoder
+            .encode(&mut self.writer, value, &mut self.scratch)?;
         let bytes = std::mem::take(&mut self.scratch);
-        let result = self.writer.emit(TraceEvent::Value { variable_id: vid, value: &bytes });
+        let result = self.writer.emit(TraceEvent::Value {
+            variable_id: vid,
+            value: &bytes,
+        });
         if cacheable {
             if self.value_cache.len() <= vid {
                 self.value_cache.resize_with(vid + 1, || None);
@@ -394,8 +590,13 @@ impl RuntimeTracer {
     }
 
     /// RAISE, RERAISE, EXCEPTION_HANDLED in recorded code: an `Error` event.
-    pub fn on_exception(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>, what: &str, exc: &Bound<'_, PyAny>) -> RecorderResult<Action> {
-        let entry = self.entry(py, code)?;
+    pub fn on_exception(
+        &mut self,
+        code: &Bound<'_, PyAny>,
+        what: &str,
+        exc: &Bound<'_, PyAny>,
+    ) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
         if !entry.traced || !self.activated {
             return Ok(Action::Continue);
         }
@@ -404,7 +605,11 @@ impl RuntimeTracer {
             return Ok(Action::Continue);
         }
         let text = unsafe { exception_text(exc.as_ptr(), self.encoder.caps.max_string) };
-        self.writer.emit(TraceEvent::Log { kind: EventKind::Error, metadata: what, content: &text })?;
+        self.writer.emit(TraceEvent::Log {
+            kind: EventKind::Error,
+            metadata: what,
+            content: &text,
+        })?;
         Ok(Action::Continue)
     }
 
@@ -414,28 +619,42 @@ impl RuntimeTracer {
             return Ok(());
         }
         self.note_thread()?;
-        self.writer.emit(TraceEvent::Log { kind, metadata: "", content: text })
+        self.writer.emit(TraceEvent::Log {
+            kind,
+            metadata: "",
+            content: text,
+        })
     }
 
     /// Detaches from `sys.monitoring`, balances every open call, returns `<toplevel>` with
     /// `exit_status` and closes the trace. Returns the writer's stats and the recorded paths.
-    pub fn finish(mut self, py: Python<'_>, exit_status: i64) -> RecorderResult<(WriterStats, Vec<String>, Diagnostics)> {
+    pub fn finish(mut self, py: Python<'_>, exit_status: i64) -> RecorderResult<Finished> {
         if self.failure.is_none() {
             let _ = self.install.uninstall(py);
         }
         for _ in 0..self.stacks.open_frames() {
             self.scratch.clear();
-            self.encoder.encode_none(&mut self.writer, &mut self.scratch)?;
+            self.encoder
+                .encode_none(&mut self.writer, &mut self.scratch)?;
             let value = std::mem::take(&mut self.scratch);
             self.writer.emit(TraceEvent::Return { value: &value })?;
             self.scratch = value;
         }
         self.scratch.clear();
-        self.encoder.encode_i64(&mut self.writer, exit_status, &mut self.scratch)?;
+        self.encoder
+            .encode_i64(&mut self.writer, exit_status, &mut self.scratch)?;
         let value = std::mem::take(&mut self.scratch);
         self.writer.emit(TraceEvent::Return { value: &value })?;
         self.writer.finish()?;
-        Ok((self.writer.stats, self.writer.paths().to_vec(), self.diagnostics))
+        let (redactions, drops) = self.encoder.take_attr_counts();
+        self.filter_summary.redactions += redactions;
+        self.filter_summary.drops += drops;
+        Ok(Finished {
+            stats: self.writer.stats,
+            paths: self.writer.paths().to_vec(),
+            diagnostics: self.diagnostics,
+            filters: self.filter_summary,
+        })
     }
 
     pub fn trace_bytes(&self) -> u64 {
@@ -452,7 +671,9 @@ mod fault_injection {
     #[allow(clippy::panic)]
     pub fn maybe_panic(line: i64) {
         let target = PANIC_LINE.get_or_init(|| {
-            std::env::var("CODETRACER_TEST_PANIC_ON_LINE").ok().and_then(|v| v.parse().ok())
+            std::env::var("CODETRACER_TEST_PANIC_ON_LINE")
+                .ok()
+                .and_then(|v| v.parse().ok())
         });
         if *target == Some(line) {
             panic!("injected panic at line {line}");
@@ -482,7 +703,13 @@ unsafe fn exception_text(exc: *mut ffi::PyObject, max: usize) -> String {
             continue;
         }
         if ffi::PyUnicode_Check(item) != 0 {
-            parts.push(str_utf8(item).unwrap_or("").chars().take(max).collect::<String>());
+            parts.push(
+                str_utf8(item)
+                    .unwrap_or("")
+                    .chars()
+                    .take(max)
+                    .collect::<String>(),
+            );
         } else if ffi::PyLong_Check(item) != 0 {
             let v = ffi::PyLong_AsLongLong(item);
             if !ffi::PyErr_Occurred().is_null() {

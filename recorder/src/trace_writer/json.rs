@@ -66,7 +66,14 @@ mod tests {
 
     #[test]
     fn escapes_round_trip_through_serde() {
-        for text in ["plain", "quote\"back\\slash", "line\nfeed\ttab\r", "\u{1}\u{7f}", "ünïcödé ✓ 𝄞", ""] {
+        for text in [
+            "plain",
+            "quote\"back\\slash",
+            "line\nfeed\ttab\r",
+            "\u{1}\u{7f}",
+            "ünïcödé ✓ 𝄞",
+            "",
+        ] {
             let encoded = s(text);
             let decoded: String = serde_json::from_str(&encoded).unwrap_or_default();
             assert_eq!(decoded, text, "{encoded}");

@@ -48,11 +48,26 @@ pub enum TypeKind {
 
 /// One record of the recorder's event model. Values arrive pre-encoded as JSON bytes.
 pub enum TraceEvent<'a> {
-    Step { path_id: usize, line: i64 },
-    Call { function_id: usize, args: &'a [(usize, Vec<u8>)] },
-    Return { value: &'a [u8] },
-    Value { variable_id: usize, value: &'a [u8] },
-    Log { kind: EventKind, metadata: &'a str, content: &'a str },
+    Step {
+        path_id: usize,
+        line: i64,
+    },
+    Call {
+        function_id: usize,
+        args: &'a [(usize, Vec<u8>)],
+    },
+    Return {
+        value: &'a [u8],
+    },
+    Value {
+        variable_id: usize,
+        value: &'a [u8],
+    },
+    Log {
+        kind: EventKind,
+        metadata: &'a str,
+        content: &'a str,
+    },
 }
 
 /// Counts of what was written; reported in `trace_metadata.json`.
@@ -87,7 +102,8 @@ impl TraceWriter {
     /// Creates `trace.json` in `dir` and writes the array opening.
     pub fn create(dir: &Path) -> RecorderResult<Self> {
         let path = dir.join("trace.json");
-        let file = File::create(&path).map_err(|e| RecorderError::io("cannot create", &path, &e))?;
+        let file =
+            File::create(&path).map_err(|e| RecorderError::io("cannot create", &path, &e))?;
         let mut writer = TraceWriter {
             out: BufWriter::with_capacity(BUFFER_BYTES, file),
             path,
@@ -107,7 +123,9 @@ impl TraceWriter {
 
     fn raw(&mut self, bytes: &[u8]) -> RecorderResult<()> {
         self.bytes_written += bytes.len() as u64;
-        self.out.write_all(bytes).map_err(|e| RecorderError::io("cannot write", &self.path, &e))
+        self.out
+            .write_all(bytes)
+            .map_err(|e| RecorderError::io("cannot write", &self.path, &e))
     }
 
     /// Writes the event currently in `self.line` as one array element.
@@ -164,7 +182,11 @@ impl TraceWriter {
                 buf.extend_from_slice(value);
                 buf.extend_from_slice(b"}}");
             }
-            TraceEvent::Log { kind, metadata, content } => {
+            TraceEvent::Log {
+                kind,
+                metadata,
+                content,
+            } => {
                 match kind {
                     EventKind::Error => self.stats.exceptions += 1,
                     EventKind::TraceLogEvent => {}
@@ -279,7 +301,9 @@ impl TraceWriter {
     }
 
     pub fn flush(&mut self) -> RecorderResult<()> {
-        self.out.flush().map_err(|e| RecorderError::io("cannot write", &self.path, &e))
+        self.out
+            .flush()
+            .map_err(|e| RecorderError::io("cannot write", &self.path, &e))
     }
 
     /// Closes the JSON array and flushes. After this the trace is valid JSON. (No fsync: the
@@ -306,10 +330,22 @@ mod tests {
         let f = w.function_id(p, 1, "<toplevel>").unwrap();
         let t = w.type_id("int", TypeKind::Int, "int", None).unwrap();
         let v = format!("{{\"kind\":\"Int\",\"i\":3,\"type_id\":{t}}}").into_bytes();
-        w.emit(TraceEvent::Call { function_id: f, args: &[] }).unwrap();
-        w.emit(TraceEvent::Step { path_id: p, line: 2 }).unwrap();
+        w.emit(TraceEvent::Call {
+            function_id: f,
+            args: &[],
+        })
+        .unwrap();
+        w.emit(TraceEvent::Step {
+            path_id: p,
+            line: 2,
+        })
+        .unwrap();
         let x = w.variable_id("x").unwrap();
-        w.emit(TraceEvent::Value { variable_id: x, value: &v }).unwrap();
+        w.emit(TraceEvent::Value {
+            variable_id: x,
+            value: &v,
+        })
+        .unwrap();
         w.emit(TraceEvent::Return { value: &v }).unwrap();
         w.finish().unwrap();
         let text = std::fs::read_to_string(dir.join("trace.json")).unwrap();
