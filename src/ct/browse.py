@@ -35,6 +35,10 @@ def _size(n: int | None) -> str:
     return str(n)
 
 
+def _num(value) -> str:
+    return "?" if value is None else str(value)
+
+
 def _command(row: dict) -> str:
     return shlex.join([row.get("program") or "?", *row.get("args", [])])
 
@@ -96,9 +100,8 @@ def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
         ("exit status", "?" if row.get("exit_status") is None else str(row["exit_status"])),
         ("interpreter", f"{row.get('interpreter') or '?'} (Python {row.get('python_version') or '?'})"),
         ("recorder", row.get("recorder_version") or "?"),
-        ("steps", str(row.get("steps"))), ("calls", str(row.get("calls"))),
-        ("events", str(row.get("events"))),
-        ("exceptions", "?" if row.get("exceptions") is None else str(row["exceptions"])),
+        ("steps", _num(row.get("steps"))), ("calls", _num(row.get("calls"))),
+        ("events", _num(row.get("events"))), ("exceptions", _num(row.get("exceptions"))),
         ("size", _size(row.get("size_bytes"))),
         ("trace folder", str(trace_dir) + ("" if present else "  (MISSING)")),
     ]
