@@ -30,7 +30,7 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 PINS = config.PINS  # the one place for pins: src/ctbuild/config.py
-TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"]]
+TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PINS["actionlint"]]
 BUILD_DEPS = [PINS["rich"], PINS["requests"]]
 
 

@@ -74,6 +74,7 @@ PINS = {
     "requests": "requests>=2.31",
     "rich": "rich>=13",
     "pytest": "pytest>=8",
+    "pyyaml": "pyyaml>=6",  # tests/build/test_workflows.py reads the workflows
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)
