@@ -3,7 +3,7 @@
 AppDir layout (design.md §5, docs/architecture.md)::
 
     AppRun                         sh dispatcher (ct, or the shim), exports nothing
-    ct.desktop, codetracer.png, .DirIcon
+    ct.desktop, codetracer.png, .DirIcon (+ copies under usr/share/{applications,icons})
     usr/lib/ct/                    PyInstaller onedir of ct (ct + _internal/)
     usr/bin/ct -> ../lib/ct/ct     so usr/bin holds commands only
     resources/python/              manifest.json, ct_bootstrap.py, site-*/ (recorder)
@@ -63,6 +63,13 @@ def assemble_appdir(ctx: BuildContext, appdir: Path) -> Path:
     (appdir / "ct.desktop").write_text(desktop)
     write_icon(appdir / f"{ICON_NAME}.png")
     os.symlink(f"{ICON_NAME}.png", appdir / ".DirIcon")
+    # desktop integrators (appimaged, AppImageLauncher) also look in the usual XDG places
+    share = appdir / "usr" / "share"
+    (share / "applications").mkdir(parents=True)
+    (share / "applications" / "ct.desktop").write_text(desktop)
+    hicolor = share / "icons" / "hicolor" / "256x256" / "apps"
+    hicolor.mkdir(parents=True)
+    shutil.copy2(appdir / f"{ICON_NAME}.png", hicolor / f"{ICON_NAME}.png")
 
     shutil.copytree(ctx.frozen_ct, appdir / "usr" / "lib" / "ct", symlinks=True)
     (appdir / "usr" / "bin").mkdir(parents=True)
