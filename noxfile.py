@@ -40,7 +40,11 @@ def ctbuild(session: nox.Session, *args: str) -> None:
 
 
 def cargo(session: nox.Session, *args: str) -> None:
-    session.run("cargo", *args, "--manifest-path", "recorder/Cargo.toml", external=True)
+    """cargo on the recorder; PyO3's build script must see the session's Python (>= 3.12),
+    not whatever `python3` means in cargo's registry directories (pyenv global: 3.11)."""
+    python = os.path.join(session.bin, "python")
+    session.run("cargo", *args, "--manifest-path", "recorder/Cargo.toml", external=True,
+                env={"PYO3_PYTHON": python})
 
 
 @nox.session(python=PYTHONS)
@@ -62,8 +66,7 @@ def lint(session: nox.Session) -> None:
                     PINS["cibuildwheel"], PINS["actionlint"])
     session.run("ruff", "check", ".")
     cargo(session, "clippy", "--all-targets", "--", "-D", "warnings")
-    session.run("cargo", "fmt", "--check", "--manifest-path", "recorder/Cargo.toml",
-                external=True)
+    cargo(session, "fmt", "--check")
     session.run("validate-pyproject", "pyproject.toml", "recorder/pyproject.toml")
     with session.chdir("recorder"):
         for platform in ("linux", "macos", "windows"):
