@@ -43,8 +43,9 @@ def cargo(session: nox.Session, *args: str) -> None:
     """cargo on the recorder; PyO3's build script must see the session's Python (>= 3.12),
     not whatever `python3` means in cargo's registry directories (pyenv global: 3.11)."""
     python = os.path.join(session.bin, "python")
-    session.run("cargo", *args, "--manifest-path", "recorder/Cargo.toml", external=True,
-                env={"PYO3_PYTHON": python})
+    command, *rest = args  # --manifest-path must precede a `--` (clippy's own flags)
+    session.run("cargo", command, "--manifest-path", "recorder/Cargo.toml", *rest,
+                external=True, env={"PYO3_PYTHON": python})
 
 
 @nox.session(python=PYTHONS)
