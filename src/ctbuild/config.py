@@ -19,6 +19,9 @@ FREEZE_DIR = BUILD / "freeze"  # PyInstaller output: BUILD/freeze/ct/ (onedir)
 STAGE_DIR = BUILD / "stage"  # BUILD/stage/<os>/resources/python/
 SHIMS_DIR = BUILD / "shims"  # BUILD/shims/<os>/
 APPIMAGE_BUILD_DIR = BUILD / "appimage"  # AppDir and squashfs image
+#: zig-linked release builds get their own cargo target dir, so they do not invalidate
+#: (and are not invalidated by) the recorder's host builds in recorder/target
+CARGO_TARGET_DIR = BUILD / "cargo-zig"
 CACHE_DIR = Path(os.environ.get("CODETRACER_BUILD_CACHE", ROOT / ".cache" / "ctbuild"))
 
 RECORDER_DIR = ROOT / "recorder"

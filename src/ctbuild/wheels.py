@@ -34,7 +34,8 @@ def build_wheels(out: Path = config.WHEELS_DIR) -> list[Path]:
     out.mkdir(parents=True)
     # maturin finds zig as `python3 -m ziglang`: make that our interpreter, with ziglang
     bindir = str(Path(sys.executable).parent)
-    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
+               CARGO_TARGET_DIR=str(config.CARGO_TARGET_DIR))
     with console.step("maturin build (release, manylinux2014 via zig)"):
         run(maturin_command(out), env=env)
     wheels = sorted(out.glob("*.whl"))
