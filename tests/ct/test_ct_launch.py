@@ -96,3 +96,54 @@ def test_frozen_child_env_undoes_the_bundles_changes(monkeypatch):
     assert "LD_LIBRARY_PATH" not in launch.child_env()
     monkeypatch.delattr(sys, "frozen")
     assert launch.child_env() is None  # not frozen: inherit exactly
+
+
+def _own_terminal():
+    """preexec: a new session with the pty (stdin) as controlling terminal, like a shell job."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_program_and_ct_survives_it():
+    """Ctrl-C goes to the whole foreground group. The program must get the terminal's SIGINT
+    (si_pid 0: sent by the kernel), and ct must outlive it to report the program's status;
+    ct does not forward it again (a duplicate would show up as a second delivery, though
+    standard signals can coalesce, so that part is not asserted)."""
+    child = (
+        "import signal, time\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+        "print('ready', flush=True)\n"
+        "got = []\n"
+        "while True:\n"
+        "    info = signal.sigtimedwait({signal.SIGINT}, 1.0 if got else 30)\n"
+        "    if info is None:\n"
+        "        break\n"
+        "    got.append(info.si_pid)\n"
+        "print('deliveries', got, flush=True)\n"
+        "raise SystemExit(7)\n"
+    )
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-c", RUNNER, sys.executable, "-c", child],
+                         stdin=slave, stdout=slave, stderr=slave, preexec_fn=_own_terminal)
+    os.close(slave)
+    out = b""
+    deadline = time.time() + 30
+    while b"ready" not in out and time.time() < deadline:
+        out += os.read(master, 1024)
+    time.sleep(0.2)
+    os.write(master, b"\x03")
+    while True:
+        try:
+            data = os.read(master, 1024)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    p.wait(timeout=30)
+    os.close(master)
+    assert b"deliveries [0" in out, out
+    assert p.returncode == 7  # ct was not killed by the SIGINT; it returned the program's status
