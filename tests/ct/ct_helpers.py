@@ -104,8 +104,7 @@ def recorder_python() -> str | None:
 
     ``CT_TEST_RECORDER_PYTHON`` wins; then the test runner itself, then pyenv 3.12/3.13.
     """
-    cands = [os.environ.get("CT_TEST_RECORDER_PYTHON"), sys.executable,
-             "/tmp/ctvenv312/bin/python", PY312, PY313]
+    cands = [os.environ.get("CT_TEST_RECORDER_PYTHON"), sys.executable, PY312, PY313]
     for c in cands:
         if not c or not Path(c).exists():
             continue
