@@ -9,6 +9,7 @@
 pub mod api;
 pub mod encoder;
 pub mod errors;
+pub mod fast_hash;
 pub mod ffi_guard;
 pub mod logging;
 pub mod monitoring;

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
-from dataclasses import dataclass, field
 
 from . import _native, runner
 from .errors import EXIT_STATUS, RecorderError, exit_status, make_error
@@ -75,22 +73,24 @@ _POLICY_VALUES = ("on_recorder_error", "log_level", "log_file")
 _CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
 
 
-@dataclass
 class Options:
-    trace_dir: str | None = None
-    format: str = "json"
-    activation_path: str | None = None
-    with_diff: str | None = None
-    trace_filters: list[str] = field(default_factory=list)
-    on_recorder_error: str = "disable"
-    require_trace: bool = False
-    keep_partial_trace: bool = False
-    log_level: str = "warn"
-    log_file: str | None = None
-    json_errors: bool = False
-    logging_requested: bool = False
-    caps: dict[str, int] = field(default_factory=dict)
-    target: runner.Target = field(default_factory=runner.Target)
+    """Parsed command line (plain class: dataclasses would cost start-up time)."""
+
+    def __init__(self) -> None:
+        self.trace_dir: str | None = None
+        self.format = "json"
+        self.activation_path: str | None = None
+        self.with_diff: str | None = None
+        self.trace_filters: list[str] = []
+        self.on_recorder_error = "disable"
+        self.require_trace = False
+        self.keep_partial_trace = False
+        self.log_level = "warn"
+        self.log_file: str | None = None
+        self.json_errors = False
+        self.logging_requested = False
+        self.caps: dict[str, int] = {}
+        self.target = runner.Target()
 
 
 def _usage_error(message: str) -> RecorderError:
@@ -206,7 +206,7 @@ def _print(text: str, status: int) -> int:
     return status
 
 
-RUN_ID = uuid.uuid4().hex
+RUN_ID = os.urandom(16).hex()
 
 
 def _report(err: BaseException, opts: Options | None, level: str, trace_id: str | None) -> None:

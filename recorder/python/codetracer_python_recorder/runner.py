@@ -16,32 +16,37 @@ import signal
 import sys
 import threading
 import types
-from dataclasses import dataclass, field
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-@dataclass
 class Target:
     """What to run: a script path or a module name, with its arguments."""
 
-    script: str | None = None
-    module: str | None = None
-    args: list[str] = field(default_factory=list)
+    def __init__(self, script: str | None = None, module: str | None = None, args=()) -> None:
+        self.script = script
+        self.module = module
+        self.args = list(args)
 
     @property
     def program(self) -> str:
         return os.path.abspath(self.script) if self.script else (self.module or "")
 
 
-@dataclass
 class Outcome:
     """How the program ended."""
 
-    exit_status: int
-    exception: BaseException | None = None  # uncaught, to be reported like Python does
-    system_exit: SystemExit | None = None  # to be re-raised so Python prints its message
-    interrupted: bool = False
+    def __init__(
+        self,
+        exit_status: int,
+        exception: BaseException | None = None,
+        system_exit: SystemExit | None = None,
+        interrupted: bool = False,
+    ) -> None:
+        self.exit_status = exit_status
+        self.exception = exception  # uncaught, to be reported like Python does
+        self.system_exit = system_exit  # re-raised so Python prints its message
+        self.interrupted = interrupted
 
 
 def prepare_script(target: Target):

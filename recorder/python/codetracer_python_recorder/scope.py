@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 
 
 def _variants(path: str | None) -> set[str]:
@@ -23,11 +22,9 @@ def _variants(path: str | None) -> set[str]:
 def default_scope() -> dict[str, list[str]]:
     """Inputs for the native filter engine: ``never`` (the recorder's own files) and
     ``stdlib`` (the standard library dirs; site-packages inside them stay recorded)."""
-    paths = sysconfig.get_paths()
     never = _variants(os.path.dirname(os.path.abspath(__file__)))
-    stdlib: set[str] = set()
-    for p in (paths.get("stdlib"), paths.get("platstdlib")):
-        stdlib |= _variants(p)
+    # os.py lives in the standard library; sysconfig would cost start-up time for the same.
+    stdlib: set[str] = _variants(os.path.dirname(os.__file__))
     for prefix in {sys.base_prefix, sys.base_exec_prefix}:
         stdlib |= _variants(os.path.join(prefix, "lib", "python%d.%d" % sys.version_info[:2]))
     return {"never": sorted(never), "stdlib": sorted(s.rstrip(os.sep) for s in stdlib)}

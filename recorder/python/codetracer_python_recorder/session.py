@@ -8,13 +8,9 @@ place only once complete, so a half-written trace never sits at the final path. 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
-import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -73,7 +69,7 @@ class Session:
         self.trace_filters = [os.path.abspath(f) for f in trace_filters]
         self.script_dir = script_dir
         self.extra_metadata = dict(extra_metadata or {})
-        self.trace_id = uuid.uuid4().hex
+        self.trace_id = os.urandom(16).hex()
         self._io = IOCapture() if capture_io else None
         self._staging: Path | None = None
         self._started_at = 0.0
@@ -109,7 +105,7 @@ class Session:
                 **scope,
             )
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging)
             self._staging = None
             raise
         if self._io is not None:
@@ -136,10 +132,12 @@ class Session:
             failure_code = stats["failure_code"]
             failure = f"{failure_code}: {stats.get('failure_message', '')}"
         paths = stats.pop("paths", [])
+        import json  # deferred: start-up time matters more than stop time
+
         filters = json.loads(stats.pop("filters_json", "null"))
         partial = failure is not None
         if partial and not self.keep_partial:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging)
             raise make_error(
                 failure_code,
                 f"recording failed ({failure}); no trace was written to {self.trace_dir} "
@@ -155,7 +153,7 @@ class Session:
             )
             _publish(staging, self.trace_dir)
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging)
             raise make_error(
                 "ERR_IO", f"cannot write the trace to {self.trace_dir}: {exc}", path=self.trace_dir
             ) from None
@@ -169,6 +167,8 @@ class Session:
         failure: str | None,
         interrupted: str | None,
     ) -> dict:
+        import json
+
         trace_bytes = 0
         with contextlib.suppress(OSError):
             trace_bytes = (staging / "trace.json").stat().st_size
@@ -178,8 +178,8 @@ class Session:
             "args": self.args,
             "recorder": {"name": RECORDER_NAME, "version": _native.__version__},
             "python": {
-                "version": platform.python_version(),
-                "implementation": platform.python_implementation(),
+                "version": "%d.%d.%d" % sys.version_info[:3],
+                "implementation": sys.implementation.name,
                 "executable": sys.executable,
             },
             "exit_status": exit_status,
@@ -199,6 +199,12 @@ class Session:
             "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
             **self.extra_metadata,
         }
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _publish(staging: Path, final: Path) -> None:

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 pub use caps::Caps;
 
 use crate::errors::RecorderResult;
+use crate::fast_hash::FastMap;
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
@@ -24,7 +25,7 @@ use crate::trace_writer::{TraceWriter, TypeKind};
 /// Type ids of the builtin types, registered lazily on first use.
 #[derive(Default)]
 struct BuiltinTypes {
-    by_name: HashMap<&'static str, usize>,
+    by_name: FastMap<&'static str, usize>,
 }
 
 /// Well-known type objects compared by pointer (abi3 has no `PyFunction_Check`).
@@ -74,7 +75,7 @@ pub struct ValueEncoder {
     builtins: BuiltinTypes,
     /// Type object pointer → (type id) for non-builtin, non-struct values. The type objects
     /// are kept alive in `keep` so a pointer can never be reused for another type.
-    other_types: HashMap<usize, usize>,
+    other_types: FastMap<usize, usize>,
     /// (type pointer, field names) → struct type id.
     struct_types: HashMap<(usize, Vec<String>), usize>,
     keep: Vec<Py<PyAny>>,
@@ -134,7 +135,7 @@ impl ValueEncoder {
         Ok(ValueEncoder {
             caps,
             builtins: BuiltinTypes::default(),
-            other_types: HashMap::new(),
+            other_types: FastMap::default(),
             struct_types: HashMap::new(),
             keep: Vec::new(),
             known: KnownTypes::load(py)?,
@@ -375,7 +376,7 @@ impl ValueEncoder {
         };
         let mut overflow: std::os::raw::c_int = 0;
         let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
-        if overflow == 0 && !(v == -1 && !ffi::PyErr_Occurred().is_null()) {
+        if overflow == 0 && (v != -1 || ffi::PyErr_Occurred().is_null()) {
             Self::push_header(buf, "Int", t);
             buf.extend_from_slice(b",\"i\":");
             json::push_i64(buf, v);

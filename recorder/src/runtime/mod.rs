@@ -8,7 +8,6 @@
 pub mod code_info;
 mod frames;
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use pyo3::ffi;
@@ -16,6 +15,7 @@ use pyo3::prelude::*;
 
 use crate::encoder::{retain, str_utf8, type_qualname, Caps, ValueEncoder};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::fast_hash::FastMap;
 use crate::ffi_guard::guard;
 use crate::monitoring::{self, Installation};
 use crate::trace_writer::{EventKind, TraceEvent, TraceWriter, WriterStats};
@@ -83,16 +83,16 @@ pub struct RuntimeTracer {
     writer: TraceWriter,
     encoder: ValueEncoder,
     config: TracerConfig,
-    codes: HashMap<usize, CodeEntry>,
+    codes: FastMap<usize, CodeEntry>,
     stacks: ThreadStacks,
     activated: bool,
     toplevel_function: usize,
     /// Name object address → (name object, variable id); names are mostly interned strings.
-    names: HashMap<usize, (Py<PyAny>, usize)>,
+    names: FastMap<usize, (Py<PyAny>, usize)>,
     /// Variable id → the last str/bytes encoded for it and its bytes (immutable: reusable).
     value_cache: Vec<Option<(Py<PyAny>, Vec<u8>)>>,
     /// (code address, name address) → filter action for that variable in that code.
-    name_actions: HashMap<(usize, usize), ValueAction>,
+    name_actions: FastMap<(usize, usize), ValueAction>,
     filter_summary: FilterSummary,
     scratch: Vec<u8>,
     pub diagnostics: Diagnostics,
@@ -188,13 +188,13 @@ impl RuntimeTracer {
             writer,
             encoder,
             config,
-            codes: HashMap::new(),
+            codes: FastMap::default(),
             stacks: ThreadStacks::default(),
             activated,
             toplevel_function,
-            names: HashMap::new(),
+            names: FastMap::default(),
             value_cache: Vec::new(),
-            name_actions: HashMap::new(),
+            name_actions: FastMap::default(),
             filter_summary,
             scratch: Vec::with_capacity(4096),
             diagnostics: Diagnostics::default(),
