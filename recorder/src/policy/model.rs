@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn serializes_for_metadata() {
         let v = serde_json::to_value(RecorderPolicy::default()).unwrap();
-        assert_eq!(v["on_recorder_error"], "abort");
+        assert_eq!(v["on_recorder_error"], "disable");
         assert_eq!(v["log_level"], "warn");
         assert_eq!(v["log_file"], serde_json::Value::Null);
     }
