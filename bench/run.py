@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     mode_names = [m.name for m in chosen_modes]
     settings = Settings(runs=args.runs, quick=args.quick, upstream_budget_s=args.upstream_budget,
                         cell_budget_s=args.cell_budget, mem_cap_mb=args.mem_cap_mb,
-                        run_timeout_s=60.0 if args.quick else 300.0)
+                        run_timeout_s=60.0 if args.quick else 120.0)
     t0 = time.time()
     deadline = t0 + args.max_minutes * 60 if args.max_minutes else None
     results: dict = {

@@ -155,12 +155,36 @@ class RecorderStatus:
         return not self.reason
 
 
+def _install_recorder(python: Path, wheel_dir: Path, tag: str) -> tuple[bool, str]:
+    return _pip(python, "install", "-q", "--force-reinstall", "--no-deps", "--no-index",
+                "--find-links", str(wheel_dir), "codetracer-python-recorder",
+                log=LOGS / f"recorder-install-{tag}.log")
+
+
+def recorder_smoke(python: Path) -> str:
+    """Record the empty program once; "" when that works, else the error's last line."""
+    from .programs import PROGRAMS_DIR
+
+    trace_dir = REPO / "build" / "bench-traces" / "smoke"
+    shutil.rmtree(trace_dir, ignore_errors=True)
+    proc = subprocess.run(
+        [str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(trace_dir),
+         "--format", "json", str(PROGRAMS_DIR / "empty.py")],
+        capture_output=True, text=True, timeout=120, check=False)
+    ok = proc.returncode == 0 and (trace_dir / "trace.json").exists()
+    shutil.rmtree(trace_dir, ignore_errors=True)
+    if ok:
+        return ""
+    last = (proc.stderr.strip().splitlines() or ["no trace.json written"])[-1]
+    return f"smoke recording failed (exit {proc.returncode}): {last[:200]}"
+
+
 def bench_env(base_python: Path, tag: str, with_recorder: bool) -> tuple[Env, RecorderStatus]:
     """The venv for plain/floor/ours: program requirements plus our recorder.
 
-    Plain and floor still work when only the recorder fails to build. recorder/ is being edited
-    while we measure, so a failed rebuild is retried once and then falls back to the build
-    already installed (named in the note) rather than dropping `ours` from the run.
+    Plain and floor still work when only the recorder fails. recorder/ is being edited while we
+    measure, so a build that fails, or that cannot record an empty script, is replaced by the
+    last build that could (its wheel is kept under build/bench-wheels/), named in the note.
     """
     from .programs import PROGRAM_REQUIREMENTS
 
@@ -173,27 +197,40 @@ def bench_env(base_python: Path, tag: str, with_recorder: bool) -> tuple[Env, Re
     src_hash = recorder_source_hash()
     if src_hash is None:
         return base, RecorderStatus("recorder/ does not exist yet (no recorder/pyproject.toml)")
-    state_path = base.python.parent.parent / "recorder-state.json"
-    installed = state_path.read_text().strip() if state_path.exists() else None
-    if installed == src_hash:
-        return base, RecorderStatus(source_hash=src_hash)
-    reason = ""
-    for _attempt in range(2):
-        wheel_dir, reason = _recorder_wheel_dir(base.python, src_hash, tag)
-        if wheel_dir is not None:
-            ok, reason = _pip(base.python, "install", "-q", "--force-reinstall", "--no-deps",
-                              "--no-index", "--find-links", str(wheel_dir),
-                              "codetracer-python-recorder",
-                              log=LOGS / f"recorder-install-{tag}.log")
-            if ok:
-                state_path.write_text(src_hash)
-                return base, RecorderStatus(source_hash=src_hash)
+    venv = base.python.parent.parent
+    state_path, good_path = venv / "recorder-state.json", venv / "recorder-good.json"
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    if state.get("source") == src_hash:  # this source was already dealt with: same outcome
+        return base, RecorderStatus(state.get("reason", ""), state.get("installed"),
+                                    state.get("note", ""))
+    status = _install_current_or_last_good(base.python, src_hash, tag, good_path)
+    state_path.write_text(json.dumps({"source": src_hash, "installed": status.source_hash,
+                                      "reason": status.reason, "note": status.note}))
+    return base, status
+
+
+def _install_current_or_last_good(python: Path, src_hash: str, tag: str,
+                                  good_path: Path) -> RecorderStatus:
+    wheel_dir, reason = _recorder_wheel_dir(python, src_hash, tag)
+    if wheel_dir is None:  # one retry: a build can catch files mid-edit
         shutil.rmtree(WHEELS / src_hash, ignore_errors=True)
-    if installed:
-        return base, RecorderStatus(source_hash=installed, note=(
-            f"recorder rebuild for sources {src_hash} failed ({reason}); measured the build "
-            f"of sources {installed} instead"))
-    return base, RecorderStatus(reason)
+        wheel_dir, reason = _recorder_wheel_dir(python, src_hash, tag)
+    if wheel_dir is not None:
+        ok, reason = _install_recorder(python, wheel_dir, tag)
+        if ok:
+            reason = recorder_smoke(python)
+            if not reason:
+                good_path.write_text(src_hash)
+                return RecorderStatus(source_hash=src_hash)
+    good = good_path.read_text().strip() if good_path.exists() else None
+    if good and (WHEELS / good).is_dir() and _install_recorder(python, WHEELS / good, tag)[0]:
+        return RecorderStatus(source_hash=good, note=(
+            f"current recorder/ sources ({src_hash}) unusable: {reason}; measured the last "
+            f"working build ({good}) instead"))
+    return RecorderStatus(reason)
 
 
 def upstream_env(base_python: Path, tag: str) -> Env:

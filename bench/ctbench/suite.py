@@ -133,7 +133,7 @@ def measure_fast_modes(tag: str, program: Program, pythons: dict[str, Path], mod
             cell.status, cell.reason = "failed", _fail_reason(warm, settings.run_timeout_s)
         wanted[cell.mode] = max(1, min(settings.runs,
                                        int(settings.cell_budget_s // max(warm.wall_s, 1e-3))))
-        if wanted[cell.mode] < settings.runs:
+        if warm.ok and wanted[cell.mode] < settings.runs:
             cell.reason = (f"{wanted[cell.mode]} run(s): warm-up took {warm.wall_s:.1f} s, "
                            f"cell budget {settings.cell_budget_s:.0f} s")
     for i in range(settings.runs):
