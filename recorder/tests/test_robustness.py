@@ -241,3 +241,23 @@ def test_injected_panic_with_abort_policy_stops_program(tmp_path):
     assert b"finished" not in proc.stdout
     assert b"InternalError" in proc.stderr and b"[ERR_PANIC]" in proc.stderr
     assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []
+
+
+def test_structured_logs_go_to_log_file_never_stdout(tmp_path):
+    log = tmp_path / "rec.log"
+    plain = run([sys.executable, "argv_echo.py", "a"], cwd=PARITY)
+    proc = record(tmp_path / "t", ["--log-level", "info", "--log-file", str(log), "argv_echo.py", "a"], cwd=PARITY)
+    assert (proc.stdout, proc.stderr, proc.returncode) == (plain.stdout, b"", 0)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) >= 2
+    meta = json.loads((tmp_path / "t" / "trace_metadata.json").read_text())
+    for line in lines:
+        assert {"ts", "level", "run_id", "trace_id", "message"} <= set(line)
+        assert line["level"] == "info" and line["trace_id"] == meta["trace_id"]
+    assert len({line["run_id"] for line in lines}) == 1
+
+
+def test_default_run_prints_nothing_of_its_own(tmp_path):
+    plain = run([sys.executable, "argv_echo.py"], cwd=PARITY)
+    proc = record(tmp_path / "t", ["argv_echo.py"], cwd=PARITY)
+    assert (proc.stdout, proc.stderr) == (plain.stdout, plain.stderr)

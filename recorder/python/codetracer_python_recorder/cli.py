@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         _configure_logging(opts, session.trace_id)
         runner.arm_sigint_exit()
         session.start()
+        _native.log("info", f"recording {target.program} into {session.trace_dir}")
         runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
     except RecorderError as err:
         _fail(err, opts)
@@ -296,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     if outcome.exception is not None:
         runner.report_exception(outcome.exception)
     try:
-        session.stop(outcome.exit_status, interrupted="SIGINT" if outcome.interrupted else None)
+        written = session.stop(outcome.exit_status, interrupted="SIGINT" if outcome.interrupted else None)
+        _native.log("info", f"trace written to {written} (exit status {outcome.exit_status})")
     except RecorderError as err:
         if opts.require_trace or opts.on_recorder_error == "abort":
             _fail(err, opts, session.trace_id)
