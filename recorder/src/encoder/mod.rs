@@ -116,13 +116,24 @@ pub unsafe fn str_utf8<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
 /// # Safety
 /// `obj` must be a valid object pointer and the GIL held.
 pub unsafe fn type_qualname(obj: *mut ffi::PyObject) -> String {
-    let name = ffi::PyType_GetQualName(ffi::Py_TYPE(obj));
-    if name.is_null() {
+    take_str(ffi::PyType_GetQualName(ffi::Py_TYPE(obj))).unwrap_or_else(|| "object".to_string())
+}
+
+/// Text of a new `str` reference (consumed); `None` for NULL (error cleared) or a non-str.
+///
+/// # Safety
+/// `owned` must be NULL or a new reference, with the GIL held.
+unsafe fn take_str(owned: *mut ffi::PyObject) -> Option<String> {
+    if owned.is_null() {
         ffi::PyErr_Clear();
-        return "object".to_string();
+        return None;
     }
-    let text = str_utf8(name).unwrap_or("object").to_string();
-    ffi::Py_DecRef(name);
+    let text = if ffi::PyUnicode_Check(owned) != 0 {
+        str_utf8(owned).map(str::to_string)
+    } else {
+        None
+    };
+    ffi::Py_DecRef(owned);
     text
 }
 
@@ -185,15 +196,25 @@ impl ValueEncoder {
         w: &mut TraceWriter,
         obj: *mut ffi::PyObject,
     ) -> RecorderResult<usize> {
+        self.own_type(w, obj, TypeKind::Raw)
+    }
+
+    /// Type id named after `obj`'s own type (cached per type object, which is kept alive so
+    /// its address cannot be reused by another type).
+    unsafe fn own_type(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        kind: TypeKind,
+    ) -> RecorderResult<usize> {
         let tp = ffi::Py_TYPE(obj) as usize;
         if let Some(&id) = self.other_types.get(&tp) {
             return Ok(id);
         }
         let name = type_qualname(obj);
-        let id = w.type_id(&format!("raw:{name}:{tp:x}"), TypeKind::Raw, &name, None)?;
+        let id = w.type_id(&format!("{kind:?}:{name}:{tp:x}"), kind, &name, None)?;
         self.other_types.insert(tp, id);
-        self.keep
-            .push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
+        self.keep.push(retain(tp as *mut ffi::PyObject));
         Ok(id)
     }
 
@@ -372,7 +393,7 @@ impl ValueEncoder {
             self.builtin(w, "int", TypeKind::Int)?
         } else {
             // int subclasses (IntEnum, IntFlag) keep their own type name.
-            self.subclass_type(w, obj, TypeKind::Int)?
+            self.own_type(w, obj, TypeKind::Int)?
         };
         let mut overflow: std::os::raw::c_int = 0;
         let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
@@ -406,24 +427,6 @@ impl ValueEncoder {
         json::push_bool(buf, negative);
         buf.push(b'}');
         Ok(())
-    }
-
-    unsafe fn subclass_type(
-        &mut self,
-        w: &mut TraceWriter,
-        obj: *mut ffi::PyObject,
-        kind: TypeKind,
-    ) -> RecorderResult<usize> {
-        let tp = ffi::Py_TYPE(obj) as usize;
-        if let Some(&id) = self.other_types.get(&tp) {
-            return Ok(id);
-        }
-        let name = type_qualname(obj);
-        let id = w.type_id(&format!("sub:{name}:{tp:x}"), kind, &name, None)?;
-        self.other_types.insert(tp, id);
-        self.keep
-            .push(retain(ffi::Py_TYPE(obj) as *mut ffi::PyObject));
-        Ok(id)
     }
 
     unsafe fn encode_container(
@@ -672,37 +675,15 @@ impl ValueEncoder {
         let t = self.other_type(w, obj)?;
         let tp = ffi::Py_TYPE(obj) as usize;
         let text = if ffi::PyType_Check(obj) != 0 {
-            let name = ffi::PyType_GetQualName(obj as *mut ffi::PyTypeObject);
-            let text = if name.is_null() {
-                ffi::PyErr_Clear();
-                "<class>".to_string()
-            } else {
-                let s = format!("<class '{}'>", str_utf8(name).unwrap_or("?"));
-                ffi::Py_DecRef(name);
-                s
-            };
-            text
+            let name = take_str(ffi::PyType_GetQualName(obj as *mut ffi::PyTypeObject));
+            format!("<class '{}'>", name.as_deref().unwrap_or("?"))
         } else if tp == self.known.module {
-            let name = ffi::PyModule_GetNameObject(obj);
-            if name.is_null() {
-                ffi::PyErr_Clear();
-                "<module>".to_string()
-            } else {
-                let s = format!("<module '{}'>", str_utf8(name).unwrap_or("?"));
-                ffi::Py_DecRef(name);
-                s
-            }
+            let name = take_str(ffi::PyModule_GetNameObject(obj));
+            format!("<module '{}'>", name.as_deref().unwrap_or("?"))
         } else if tp == self.known.function || tp == self.known.builtin_function {
             // __qualname__ of functions is a C-level getset: safe to read.
-            let name = ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr());
-            if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
-                ffi::PyErr_Clear();
-                "<function>".to_string()
-            } else {
-                let s = format!("<function {}>", str_utf8(name).unwrap_or("?"));
-                ffi::Py_DecRef(name);
-                s
-            }
+            let name = take_str(ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr()));
+            format!("<function {}>", name.as_deref().unwrap_or("?"))
         } else {
             format!("<{} object>", type_qualname(obj))
         };
