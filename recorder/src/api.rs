@@ -133,6 +133,20 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
     })
 }
 
+/// Drops the active recording without writing anything: for a forked child, whose copy of
+/// the trace buffer belongs to the parent. Monitoring is switched off in this process.
+#[pyfunction]
+pub fn abandon(py: Python<'_>) -> PyResult<()> {
+    guard(|| {
+        if let Some(mut slot) = lock_active() {
+            if let Some(tracer) = slot.take() {
+                tracer.abandon(py);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Whether a recording is active (and not detached after an error).
 #[pyfunction]
 pub fn is_tracing() -> bool {

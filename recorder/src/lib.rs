@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::start, m)?)?;
     m.add_function(wrap_pyfunction!(api::stop, m)?)?;
     m.add_function(wrap_pyfunction!(api::is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(api::abandon, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
     m.add_function(wrap_pyfunction!(api::resolve_policy, m)?)?;
     m.add_function(wrap_pyfunction!(api::configure_logging, m)?)?;

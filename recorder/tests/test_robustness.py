@@ -261,3 +261,14 @@ def test_default_run_prints_nothing_of_its_own(tmp_path):
     plain = run([sys.executable, "argv_echo.py"], cwd=PARITY)
     proc = record(tmp_path / "t", ["argv_echo.py"], cwd=PARITY)
     assert (proc.stdout, proc.stderr) == (plain.stdout, plain.stderr)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_leaves_the_parent_trace_intact(tmp_path):
+    plain = run([sys.executable, str(PROGRAMS / "forker.py")])
+    proc = record(tmp_path / "t", [str(PROGRAMS / "forker.py")])
+    assert (proc.stdout, proc.stderr, proc.returncode) == (plain.stdout, plain.stderr, plain.returncode)
+    events, meta = load_trace(tmp_path / "t")
+    assert meta["exit_status"] == 0
+    assert sum("Call" in e for e in events) == sum("Return" in e for e in events)
+    assert leftovers(tmp_path) == []

@@ -72,6 +72,7 @@ class Session:
         self.trace_id = os.urandom(16).hex()
         self._io = IOCapture() if capture_io else None
         self._staging: Path | None = None
+        self._pid = os.getpid()
         self._started_at = 0.0
         self._t0 = 0.0
 
@@ -110,6 +111,14 @@ class Session:
             raise
         if self._io is not None:
             self._io.install()
+        self._pid = os.getpid()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: the trace belongs to the parent; record nothing, write nothing."""
+        if self._staging is not None:
+            _native.abandon()
 
     def stop(self, exit_status: int, *, interrupted: str | None = None) -> Path | None:
         """Finishes the trace and publishes it. Returns the trace folder, or ``None`` when
@@ -117,7 +126,7 @@ class Session:
         if self._io is not None:
             self._io.uninstall()
         staging = self._staging
-        if staging is None:
+        if staging is None or os.getpid() != self._pid:
             return None
         self._staging = None
         failure: str | None = None

@@ -657,6 +657,14 @@ impl RuntimeTracer {
         })
     }
 
+    /// Detaches without flushing: the buffered events are the parent process's to write.
+    pub fn abandon(self, py: Python<'_>) {
+        if self.failure.is_none() {
+            let _ = self.install.uninstall(py);
+        }
+        self.writer.forget();
+    }
+
     pub fn trace_bytes(&self) -> u64 {
         self.writer.bytes_written()
     }

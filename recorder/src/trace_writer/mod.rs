@@ -300,6 +300,12 @@ impl TraceWriter {
         self.bytes_written
     }
 
+    /// Releases the file without flushing the buffer (after `fork`, in the child).
+    pub fn forget(self) {
+        let (file, _unflushed) = self.out.into_parts();
+        drop(file);
+    }
+
     pub fn flush(&mut self) -> RecorderResult<()> {
         self.out
             .flush()
