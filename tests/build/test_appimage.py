@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import make_wheel, need
+from build_helpers import make_wheel, need
 
 from ctbuild import icon, platforms, shims, stage, tools
 from ctbuild.context import BuildContext

@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import interpreter, make_wheel
+from build_helpers import interpreter, make_wheel
 
 from ctbuild import config, stage
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import make_wheel
+from build_helpers import make_wheel
 
 from ctbuild import __main__ as cli
 from ctbuild import config, freeze, wheels

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import interpreter, make_wheel
+from build_helpers import interpreter, make_wheel
 
 from ctbuild import shims, stage
 

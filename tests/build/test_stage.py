@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_wheel
+from build_helpers import make_wheel
 
 from ctbuild import stage
 from ctbuild.context import sha256_file
