@@ -30,7 +30,8 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 PINS = config.PINS  # the one place for pins: src/ctbuild/config.py
-TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PINS["actionlint"]]
+TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PINS["actionlint"],
+             PINS["ziglang"]]  # ziglang: builds the stand-in python.exe for the .cmd shim test
 BUILD_DEPS = [PINS["rich"], PINS["requests"]]
 
 
