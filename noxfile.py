@@ -22,7 +22,7 @@ SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 from ctbuild import config  # noqa: E402  (stdlib-only module: safe in nox's interpreter)
 
-PYTHONS = ["3.12", "3.13"]
+PYTHONS = list(config.PYTHON_VERSIONS)
 BUILD_PYTHON = "3.12"
 
 nox.options.default_venv_backend = "virtualenv"
