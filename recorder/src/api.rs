@@ -12,7 +12,7 @@ use pyo3::types::PyDict;
 
 use crate::encoder::Caps;
 use crate::errors::{ErrorCode, RecorderError};
-use crate::ffi_guard::{caught_panics, guard};
+use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
 use crate::policy::{overrides_from_env, PolicyOverrides, RecorderPolicy};
 use crate::runtime::{lock_active, Finished, OnError, RuntimeTracer, ScopePolicy, TracerConfig};
@@ -109,6 +109,7 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
             paths,
             diagnostics,
             filters,
+            callbacks,
         } = tracer.finish(py, exit_status)?;
         let d = PyDict::new(py);
         d.set_item("events", stats.events)?;
@@ -119,8 +120,10 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
         d.set_item("io_events", stats.io_events)?;
         d.set_item("exceptions", stats.exceptions)?;
         d.set_item("paths", paths)?;
-        d.set_item("detaches", diagnostics.detaches)?;
-        d.set_item("caught_panics", caught_panics())?;
+        d.set_item("callbacks", callbacks)?;
+        let diagnostics = serde_json::to_string(&diagnostics)
+            .map_err(|e| RecorderError::internal(format!("cannot encode diagnostics: {e}")))?;
+        d.set_item("diagnostics_json", diagnostics)?;
         let summary = serde_json::to_string(&filters).map_err(|e| {
             RecorderError::internal(format!("cannot encode the filter summary: {e}"))
         })?;

@@ -272,3 +272,14 @@ def test_forked_child_leaves_the_parent_trace_intact(tmp_path):
     assert meta["exit_status"] == 0
     assert sum("Call" in e for e in events) == sum("Return" in e for e in events)
     assert leftovers(tmp_path) == []
+
+
+def test_unrecorded_code_is_disabled_not_filtered_per_event(tmp_path):
+    """json.dumps runs ~10 stdlib lines per call; with DISABLE they reach the recorder only
+    once per location, so callbacks stay near the user code's own ~2 per iteration."""
+    proc = record(tmp_path / "t", [str(PROGRAMS / "stdlib_heavy.py")])
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((tmp_path / "t" / "trace_metadata.json").read_text())
+    assert meta["stats"]["steps"] >= 10000
+    assert meta["stats"]["callbacks"] < 1.3 * meta["stats"]["steps"], meta["stats"]
+    assert meta["diagnostics"]["dropped_events"] == 0

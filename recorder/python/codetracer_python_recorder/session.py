@@ -21,7 +21,6 @@ from .scope import default_scope
 
 RECORDER_NAME = "codetracer-python-recorder"
 TRACE_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json")
-_DIAGNOSTICS = ("detaches", "caught_panics", "dropped_events")
 
 
 def check_target_dir(trace_dir: Path) -> None:
@@ -144,6 +143,7 @@ class Session:
         import json  # deferred: start-up time matters more than stop time
 
         filters = json.loads(stats.pop("filters_json", "null"))
+        diagnostics = json.loads(stats.pop("diagnostics_json", "{}"))
         partial = failure is not None
         if partial and not self.keep_partial:
             _remove_tree(staging)
@@ -157,6 +157,7 @@ class Session:
             (staging / "trace_paths.json").write_text(json.dumps(paths), encoding="utf-8")
             metadata = self._metadata(staging, exit_status, stats, failure, interrupted)
             metadata["filters"] = filters
+            metadata["diagnostics"] = diagnostics
             (staging / "trace_metadata.json").write_text(
                 json.dumps(metadata, indent=2), encoding="utf-8"
             )
@@ -200,10 +201,9 @@ class Session:
             "duration_s": round(time.perf_counter() - self._t0, 6),
             "activation_path": self.activation_path,
             "stats": {
-                **{k: v for k, v in stats.items() if k not in _DIAGNOSTICS and not k.startswith("failure")},
+                **{k: v for k, v in stats.items() if not k.startswith("failure")},
                 "trace_bytes": trace_bytes,
             },
-            "diagnostics": {k: stats.get(k, 0) for k in _DIAGNOSTICS},
             "threads": "all threads in one stream; a thread change is an Event "
             "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
             **self.extra_metadata,

@@ -17,8 +17,10 @@ use crate::encoder::{retain, str_utf8, type_qualname, Caps, ValueEncoder};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::fast_hash::FastMap;
 use crate::ffi_guard::guard;
+use crate::logging::{Counter, Metrics, MetricsSnapshot};
 use crate::monitoring::{self, Installation};
 use crate::trace_writer::{EventKind, TraceEvent, TraceWriter, WriterStats};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::trace_filter::{CodeScope, Engine, ExecAction, FilterSummary, ValueAction, ValueKind};
 pub use code_info::ScopePolicy;
@@ -63,19 +65,20 @@ pub struct TracerConfig {
     pub on_error: OnError,
 }
 
-/// Counters reported in `trace_metadata.json`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Diagnostics {
-    pub skipped_events: u64,
-    pub detaches: u64,
-}
+/// Callback invocations skipped because the tracer was busy (a finalizer re-entering, or a
+/// thread switch inside a callback); reported as `dropped_events`.
+static DROPPED_EVENTS: AtomicU64 = AtomicU64::new(0);
+/// Every callback invocation that reached the recorder (for measuring DISABLE's effect).
+static CALLBACKS: AtomicU64 = AtomicU64::new(0);
 
 /// What a finished recording reports back for `trace_metadata.json`.
 pub struct Finished {
     pub stats: WriterStats,
     pub paths: Vec<String>,
-    pub diagnostics: Diagnostics,
+    pub diagnostics: MetricsSnapshot,
     pub filters: FilterSummary,
+    /// Callback invocations while recording.
+    pub callbacks: u64,
 }
 
 pub struct RuntimeTracer {
@@ -95,7 +98,7 @@ pub struct RuntimeTracer {
     name_actions: FastMap<(usize, usize), ValueAction>,
     filter_summary: FilterSummary,
     scratch: Vec<u8>,
-    pub diagnostics: Diagnostics,
+    metrics: Metrics,
     /// Set when the tracer detached itself after an error.
     pub failure: Option<RecorderError>,
 }
@@ -108,9 +111,13 @@ pub fn dispatch(
     py: Python<'_>,
     body: impl FnOnce(&mut RuntimeTracer) -> RecorderResult<Action>,
 ) -> PyResult<Py<PyAny>> {
+    CALLBACKS.fetch_add(1, Ordering::Relaxed);
     let outcome = guard(|| {
-        let mut slot = lock_active();
-        let Some(tracer) = slot.as_mut().and_then(|s| s.as_mut()) else {
+        let Some(mut slot) = lock_active() else {
+            DROPPED_EVENTS.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        let Some(tracer) = slot.as_mut() else {
             return Ok(None);
         };
         if tracer.failure.is_some() {
@@ -197,14 +204,14 @@ impl RuntimeTracer {
             name_actions: FastMap::default(),
             filter_summary,
             scratch: Vec::with_capacity(4096),
-            diagnostics: Diagnostics::default(),
+            metrics: Metrics::new(),
             failure: None,
         })
     }
 
     /// Detaches after an error; the error is returned so `abort` can raise it.
     fn fail(&mut self, py: Python<'_>, err: RecorderError) -> PyErr {
-        self.diagnostics.detaches += 1;
+        self.metrics.incr(Counter::Detaches);
         crate::logging::global::log(
             crate::logging::Level::Error,
             Some(err.code.as_str()),
@@ -652,7 +659,16 @@ impl RuntimeTracer {
         Ok(Finished {
             stats: self.writer.stats,
             paths: self.writer.paths().to_vec(),
-            diagnostics: self.diagnostics,
+            diagnostics: {
+                self.metrics.add(
+                    Counter::DroppedEvents,
+                    DROPPED_EVENTS.swap(0, Ordering::Relaxed),
+                );
+                self.metrics
+                    .add(Counter::CaughtPanics, crate::ffi_guard::caught_panics());
+                self.metrics.snapshot()
+            },
+            callbacks: CALLBACKS.swap(0, Ordering::Relaxed),
             filters: self.filter_summary,
         })
     }
