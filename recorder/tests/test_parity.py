@@ -68,3 +68,35 @@ def test_trace_written_for_failing_program(tmp_path):
     meta = json.loads((tmp_path / "trace" / "trace_metadata.json").read_text())
     assert meta["exit_status"] == 5
     assert meta["args"] == ["5"]
+
+
+def _run_in_pty(argv, cwd):
+    """Runs argv with stdin/stdout/stderr on a pseudo-terminal and returns what it printed."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execv(argv[0], argv)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out
+
+
+def test_a_tty_stays_a_tty(tmp_path):
+    plain = _run_in_pty([sys.executable, "tty_check.py"], PARITY)
+    traced = _run_in_pty(
+        [sys.executable, "-m", "codetracer_python_recorder", "--trace-dir", str(tmp_path / "t"), "tty_check.py"],
+        PARITY,
+    )
+    assert plain.strip() == b"True True True"
+    assert traced == plain

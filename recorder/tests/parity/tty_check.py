@@ -1,0 +1,3 @@
+import sys
+
+print(sys.stdout.isatty(), sys.stderr.isatty(), sys.stdin.isatty())
