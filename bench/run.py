@@ -63,6 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float,
                    help="stop starting new programs after this long; the rest is reported as "
                         "skipped (results are written after every program anyway)")
+    p.add_argument("--run-budget", type=float,
+                   help="seconds one plain/floor/ours run may take before it is killed and the "
+                        "cell reported as skipped (default 60, quick 30)")
     p.add_argument("--cell-budget", type=float,
                    help="seconds one (program, python, mode) cell may take before its run count "
                         "is cut (default 45, quick 20)")
@@ -72,6 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.runs = args.runs or (2 if args.quick else 5)
     args.upstream_budget = args.upstream_budget or (10.0 if args.quick else 60.0)
     args.cell_budget = args.cell_budget or (20.0 if args.quick else 45.0)
+    args.run_budget = args.run_budget or (30.0 if args.quick else 60.0)
     args.out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     return args
 
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     mode_names = [m.name for m in chosen_modes]
     settings = Settings(runs=args.runs, quick=args.quick, upstream_budget_s=args.upstream_budget,
                         cell_budget_s=args.cell_budget, mem_cap_mb=args.mem_cap_mb,
-                        run_timeout_s=60.0 if args.quick else 120.0)
+                        run_timeout_s=args.run_budget)
     t0 = time.time()
     deadline = t0 + args.max_minutes * 60 if args.max_minutes else None
     results: dict = {
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             "host": platform.node(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "loadavg_start": _loadavg(), "quick": args.quick, "runs": args.runs,
             "upstream_budget_s": args.upstream_budget, "cell_budget_s": args.cell_budget,
+            "run_budget_s": args.run_budget,
             "modes": mode_names,
             "git_commit": _git_commit(), "recorder_source_hash": envs.recorder_source_hash(),
             "pythons": {}, "notes": list(NOTES),

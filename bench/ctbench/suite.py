@@ -93,23 +93,30 @@ def _trace_dir(python: str, program: str, mode: str, tag: str) -> Path:
 
 
 def _run_mode(cell: Cell, mode: Mode, python: Path, program: Program, settings: Settings,
-              timeout: float, size: int | None = None, keep_stats: bool = True) -> RunResult:
-    """One run of `mode`; collects trace stats from the first recording, then deletes it."""
+              timeout: float, size: int | None = None) -> RunResult:
+    """One run of `mode`; collects trace stats from the first good recording, then deletes it."""
     size = cell.size if size is None else size
     trace_dir = _trace_dir(cell.python, cell.program, mode.name, str(len(cell.runs))) \
         if mode.records else None
     result = run_once(mode.command(python, program.path, size, trace_dir),
                       cwd=program.path.parent, timeout=timeout, mem_cap_mb=settings.mem_cap_mb)
     if trace_dir is not None:
-        if result.ok and keep_stats and cell.trace is None:
+        if result.ok and cell.trace is None:
             cell.trace = trace_stats.trace_stats(trace_dir)
         shutil.rmtree(trace_dir, ignore_errors=True)
     return result
 
 
+def _mark_failed(cell: Cell, result: RunResult, timeout: float) -> None:
+    """A run past its time limit is a skip (budget), any other bad exit a failure."""
+    cell.status = "skipped" if result.timed_out else "failed"
+    cell.reason = _fail_reason(result, timeout)
+    cell.runs = []
+
+
 def _fail_reason(result: RunResult, timeout: float) -> str:
     if result.timed_out:
-        return f"exceeded {timeout:.0f} s (killed)"
+        return f"exceeded {timeout:.0f} s budget (killed)"
     last = result.stderr_tail.strip().splitlines()[-1:] or [""]
     return f"exit status {result.exit_code}: {last[0][:200]}"
 
@@ -126,24 +133,27 @@ def measure_fast_modes(tag: str, program: Program, pythons: dict[str, Path], mod
         cells.append(cell)
     live = [(c, MODE_BY_NAME[c.mode]) for c in cells if c.status == "ok"]
     wanted: dict[str, int] = {}
-    for cell, mode in live:  # warm-up: .pyc files, page cache; not measured
+    for cell, mode in live:  # warm-up: .pyc files, page cache; not measured unless slow
         warm = _run_mode(cell, mode, pythons[mode.name], program, settings,
-                         settings.run_timeout_s, keep_stats=False)
+                         settings.run_timeout_s)
         if not warm.ok:
-            cell.status, cell.reason = "failed", _fail_reason(warm, settings.run_timeout_s)
+            _mark_failed(cell, warm, settings.run_timeout_s)
+            continue
         wanted[cell.mode] = max(1, min(settings.runs,
                                        int(settings.cell_budget_s // max(warm.wall_s, 1e-3))))
-        if warm.ok and wanted[cell.mode] < settings.runs:
-            cell.reason = (f"{wanted[cell.mode]} run(s): warm-up took {warm.wall_s:.1f} s, "
+        if warm.wall_s >= settings.cell_budget_s / 3:
+            cell.runs.append(warm)  # start-up effects are noise at this length; save a run
+        if wanted[cell.mode] < settings.runs:
+            cell.reason = (f"{wanted[cell.mode]} run(s): one run took {warm.wall_s:.1f} s, "
                            f"cell budget {settings.cell_budget_s:.0f} s")
-    for i in range(settings.runs):
+    for _ in range(settings.runs):
         for cell, mode in live:
-            if cell.status != "ok" or i >= wanted[cell.mode]:
+            if cell.status != "ok" or len(cell.runs) >= wanted[cell.mode]:
                 continue
             result = _run_mode(cell, mode, pythons[mode.name], program, settings,
                                settings.run_timeout_s)
             if not result.ok:
-                cell.status, cell.reason = "failed", _fail_reason(result, settings.run_timeout_s)
+                _mark_failed(cell, result, settings.run_timeout_s)
                 continue
             cell.runs.append(result)
     for cell in cells:
