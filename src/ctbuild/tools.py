@@ -39,6 +39,10 @@ class DownloadError(BuildError):
     pass
 
 
+class NotRetryable(DownloadError):
+    """The server answered with a client error (4xx): asking again will not help."""
+
+
 # --- download ------------------------------------------------------------------------
 def download(
     url: str,
@@ -69,7 +73,7 @@ def download(
         try:
             with requests.get(url, stream=True, timeout=timeout) as resp:
                 if 400 <= resp.status_code < 500:
-                    raise DownloadError(f"{url}: HTTP {resp.status_code}")
+                    raise NotRetryable(f"{url}: HTTP {resp.status_code}")
                 resp.raise_for_status()
                 expected = resp.headers.get("Content-Length")
                 got = 0
@@ -84,10 +88,11 @@ def download(
                 raise DownloadError(f"{url}: sha256 {digest} does not match pinned {sha256}")
             part.replace(dest)
             return dest
+        except NotRetryable as exc:
+            last = exc
+            break
         except DownloadError as exc:
             last = exc
-            if "HTTP 4" in str(exc):
-                break
         except requests.RequestException as exc:
             last = exc
         part.unlink(missing_ok=True)
