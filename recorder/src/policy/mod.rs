@@ -1,6 +1,7 @@
 //! Recorder policy: failure handling and diagnostics switches (defaults < env < CLI).
-//! The Python bindings live with the PyO3 code; this part is plain Rust.
+//! `model` and `env` are plain Rust; `bindings` exposes the resolution to Python.
 
+pub mod bindings;
 pub mod env;
 pub mod model;
 

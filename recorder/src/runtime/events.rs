@@ -1,0 +1,355 @@
+//! Monitoring events turned into trace events: calls, returns, steps with their variables,
+//! exceptions, and the thread markers between them.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use super::{Action, Exit, RuntimeTracer, REDACTED};
+use crate::encoder::{retain, str_utf8, type_qualname};
+use crate::errors::RecorderResult;
+use crate::trace_filter::ValueAction;
+use crate::trace_writer::{EventKind, TraceEvent};
+
+impl RuntimeTracer {
+    pub(super) fn activation_check(&mut self, filename: &str) -> bool {
+        if !self.activated {
+            if let Some(path) = &self.config.activation_path {
+                if path == filename {
+                    self.activated = true;
+                }
+            }
+        }
+        self.activated
+    }
+
+    /// Emits a thread marker when events start coming from another thread.
+    pub(super) fn note_thread(&mut self) -> RecorderResult<u64> {
+        let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
+        if self.stacks.switch_to(ident) {
+            let content = ident.to_string();
+            self.writer.emit(TraceEvent::Log {
+                kind: EventKind::TraceLogEvent,
+                metadata: "thread",
+                content: &content,
+            })?;
+        }
+        Ok(ident)
+    }
+
+    /// PY_START, PY_RESUME and PY_THROW: a frame (re)enters.
+    pub fn on_start(&mut self, code: &Bound<'_, PyAny>, resumed: bool) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
+        if !entry.traced {
+            return Ok(if resumed {
+                Action::Continue
+            } else {
+                Action::Disable
+            });
+        }
+        let filename = entry.filename.clone();
+        if !self.activation_check(&filename) {
+            return Ok(Action::Continue);
+        }
+        self.note_thread()?;
+        let key = code.as_ptr() as usize;
+        let (function_id, params) = {
+            let entry = self.entry(code)?;
+            let decision = entry.decision.clone();
+            self.encoder.attr_rules = decision;
+            let entry = self.entry(code)?;
+            let params: Vec<(usize, usize, ValueAction)> = if resumed {
+                Vec::new()
+            } else {
+                entry
+                    .params
+                    .iter()
+                    .map(|(name, vid, action)| (name.as_ptr() as usize, *vid, *action))
+                    .collect()
+            };
+            (entry.function_id, params)
+        };
+        let mut args: Vec<(usize, Vec<u8>)> = Vec::with_capacity(params.len());
+        if !params.is_empty() {
+            let locals = unsafe { ffi::PyEval_GetLocals() };
+            if locals.is_null() {
+                unsafe { ffi::PyErr_Clear() };
+            } else {
+                for (name_ptr, vid, action) in params {
+                    let value =
+                        unsafe { ffi::PyDict_GetItem(locals, name_ptr as *mut ffi::PyObject) };
+                    if value.is_null() || action == ValueAction::Drop {
+                        self.count_action(action);
+                        continue;
+                    }
+                    let mut buf = Vec::new();
+                    unsafe { self.encode_filtered(value, action, &mut buf)? };
+                    args.push((vid, buf));
+                }
+            }
+        }
+        self.writer.emit(TraceEvent::Call {
+            function_id,
+            args: &args,
+        })?;
+        self.stacks.push(key);
+        Ok(Action::Continue)
+    }
+
+    /// PY_RETURN, PY_YIELD and PY_UNWIND: a frame leaves (for now or for good).
+    pub fn on_exit(
+        &mut self,
+        code: &Bound<'_, PyAny>,
+        exit: Exit<'_, '_>,
+    ) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
+        if !entry.traced {
+            return Ok(match exit {
+                Exit::Unwind(_) => Action::Continue,
+                _ => Action::Disable,
+            });
+        }
+        if !self.activated {
+            return Ok(Action::Continue);
+        }
+        self.note_thread()?;
+        let key = code.as_ptr() as usize;
+        // Frames entered before activation (or whose start we never saw) are not on the stack.
+        let Some(unwound) = self.stacks.pop_to(key) else {
+            return Ok(Action::Continue);
+        };
+        for _ in 0..unwound {
+            self.scratch.clear();
+            self.encoder
+                .encode_none(&mut self.writer, &mut self.scratch)?;
+            self.writer.emit(TraceEvent::Return {
+                value: &self.scratch,
+            })?;
+        }
+        let (ret_action, decision) = {
+            let entry = self.entry(code)?;
+            (entry.ret_action, entry.decision.clone())
+        };
+        self.encoder.attr_rules = decision;
+        self.scratch.clear();
+        match exit {
+            Exit::Return(v) | Exit::Yield(v) => {
+                let mut buf = std::mem::take(&mut self.scratch);
+                let r = unsafe { self.encode_filtered(v.as_ptr(), ret_action, &mut buf) };
+                self.scratch = buf;
+                r?
+            }
+            Exit::Unwind(exc) => {
+                let text = format!("<unwound by {}>", unsafe { type_qualname(exc.as_ptr()) });
+                self.encoder
+                    .encode_placeholder(&mut self.writer, &text, &mut self.scratch)?
+            }
+        }
+        let value = std::mem::take(&mut self.scratch);
+        let result = self.writer.emit(TraceEvent::Return { value: &value });
+        self.scratch = value;
+        result?;
+        Ok(Action::Continue)
+    }
+
+    /// LINE: one step, followed by the frame's visible variables.
+    pub fn on_line(&mut self, code: &Bound<'_, PyAny>, line: i64) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
+        if !entry.traced {
+            return Ok(Action::Disable);
+        }
+        let (path_id, namespace_body) = (entry.path_id, entry.namespace_body);
+        let decision = entry.decision.clone();
+        #[cfg(feature = "fault-injection")]
+        super::fault_injection::maybe_panic(line);
+        if !self.activated {
+            return Ok(Action::Continue);
+        }
+        let key = code.as_ptr() as usize;
+        self.note_thread()?;
+        if !self.stacks.is_top(key) {
+            return Ok(Action::Continue);
+        }
+        self.writer.emit(TraceEvent::Step { path_id, line })?;
+        self.encoder.attr_rules = decision;
+        let locals = unsafe { ffi::PyEval_GetLocals() };
+        if locals.is_null() {
+            unsafe { ffi::PyErr_Clear() };
+            return Ok(Action::Continue);
+        }
+        unsafe { self.record_variables(key, locals, namespace_body) }?;
+        Ok(Action::Continue)
+    }
+
+    /// Writes a `Value` event per visible variable of `locals` (a dict, borrowed).
+    pub(super) unsafe fn record_variables(
+        &mut self,
+        code_key: usize,
+        locals: *mut ffi::PyObject,
+        namespace_body: bool,
+    ) -> RecorderResult<()> {
+        if ffi::PyDict_Check(locals) == 0 {
+            return Ok(());
+        }
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        while ffi::PyDict_Next(locals, &mut pos, &mut key, &mut value) != 0 {
+            if ffi::PyUnicode_Check(key) == 0 {
+                continue;
+            }
+            if namespace_body {
+                // Program state only: no modules, functions, classes or dunder names.
+                if self.encoder.known().is_definition(value) {
+                    continue;
+                }
+                if let Some(name) = str_utf8(key) {
+                    if name.starts_with("__") && name.ends_with("__") {
+                        continue;
+                    }
+                }
+            }
+            let action = self.name_action(code_key, key, namespace_body);
+            if action == ValueAction::Drop {
+                self.count_action(action);
+                continue;
+            }
+            let vid = self.variable_id(key)?;
+            if action == ValueAction::Redact {
+                self.count_action(action);
+                self.scratch.clear();
+                self.encoder
+                    .encode_placeholder(&mut self.writer, REDACTED, &mut self.scratch)?;
+                let bytes = std::mem::take(&mut self.scratch);
+                let r = self.writer.emit(TraceEvent::Value {
+                    variable_id: vid,
+                    value: &bytes,
+                });
+                self.scratch = bytes;
+                r?;
+                continue;
+            }
+            self.record_value(vid, value)?;
+        }
+        Ok(())
+    }
+
+    pub(super) unsafe fn variable_id(&mut self, name: *mut ffi::PyObject) -> RecorderResult<usize> {
+        let addr = name as usize;
+        if let Some((_, vid)) = self.names.get(&addr) {
+            if *vid != usize::MAX {
+                return Ok(*vid);
+            }
+        }
+        let text = str_utf8(name).unwrap_or("<?>");
+        let vid = self.writer.variable_id(text)?;
+        self.names.insert(addr, (retain(name), vid));
+        Ok(vid)
+    }
+
+    pub(super) unsafe fn record_value(
+        &mut self,
+        vid: usize,
+        value: *mut ffi::PyObject,
+    ) -> RecorderResult<()> {
+        let cacheable =
+            ffi::PyUnicode_CheckExact(value) != 0 || ffi::PyBytes_CheckExact(value) != 0;
+        if cacheable {
+            if let Some(Some((obj, bytes))) = self.value_cache.get(vid) {
+                if obj.as_ptr() == value {
+                    let bytes = bytes.clone();
+                    return self.writer.emit(TraceEvent::Value {
+                        variable_id: vid,
+                        value: &bytes,
+                    });
+                }
+            }
+        }
+        self.scratch.clear();
+        self.encoder
+            .encode(&mut self.writer, value, &mut self.scratch)?;
+        let bytes = std::mem::take(&mut self.scratch);
+        let result = self.writer.emit(TraceEvent::Value {
+            variable_id: vid,
+            value: &bytes,
+        });
+        if cacheable {
+            if self.value_cache.len() <= vid {
+                self.value_cache.resize_with(vid + 1, || None);
+            }
+            self.value_cache[vid] = Some((retain(value), bytes.clone()));
+        }
+        self.scratch = bytes;
+        result
+    }
+
+    /// RAISE, RERAISE, EXCEPTION_HANDLED in recorded code: an `Error` event.
+    pub fn on_exception(
+        &mut self,
+        code: &Bound<'_, PyAny>,
+        what: &str,
+        exc: &Bound<'_, PyAny>,
+    ) -> RecorderResult<Action> {
+        let entry = self.entry(code)?;
+        if !entry.traced || !self.activated {
+            return Ok(Action::Continue);
+        }
+        self.note_thread()?;
+        if !self.stacks.is_top(code.as_ptr() as usize) {
+            return Ok(Action::Continue);
+        }
+        let text = unsafe { exception_text(exc.as_ptr(), self.encoder.caps.max_string) };
+        self.writer.emit(TraceEvent::Log {
+            kind: EventKind::Error,
+            metadata: what,
+            content: &text,
+        })?;
+        Ok(Action::Continue)
+    }
+}
+
+extern "C" {
+    // Part of the stable ABI since 3.12; pyo3-ffi does not declare it for abi3 builds.
+    pub(super) fn PyException_GetArgs(exc: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// `TypeName: message` from the exception's args, never calling a user `__str__`.
+unsafe fn exception_text(exc: *mut ffi::PyObject, max: usize) -> String {
+    let name = type_qualname(exc);
+    let args = PyException_GetArgs(exc);
+    if args.is_null() {
+        ffi::PyErr_Clear();
+        return name;
+    }
+    let mut parts = Vec::new();
+    let n = ffi::PyTuple_Size(args).max(0);
+    for i in 0..n {
+        let item = ffi::PyTuple_GetItem(args, i);
+        if item.is_null() {
+            ffi::PyErr_Clear();
+            continue;
+        }
+        if ffi::PyUnicode_Check(item) != 0 {
+            parts.push(
+                str_utf8(item)
+                    .unwrap_or("")
+                    .chars()
+                    .take(max)
+                    .collect::<String>(),
+            );
+        } else if ffi::PyLong_Check(item) != 0 {
+            let v = ffi::PyLong_AsLongLong(item);
+            if !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+            }
+            parts.push(v.to_string());
+        } else {
+            parts.push(format!("<{}>", type_qualname(item)));
+        }
+    }
+    ffi::Py_DecRef(args);
+    if parts.is_empty() {
+        name
+    } else {
+        format!("{name}: {}", parts.join(", "))
+    }
+}
