@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import nox
+import nox.command
 
 ROOT = Path(__file__).resolve().parent
 SRC = str(ROOT / "src")
@@ -63,21 +64,39 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=BUILD_PYTHON)
 def lint(session: nox.Session) -> None:
-    """Static checks of Python, Rust, both pyprojects, cibuildwheel config and workflows."""
+    """Static checks of Python, Rust, both pyprojects, cibuildwheel config and workflows.
+
+    Every check runs even after one fails, so one run shows all problems.
+    """
     session.install(PINS["ruff"], PINS["validate-pyproject"], PINS["schema-store"],
                     PINS["cibuildwheel"], PINS["actionlint"])
-    session.run("ruff", "check", ".")
-    cargo(session, "clippy", "--all-targets", "--", "-D", "warnings")
-    cargo(session, "fmt", "--check")
-    session.run("validate-pyproject", "pyproject.toml", "recorder/pyproject.toml")
+    failed: list[str] = []
+
+    def check(name: str, run, *args: str) -> None:
+        try:
+            run(session, *args)
+        except nox.command.CommandFailed:
+            failed.append(name)
+
+    def tool(s: nox.Session, *args: str) -> None:
+        s.run(*args)
+
+    check("ruff", tool, "ruff", "check", ".")
+    check("clippy", cargo, "clippy", "--all-targets", "--", "-D", "warnings")
+    check("rustfmt", cargo, "fmt", "--check")
+    check("validate-pyproject", tool, "validate-pyproject", "pyproject.toml",
+          "recorder/pyproject.toml")
     with session.chdir("recorder"):
         for platform in ("linux", "macos", "windows"):
-            session.run("cibuildwheel", "--print-build-identifiers", "--platform", platform)
+            check(f"cibuildwheel {platform}", tool, "cibuildwheel",
+                  "--print-build-identifiers", "--platform", platform)
     workflows = sorted(glob.glob(".github/workflows/*.y*ml"))
     if workflows:
-        session.run("actionlint", *workflows)
+        check("actionlint", tool, "actionlint", *workflows)
     else:
         session.log("no .github/workflows yet: actionlint skipped")
+    if failed:
+        session.error(f"lint failed: {', '.join(failed)}")
 
 
 @nox.session(python=BUILD_PYTHON)
