@@ -4,8 +4,9 @@ Usage: python floor_launcher.py SCRIPT [ARGS...]
 
 Registers a Python callback returning None (never DISABLE, so every event keeps firing) for the
 same events our recorder uses, then runs SCRIPT like `python SCRIPT` would (argv, sys.path[0],
-__main__). With BENCH_FLOOR_COUNT=FILE the callbacks count events instead and write the total
-to FILE at exit; the suite uses that count to predict upstream run times.
+__main__). With BENCH_FLOOR_COUNT=FILE the callbacks count events instead and write
+"TOTAL USER" to FILE at exit (USER = events in code under the script's directory); the suite
+uses those counts to predict upstream run times.
 This file is standalone on purpose: it is started by the interpreter under test, not imported.
 """
 import os
@@ -41,17 +42,20 @@ def install(callback=_noop):
     return tool_id
 
 
-def _counting_callback(path):
+def _counting_callback(path, user_dir):
     import atexit
 
-    counter = [0]
+    counter = [0, 0]
+    prefix = os.path.join(user_dir, "")
 
-    def count(*args):
+    def count(code, *args):
         counter[0] += 1
+        if code.co_filename.startswith(prefix):
+            counter[1] += 1
 
     def dump():
         with open(path, "w") as fh:
-            fh.write(str(counter[0]))
+            fh.write(f"{counter[0]} {counter[1]}")
 
     atexit.register(dump)
     return count
@@ -64,7 +68,7 @@ def main():
     count_file = os.environ.pop("BENCH_FLOOR_COUNT", None)
     sys.argv = sys.argv[1:]
     sys.path[0] = os.path.dirname(os.path.abspath(script))
-    install(_counting_callback(count_file) if count_file else _noop)
+    install(_counting_callback(count_file, sys.path[0]) if count_file else _noop)
     runpy.run_path(script, run_name="__main__")
 
 

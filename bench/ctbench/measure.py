@@ -32,6 +32,7 @@ class RunResult:
     exit_code: int
     timed_out: bool = False
     stderr_tail: str = ""
+    cpu_at_kill_s: float | None = None  # CPU the process group had used when killed
 
     @property
     def ok(self) -> bool:
@@ -39,6 +40,25 @@ class RunResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """user+system CPU of every live process in group `pgid`, read from /proc (Linux only).
+
+    Taken just before a timeout kill: a run that used almost no CPU was hung, not slow.
+    """
+    total, ticks, seen = 0, os.sysconf("SC_CLK_TCK"), False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime stime
+            total += int(fields[11]) + int(fields[12])
+            seen = True
+    return total / ticks if seen else None
 
 
 def _limit_memory(cap_bytes: int | None):
@@ -62,7 +82,10 @@ def run_once(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
                                 preexec_fn=_limit_memory(cap))
 
+        cpu_at_kill: list[float | None] = [None]
+
         def kill() -> None:
+            cpu_at_kill[0] = group_cpu_seconds(proc.pid)
             timed_out.set()
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -90,4 +113,5 @@ def run_once(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None
             lines = rss_file.read().split()
             rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else rss_kb
     return RunResult(wall_s=wall, max_rss_kb=rss_kb, exit_code=proc.returncode,
-                     timed_out=timed_out.is_set(), stderr_tail=tail)
+                     timed_out=timed_out.is_set(), stderr_tail=tail,
+                     cpu_at_kill_s=cpu_at_kill[0])

@@ -39,8 +39,8 @@ PROGRAMS: tuple[Program, ...] = (
     Program("coroutines", "coroutines.py", 50_000, 2_000, 500, "asyncio producer/consumers"),
     Program("numeric", "numeric.py", 25_000, 500, 100, "float n-body simulation"),
     Program("text", "text.py", 400_000, 5_000, 500, "char-by-char text loop"),
-    Program("stdlib", "stdlib_heavy.py", 36_000, 2_000, 500, "json + re over records"),
-    Program("threads", "threads.py", 12_000, 500, 100, "4 worker threads, queue + lock"),
+    Program("stdlib", "stdlib_heavy.py", 36_000, 2_000, 50, "json + re over records"),
+    Program("threads", "threads.py", 12_000, 500, 20, "4 worker threads, queue + lock"),
     Program("pkg_tests", "pkg_tests.py", 4, 1, 1, "pytest: toolz test modules (PyPI)",
             requires=("toolz==1.2.0", "pytest==9.2.0")),
 )

@@ -116,6 +116,9 @@ def _mark_failed(cell: Cell, result: RunResult, timeout: float) -> None:
 
 def _fail_reason(result: RunResult, timeout: float) -> str:
     if result.timed_out:
+        cpu = result.cpu_at_kill_s
+        if cpu is not None and cpu < 0.2 * timeout:
+            return f"exceeded {timeout:.0f} s budget (killed; only {cpu:.1f} s CPU: hung)"
         return f"exceeded {timeout:.0f} s budget (killed)"
     last = result.stderr_tail.strip().splitlines()[-1:] or [""]
     return f"exit status {result.exit_code}: {last[0][:200]}"
@@ -163,8 +166,9 @@ def measure_fast_modes(tag: str, program: Program, pythons: dict[str, Path], mod
     return cells
 
 
-def count_events(python: Path, program: Program, size: int, settings: Settings) -> int | None:
-    """Monitoring events a run fires (floor launcher in counting mode); None on failure."""
+def count_events(python: Path, program: Program, size: int,
+                 settings: Settings) -> tuple[int, int] | None:
+    """(all, user-code) monitoring events a run fires (floor launcher counting); None on failure."""
     with tempfile.NamedTemporaryFile(suffix=".count", delete=False) as fh:
         out = Path(fh.name)
     try:
@@ -172,8 +176,10 @@ def count_events(python: Path, program: Program, size: int, settings: Settings) 
         result = run_once([str(python), str(FLOOR_LAUNCHER), str(program.path), str(size)],
                           cwd=program.path.parent, env=env, timeout=settings.run_timeout_s,
                           mem_cap_mb=settings.mem_cap_mb)
-        text = out.read_text().strip() if out.exists() else ""
-        return int(text) if result.ok and text.isdigit() else None
+        fields = out.read_text().split() if out.exists() else []
+        if not result.ok or len(fields) != 2 or not all(f.isdigit() for f in fields):
+            return None
+        return int(fields[0]), int(fields[1])
     finally:
         out.unlink(missing_ok=True)
 
@@ -192,8 +198,11 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
     if not first.ok:
         if first.timed_out:
             cell.status = "skipped"
-            cell.reason = (f"exceeded {budget:.0f} s budget (killed)" if calib_size == size else
+            cell.reason = (_fail_reason(first, budget) if calib_size == size else
                            f"even size {calib_size} took over {calib_timeout:.0f} s")
+            cpu = first.cpu_at_kill_s
+            if calib_size != size and cpu is not None and cpu < 0.2 * calib_timeout:
+                cell.reason += f" (only {cpu:.1f} s CPU: hung)"
         else:
             cell.status = "failed"
             cell.reason = f"at size {calib_size}: " + _fail_reason(first, calib_timeout)
@@ -211,8 +220,10 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
     startup = empty_up_wall or 0.0
     predicted = None
     if ev_calib and ev_full:
-        per_event = max(first.wall_s - startup, 0.0) / ev_calib
-        predicted = startup + per_event * ev_full
+        # upstream's variable cost follows the program's own events (it records those); fixed
+        # costs such as importing asyncio stay in the calibration run and scale with them a bit
+        pick = 1 if ev_calib[1] and ev_full[1] else 0
+        predicted = startup + max(first.wall_s - startup, 0.0) * ev_full[pick] / ev_calib[pick]
     cell.calibration = {
         "size": calib_size, "wall_s": first.wall_s, "peak_rss_kb": first.max_rss_kb,
         "plain_wall_s": plain_calib.wall_s if plain_calib.ok else None,
@@ -220,7 +231,7 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
         "trace": calib.trace,
         "bytes_per_step": per((calib.trace or {}).get("trace_json_bytes"),
                               (calib.trace or {}).get("steps")),
-        "monitoring_events": ev_calib, "monitoring_events_full": ev_full,
+        "monitoring_events": ev_calib, "monitoring_events_full": ev_full,  # (all, user code)
         "predicted_wall_s": predicted,
     }
     if predicted is not None and predicted > budget:
@@ -234,8 +245,7 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
         result = _run_mode(cell, mode, up_python, program, settings, budget)
         if not result.ok:
             cell.status = "skipped" if result.timed_out else "failed"
-            cell.reason = (f"exceeded {budget:.0f} s budget (killed)" if result.timed_out
-                           else _fail_reason(result, budget))
+            cell.reason = _fail_reason(result, budget)
             break
         cell.runs.append(result)
     if cell.status != "ok":

@@ -16,6 +16,7 @@ def test_timeout_kills_the_process_group():
     res = run_once([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert res.timed_out and not res.ok
     assert res.wall_s < 10
+    assert res.cpu_at_kill_s is not None and res.cpu_at_kill_s < 0.4  # asleep, i.e. "hung"
 
 
 def test_peak_rss_tracks_the_child_allocation():
