@@ -31,11 +31,14 @@ NOTES = [
     "PY_RESUME, PY_THROW, PY_UNWIND, LINE, RAISE, RERAISE, EXCEPTION_HANDLED: they never return "
     "DISABLE, so they fire in the standard library too. A recorder that DISABLEs filtered code "
     "can therefore run below this floor on stdlib-heavy programs.",
-    "upstream is predicted before it runs: monitoring events counted at the calibration size and "
-    "at the full size (floor launcher in counting mode), scaled by upstream's measured cost per "
-    "event at the calibration size. Skipped cells show the calibration run in brackets.",
-    "peak RSS comes from os.wait4 on each child process (its own ru_maxrss), not from "
-    "RUSAGE_CHILDREN of the long-lived runner.",
+    "upstream is predicted before it runs: the program's own monitoring events are counted at a "
+    "small calibration size and at the full size (floor launcher in counting mode) and "
+    "upstream's calibration time is scaled by their ratio. Skipped cells show the calibration "
+    "run in brackets (its ratio to plain is start-up dominated; its bytes/step are comparable).",
+    "A run past its budget is killed and its cell reported as skipped; 'hung' means the process "
+    "group had used under a fifth of the budget in CPU when it was killed.",
+    "peak RSS is the child's own maximum RSS (GNU time %M around each run), not RUSAGE_CHILDREN "
+    "of the long-lived runner (which would include the runner's fork).",
     "pkg_tests runs pytest over the first SIZE test modules of toolz 1.2.0 (PyPI, tests ship in "
     "the wheel).",
 ]
@@ -68,13 +71,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "cell reported as skipped (default 60, quick 30)")
     p.add_argument("--cell-budget", type=float,
                    help="seconds one (program, python, mode) cell may take before its run count "
-                        "is cut (default 45, quick 20)")
+                        "is cut (default 30, quick 20)")
     p.add_argument("--mem-cap-mb", type=int, default=8192,
                    help="address-space cap per measured process (protects the shared machine)")
     args = p.parse_args(argv)
     args.runs = args.runs or (2 if args.quick else 5)
     args.upstream_budget = args.upstream_budget or (10.0 if args.quick else 60.0)
-    args.cell_budget = args.cell_budget or (20.0 if args.quick else 45.0)
+    args.cell_budget = args.cell_budget or (20.0 if args.quick else 30.0)
     args.run_budget = args.run_budget or (30.0 if args.quick else 60.0)
     args.out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     return args

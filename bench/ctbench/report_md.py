@@ -73,7 +73,7 @@ def render(results: dict) -> str:
                f"{meta['runs']} runs per cell, {'quick' if meta['quick'] else 'full'} sizes, "
                f"budget per run {meta.get('run_budget_s', 60):.0f} s (upstream "
                f"{meta['upstream_budget_s']:.0f} s), fewer runs when one run is long (cell "
-               f"budget {meta.get('cell_budget_s', 45):.0f} s). "
+               f"budget {meta.get('cell_budget_s', 30):.0f} s). "
                f"Wall time includes interpreter start-up. Times are reported, never asserted.")
     out.append("")
     out.append("Columns: x plain / x floor = median wall over plain Python / over do-nothing "

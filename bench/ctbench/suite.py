@@ -36,7 +36,7 @@ class Settings:
     upstream_budget_s: float = 60.0
     upstream_max_runs: int = 3
     run_timeout_s: float = 300.0
-    cell_budget_s: float = 45.0
+    cell_budget_s: float = 30.0
     mem_cap_mb: int = 8192
     log: object = sys.stderr
 
@@ -240,7 +240,7 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
                        f"(measured {first.wall_s:.2f} s at size {calib_size})")
     runs_wanted = settings.upstream_max_runs
     if predicted:
-        runs_wanted = max(1, min(runs_wanted, int(2 * budget // max(predicted, 1e-3))))
+        runs_wanted = max(1, min(runs_wanted, int(budget // max(predicted, 1e-3))))
     while cell.status == "ok" and len(cell.runs) < min(runs_wanted, settings.runs):
         result = _run_mode(cell, mode, up_python, program, settings, budget)
         if not result.ok:
