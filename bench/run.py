@@ -22,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctbench import envs, modes, programs, pythons, report_json, report_md, startup  # noqa: E402
 from ctbench.measure import run_once  # noqa: E402
 from ctbench.programs import PROGRAMS_DIR  # noqa: E402
-from ctbench.suite import Cell, Settings, measure_fast_modes, measure_upstream  # noqa: E402
+from ctbench.suite import (  # noqa: E402
+    Cell,
+    Settings,
+    measure_fast_modes,
+    measure_upstream,
+    ours_at_calibration,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = envs.REPO / "build" / "bench-quick"
@@ -190,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                 cells = measure_fast_modes(tag, program, per_mode_python, fast, unavailable,
                                            settings)
                 if up is not None and up.ok:
-                    cells.append(measure_upstream(tag, program, bench_python, up.python,
-                                                  up_startup, settings))
+                    up_cell = measure_upstream(tag, program, bench_python, up.python, up_startup,
+                                               settings)
+                    if up_cell.status != "ok" and "ours" in mode_names and "ours" not in unavailable:
+                        ours_at_calibration(up_cell, bench_python, program, settings)
+                    cells.append(up_cell)
                 elif up is not None:
                     cells.append(Cell(tag, program.name, "upstream", size, "unavailable",
                                       up.reason))

@@ -37,14 +37,23 @@ def _note(row: dict) -> str:
     note = row["reason"] if row["status"] == "ok" else f"{row['status']}: {row['reason']}"
     cal = row.get("calibration")
     if cal and row["status"] != "ok":
-        bits = [f"at size {cal['size']}: {cal['wall_s']:.2f} s"]
+        bits = [f"{cal['size']}: {cal['wall_s']:.2f} s"]
         if cal.get("ratio_plain"):
             bits.append(f"{cal['ratio_plain']:.0f}x plain")
         if cal.get("bytes_per_step"):
             bits.append(f"{cal['bytes_per_step']:.0f} B/step")
         if cal.get("trace") and cal["trace"].get("trace_json_bytes") is not None:
             bits.append(f"trace {human_bytes(cal['trace']['trace_json_bytes'])}")
-        note += " [" + ", ".join(bits) + "]"
+        ours = cal.get("ours")
+        if ours and ours.get("wall_s") is not None:
+            bits.append(f"ours at that size: {ours['wall_s']:.2f} s"
+                        + (f", {ours['bytes_per_step']:.0f} B/step"
+                           if ours.get("bytes_per_step") else "")
+                        + (f", trace {human_bytes(ours['trace_json_bytes'])}"
+                           if ours.get("trace_json_bytes") is not None else ""))
+        elif ours:
+            bits.append(f"ours at that size: {ours['status']}")
+        note += " [upstream at size " + ", ".join(bits) + "]"
     return note.replace("|", "/")
 
 

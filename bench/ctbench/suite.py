@@ -254,3 +254,23 @@ def measure_upstream(tag: str, program: Program, base_python: Path, up_python: P
     shown = f"{med:.3f} s" if med is not None else f"{cell.status}: {cell.reason}"
     _say(settings, f"  {tag} {program.name:<11} upstream {shown}")
     return cell
+
+
+def ours_at_calibration(upstream: Cell, ours_python: Path, program: Program,
+                        settings: Settings) -> None:
+    """Record the calibration size with ours too, so a skipped upstream cell still gets a
+    like-for-like comparison (same size: wall time and bytes per step side by side)."""
+    cal = upstream.calibration
+    if not cal:
+        return
+    probe = Cell(upstream.python, program.name, "ours", cal["size"])
+    result = _run_mode(probe, MODE_BY_NAME["ours"], ours_python, program, settings,
+                       settings.run_timeout_s, size=cal["size"])
+    trace = probe.trace or {}
+    cal["ours"] = {
+        "wall_s": result.wall_s if result.ok else None,
+        "status": "ok" if result.ok else _fail_reason(result, settings.run_timeout_s),
+        "peak_rss_kb": result.max_rss_kb if result.ok else None,
+        "trace_json_bytes": trace.get("trace_json_bytes"),
+        "bytes_per_step": per(trace.get("trace_json_bytes"), trace.get("steps")),
+    }

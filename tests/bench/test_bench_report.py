@@ -27,7 +27,9 @@ def _results():
                 bps=31.5, eps=2_500_000),
             row("upstream", None, "skipped", "predicted 900 s > 60 s budget",
                 calibration={"size": 16, "wall_s": 0.5, "ratio_plain": 25.0,
-                             "bytes_per_step": 700.0, "trace": {"trace_json_bytes": 2048}}),
+                             "bytes_per_step": 700.0, "trace": {"trace_json_bytes": 2048},
+                             "ours": {"wall_s": 0.04, "status": "ok", "bytes_per_step": 90.0,
+                                      "trace_json_bytes": 512}}),
         ],
         "startup": [
             {"group": "ct --version", "name": "python -m ct", "status": "ok", "reason": "",
@@ -47,7 +49,8 @@ def test_markdown_rows_numbers_and_reasons():
     assert "3.0 MB" in ours and "| 32 |" in ours and "2.50 M" in ours
     upstream = next(line for line in lines if "| upstream |" in line)
     assert "skipped: predicted 900 s > 60 s budget" in upstream
-    assert "at size 16: 0.50 s, 25x plain, 700 B/step" in upstream
+    assert "upstream at size 16: 0.50 s, 25x plain, 700 B/step, trace 2.0 KB" in upstream
+    assert "ours at that size: 0.04 s, 90 B/step, trace 512 B" in upstream
     assert "## Python 3.12.1" in md and "## Start-up" in md
     assert "unavailable: no dist/*.AppImage" in md and "34 ms (30-40)" in md
     header = next(line for line in lines if line.startswith("| program"))
