@@ -10,9 +10,10 @@ import sys
 MIN_PYTHON = (3, 12)
 
 if sys.version_info < MIN_PYTHON:  # checked before the native module (it needs 3.12's ABI)
+    found = ".".join(map(str, sys.version_info[:3]))
     raise SystemExit(
-        "codetracer-python-recorder requires Python >= %d.%d; this is Python %d.%d.%d (%s)"
-        % (*MIN_PYTHON, *sys.version_info[:3], sys.executable)
+        f"codetracer-python-recorder requires Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}; "
+        f"this is Python {found} ({sys.executable})"
     )
 
 from .errors import (  # noqa: E402

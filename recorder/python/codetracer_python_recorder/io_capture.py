@@ -101,7 +101,7 @@ class IOCapture:
         """Restores the real streams, unless the program replaced them itself."""
         if self._saved is None:
             return
-        for name, original in zip(("stdout", "stderr", "stdin"), self._saved):
+        for name, original in zip(("stdout", "stderr", "stdin"), self._saved, strict=True):
             current = getattr(sys, name)
             if isinstance(current, _StreamProxy) and current._ct_stream is original:
                 setattr(sys, name, original)

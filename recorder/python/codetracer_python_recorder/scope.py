@@ -26,5 +26,5 @@ def default_scope() -> dict[str, list[str]]:
     # os.py lives in the standard library; sysconfig would cost start-up time for the same.
     stdlib: set[str] = _variants(os.path.dirname(os.__file__))
     for prefix in {sys.base_prefix, sys.base_exec_prefix}:
-        stdlib |= _variants(os.path.join(prefix, "lib", "python%d.%d" % sys.version_info[:2]))
+        stdlib |= _variants(os.path.join(prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}"))
     return {"never": sorted(never), "stdlib": sorted(s.rstrip(os.sep) for s in stdlib)}

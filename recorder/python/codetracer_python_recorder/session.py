@@ -177,8 +177,6 @@ class Session:
         failure: str | None,
         interrupted: str | None,
     ) -> dict:
-        import json
-
         trace_bytes = 0
         with contextlib.suppress(OSError):
             trace_bytes = (staging / "trace.json").stat().st_size
@@ -188,7 +186,7 @@ class Session:
             "args": self.args,
             "recorder": {"name": RECORDER_NAME, "version": _native.__version__},
             "python": {
-                "version": "%d.%d.%d" % sys.version_info[:3],
+                "version": ".".join(map(str, sys.version_info[:3])),
                 "implementation": sys.implementation.name,
                 "executable": sys.executable,
             },
