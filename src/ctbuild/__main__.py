@@ -107,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_shims)
 
     s = sub.add_parser("build", help="assemble and verify a bundle from staged inputs")
-    s.add_argument("platform", choices=("appimage", "dmg", "windows"))
+    s.add_argument("platform", choices=("appimage", "dmg", "windows", "rust-tests"))
     s.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("verify", help="structural checks of a built artifact")
@@ -119,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_tools)
 
     s = sub.add_parser("deps", help="ensure the Debian packages a platform build needs")
-    s.add_argument("platform", choices=("appimage", "dmg", "windows"))
+    s.add_argument("platform", choices=("appimage", "dmg", "windows", "rust-tests"))
     s.set_defaults(func=_cmd_deps)
     return p
 

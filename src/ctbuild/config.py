@@ -122,5 +122,7 @@ DEBIAN_APPIMAGE = {
     "desktop-file-validate": "desktop-file-utils",
     "squashfuse": "squashfuse",
 }
+#: the Rust test/lint build: runtime_tracing (the conformance test's dev-dependency) runs capnp
+DEBIAN_RUST_TESTS = {"capnp": "capnproto"}
 #: libraries without a binary to look for (checked with dpkg-query); any one name suffices
 DEBIAN_LIBS = {"libfuse2": ("libfuse2", "libfuse2t64")}

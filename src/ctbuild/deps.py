@@ -99,4 +99,6 @@ def ensure_for(platform: str) -> None:
     if platform == "appimage":
         ensure_binaries(config.DEBIAN_APPIMAGE)
         ensure_libraries(config.DEBIAN_LIBS)
+    elif platform == "rust-tests":
+        ensure_binaries(config.DEBIAN_RUST_TESTS)
     # dmg/windows: their modules call ensure_binaries with their own tables
