@@ -214,21 +214,7 @@ impl RuntimeTracer {
                 continue;
             }
             let vid = self.variable_id(key)?;
-            if action == ValueAction::Redact {
-                self.count_action(action);
-                self.scratch.clear();
-                self.encoder
-                    .encode_placeholder(&mut self.writer, REDACTED, &mut self.scratch)?;
-                let bytes = std::mem::take(&mut self.scratch);
-                let r = self.writer.emit(TraceEvent::Value {
-                    variable_id: vid,
-                    value: &bytes,
-                });
-                self.scratch = bytes;
-                r?;
-                continue;
-            }
-            self.record_value(vid, value)?;
+            self.record_value(vid, value, action)?;
         }
         Ok(())
     }
@@ -250,34 +236,49 @@ impl RuntimeTracer {
         &mut self,
         vid: usize,
         value: *mut ffi::PyObject,
+        action: ValueAction,
     ) -> RecorderResult<()> {
+        if action == ValueAction::Redact {
+            self.count_action(action);
+            self.scratch.clear();
+            self.encoder
+                .encode_placeholder(&mut self.writer, REDACTED, &mut self.scratch)?;
+            return self.emit_scratch_value(vid);
+        }
+        // An unchanged str/bytes (the same, pinned object) reuses its encoded bytes.
         let cacheable =
             ffi::PyUnicode_CheckExact(value) != 0 || ffi::PyBytes_CheckExact(value) != 0;
         if cacheable {
-            if let Some(Some((obj, bytes))) = self.value_cache.get(vid) {
+            if let Some((obj, bytes)) = self.value_cache.get_mut(vid).and_then(Option::take) {
                 if obj.as_ptr() == value {
-                    let bytes = bytes.clone();
-                    return self.writer.emit(TraceEvent::Value {
+                    let result = self.writer.emit(TraceEvent::Value {
                         variable_id: vid,
                         value: &bytes,
                     });
+                    self.value_cache[vid] = Some((obj, bytes));
+                    return result;
                 }
             }
         }
         self.scratch.clear();
         self.encoder
             .encode(&mut self.writer, value, &mut self.scratch)?;
+        if cacheable {
+            if self.value_cache.len() <= vid {
+                self.value_cache.resize_with(vid + 1, || None);
+            }
+            self.value_cache[vid] = Some((retain(value), self.scratch.clone()));
+        }
+        self.emit_scratch_value(vid)
+    }
+
+    /// Writes the value encoded in `scratch` as variable `vid`'s `Value` event.
+    fn emit_scratch_value(&mut self, vid: usize) -> RecorderResult<()> {
         let bytes = std::mem::take(&mut self.scratch);
         let result = self.writer.emit(TraceEvent::Value {
             variable_id: vid,
             value: &bytes,
         });
-        if cacheable {
-            if self.value_cache.len() <= vid {
-                self.value_cache.resize_with(vid + 1, || None);
-            }
-            self.value_cache[vid] = Some((retain(value), bytes.clone()));
-        }
         self.scratch = bytes;
         result
     }
