@@ -283,3 +283,19 @@ def test_unrecorded_code_is_disabled_not_filtered_per_event(tmp_path):
     assert meta["stats"]["steps"] >= 10000
     assert meta["stats"]["callbacks"] < 1.3 * meta["stats"]["steps"], meta["stats"]
     assert meta["diagnostics"]["dropped_events"] == 0
+
+
+def test_sigkill_leaves_no_trace_and_the_next_run_clears_its_staging(tmp_path):
+    proc = subprocess.Popen(
+        [*RECORDER, "--trace-dir", str(tmp_path / "t"), str(PROGRAMS / "sleeper.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline() == b"ready\n"
+    proc.kill()
+    proc.wait(timeout=30)
+    assert not (tmp_path / "t").exists()
+    assert len(leftovers(tmp_path)) == 1  # SIGKILL cannot be caught
+    again = record(tmp_path / "t", ["argv_echo.py"], cwd=PARITY)
+    assert again.returncode == 0
+    assert leftovers(tmp_path) == []
+    assert (tmp_path / "t" / "trace.json").exists()

@@ -78,6 +78,7 @@ class Session:
     def start(self) -> None:
         check_target_dir(self.trace_dir)
         parent = self.trace_dir.parent
+        _remove_dead_staging(parent, self.trace_dir.name)
         try:
             parent.mkdir(parents=True, exist_ok=True)
             staging = parent / f".{self.trace_dir.name}.staging-{os.getpid()}-{self.trace_id[:8]}"
@@ -206,6 +207,25 @@ class Session:
             "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
             **self.extra_metadata,
         }
+
+
+def _remove_dead_staging(parent: Path, name: str) -> None:
+    """Removes staging folders for ``name`` left by recorders that were killed (SIGKILL
+    cannot be caught, so their staging folder stays behind). POSIX only: checking a pid
+    with ``os.kill(pid, 0)`` would terminate it on Windows."""
+    if os.name != "posix" or not parent.is_dir():
+        return
+    prefix = f".{name}.staging-"
+    for entry in os.scandir(parent):
+        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove_tree(Path(entry.path))
+        except OSError:
+            pass  # alive, but another user's
 
 
 def _remove_tree(path: Path) -> None:

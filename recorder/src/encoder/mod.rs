@@ -22,10 +22,45 @@ use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
 
-/// Type ids of the builtin types, registered lazily on first use.
-#[derive(Default)]
-struct BuiltinTypes {
-    by_name: FastMap<&'static str, usize>,
+/// The builtin types every recording uses; their ids are cached in an array so the hot path
+/// does no hashing per value.
+#[derive(Debug, Clone, Copy)]
+enum Builtin {
+    Placeholder,
+    NoneType,
+    Bool,
+    Bytes,
+    DictItem,
+    Dict,
+    Float,
+    FrozenSet,
+    Int,
+    List,
+    Set,
+    Str,
+    Tuple,
+}
+
+const BUILTIN_COUNT: usize = 13;
+
+impl Builtin {
+    fn name_and_kind(self) -> (&'static str, TypeKind) {
+        match self {
+            Builtin::Placeholder => ("<placeholder>", TypeKind::Raw),
+            Builtin::NoneType => ("NoneType", TypeKind::None),
+            Builtin::Bool => ("bool", TypeKind::Bool),
+            Builtin::Bytes => ("bytes", TypeKind::Raw),
+            Builtin::DictItem => ("dict item", TypeKind::Tuple),
+            Builtin::Dict => ("dict", TypeKind::Seq),
+            Builtin::Float => ("float", TypeKind::Float),
+            Builtin::FrozenSet => ("frozenset", TypeKind::Set),
+            Builtin::Int => ("int", TypeKind::Int),
+            Builtin::List => ("list", TypeKind::Seq),
+            Builtin::Set => ("set", TypeKind::Set),
+            Builtin::Str => ("str", TypeKind::String),
+            Builtin::Tuple => ("tuple", TypeKind::Tuple),
+        }
+    }
 }
 
 /// Well-known type objects compared by pointer (abi3 has no `PyFunction_Check`).
@@ -72,7 +107,7 @@ impl KnownTypes {
 
 pub struct ValueEncoder {
     pub caps: Caps,
-    builtins: BuiltinTypes,
+    builtins: [Option<usize>; BUILTIN_COUNT],
     /// Type object pointer → (type id) for non-builtin, non-struct values. The type objects
     /// are kept alive in `keep` so a pointer can never be reused for another type.
     other_types: FastMap<usize, usize>,
@@ -145,7 +180,7 @@ impl ValueEncoder {
     pub fn new(py: Python<'_>, caps: Caps) -> PyResult<Self> {
         Ok(ValueEncoder {
             caps,
-            builtins: BuiltinTypes::default(),
+            builtins: [None; BUILTIN_COUNT],
             other_types: FastMap::default(),
             struct_types: HashMap::new(),
             keep: Vec::new(),
@@ -176,17 +211,16 @@ impl ValueEncoder {
         &self.known
     }
 
-    fn builtin(
-        &mut self,
-        w: &mut TraceWriter,
-        name: &'static str,
-        kind: TypeKind,
-    ) -> RecorderResult<usize> {
-        if let Some(&id) = self.builtins.by_name.get(name) {
-            return Ok(id);
+    fn builtin(&mut self, w: &mut TraceWriter, which: Builtin) -> RecorderResult<usize> {
+        let slot = which as usize;
+        if let Some(Some(id)) = self.builtins.get(slot) {
+            return Ok(*id);
         }
+        let (name, kind) = which.name_and_kind();
         let id = w.type_id(name, kind, name, None)?;
-        self.builtins.by_name.insert(name, id);
+        if let Some(cached) = self.builtins.get_mut(slot) {
+            *cached = Some(id);
+        }
         Ok(id)
     }
 
@@ -239,7 +273,7 @@ impl ValueEncoder {
         text: &str,
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
-        let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
+        let t = self.builtin(w, Builtin::Placeholder)?;
         Self::push_raw(buf, t, text);
         Ok(())
     }
@@ -251,7 +285,7 @@ impl ValueEncoder {
         v: i64,
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
-        let t = self.builtin(w, "int", TypeKind::Int)?;
+        let t = self.builtin(w, Builtin::Int)?;
         Self::push_header(buf, "Int", t);
         buf.extend_from_slice(b",\"i\":");
         json::push_i64(buf, v);
@@ -260,7 +294,7 @@ impl ValueEncoder {
     }
 
     pub fn encode_none(&mut self, w: &mut TraceWriter, buf: &mut Vec<u8>) -> RecorderResult<()> {
-        let t = self.builtin(w, "NoneType", TypeKind::None)?;
+        let t = self.builtin(w, Builtin::NoneType)?;
         Self::push_header(buf, "None", t);
         buf.push(b'}');
         Ok(())
@@ -291,7 +325,7 @@ impl ValueEncoder {
             return self.encode_none(w, buf);
         }
         if ffi::PyBool_Check(obj) != 0 {
-            let t = self.builtin(w, "bool", TypeKind::Bool)?;
+            let t = self.builtin(w, Builtin::Bool)?;
             Self::push_header(buf, "Bool", t);
             buf.extend_from_slice(b",\"b\":");
             json::push_bool(buf, ffi::Py_IsTrue(obj) != 0);
@@ -302,7 +336,7 @@ impl ValueEncoder {
             return self.encode_int(w, obj, buf);
         }
         if ffi::PyFloat_Check(obj) != 0 {
-            let t = self.builtin(w, "float", TypeKind::Float)?;
+            let t = self.builtin(w, Builtin::Float)?;
             let v = ffi::PyFloat_AsDouble(obj);
             if v.is_finite() {
                 Self::push_header(buf, "Float", t);
@@ -323,7 +357,7 @@ impl ValueEncoder {
             return Ok(());
         }
         if ffi::PyUnicode_Check(obj) != 0 {
-            let t = self.builtin(w, "str", TypeKind::String)?;
+            let t = self.builtin(w, Builtin::Str)?;
             Self::push_header(buf, "String", t);
             buf.extend_from_slice(b",\"text\":");
             let text = str_utf8(obj).unwrap_or("<unencodable str>");
@@ -332,7 +366,7 @@ impl ValueEncoder {
             return Ok(());
         }
         if ffi::PyBytes_Check(obj) != 0 {
-            let t = self.builtin(w, "bytes", TypeKind::Raw)?;
+            let t = self.builtin(w, Builtin::Bytes)?;
             let mut data: *mut c_char = std::ptr::null_mut();
             let mut len: ffi::Py_ssize_t = 0;
             let text = if ffi::PyBytes_AsStringAndSize(obj, &mut data, &mut len) == 0 {
@@ -390,7 +424,7 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         let t = if ffi::PyLong_CheckExact(obj) != 0 {
-            self.builtin(w, "int", TypeKind::Int)?
+            self.builtin(w, Builtin::Int)?
         } else {
             // int subclasses (IntEnum, IntFlag) keep their own type name.
             self.own_type(w, obj, TypeKind::Int)?
@@ -440,15 +474,9 @@ impl ValueEncoder {
         if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
             let is_list = ffi::PyList_Check(obj) != 0;
             let (t, len) = if is_list {
-                (
-                    self.builtin(w, "list", TypeKind::Seq)?,
-                    ffi::PyList_Size(obj),
-                )
+                (self.builtin(w, Builtin::List)?, ffi::PyList_Size(obj))
             } else {
-                (
-                    self.builtin(w, "tuple", TypeKind::Tuple)?,
-                    ffi::PyTuple_Size(obj),
-                )
+                (self.builtin(w, Builtin::Tuple)?, ffi::PyTuple_Size(obj))
             };
             Self::push_header(buf, if is_list { "Sequence" } else { "Tuple" }, t);
             buf.extend_from_slice(b",\"elements\":[");
@@ -478,8 +506,8 @@ impl ValueEncoder {
             return Ok(());
         }
         if ffi::PyDict_Check(obj) != 0 {
-            let t = self.builtin(w, "dict", TypeKind::Seq)?;
-            let pair_t = self.builtin(w, "dict item", TypeKind::Tuple)?;
+            let t = self.builtin(w, Builtin::Dict)?;
+            let pair_t = self.builtin(w, Builtin::DictItem)?;
             Self::push_header(buf, "Sequence", t);
             buf.extend_from_slice(b",\"elements\":[");
             let len = ffi::PyDict_Size(obj).max(0) as usize;
@@ -506,9 +534,9 @@ impl ValueEncoder {
         // set / frozenset: iterating a builtin set never runs user code.
         let frozen = ffi::PyFrozenSet_Check(obj) != 0;
         let t = if frozen {
-            self.builtin(w, "frozenset", TypeKind::Set)?
+            self.builtin(w, Builtin::FrozenSet)?
         } else {
-            self.builtin(w, "set", TypeKind::Set)?
+            self.builtin(w, Builtin::Set)?
         };
         Self::push_header(buf, "Sequence", t);
         buf.extend_from_slice(b",\"elements\":[");
@@ -548,7 +576,7 @@ impl ValueEncoder {
         max: usize,
     ) -> RecorderResult<()> {
         if len > max {
-            let t = self.builtin(w, "<placeholder>", TypeKind::Raw)?;
+            let t = self.builtin(w, Builtin::Placeholder)?;
             if max > 0 {
                 buf.push(b',');
             }
