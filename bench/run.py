@@ -69,6 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"results dir (default {RESULTS.relative_to(envs.REPO)}; with --quick "
                         f"{QUICK_RESULTS.relative_to(envs.REPO)}, so smoke runs never overwrite "
                         "the committed full results)")
+    p.add_argument("--update", action="store_true",
+                   help="merge into the existing results.json: re-measured cells replace theirs, "
+                        "all others (and start-up, unless measured again) are kept")
     p.add_argument("--max-minutes", type=float,
                    help="stop starting new programs after this long; the rest is reported as "
                         "skipped (results are written after every program anyway)")
@@ -151,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     meta = results["meta"]
     json_path, md_path = args.out / "results.json", args.out / "results.md"
 
+    base_results = report_json.read(json_path) if args.update and json_path.exists() else None
+
     def flush() -> None:
         meta["loadavg_end"] = _loadavg()
         meta["elapsed_s"] = round(time.time() - t0, 1)
-        report_json.write(results, json_path)
-        report_md.write(results, md_path)
+        out = report_json.merge(base_results, results) if base_results else results
+        report_json.write(out, json_path)
+        report_md.write(out, md_path)
 
     prepared = []  # (tag, bench python, unavailable modes, upstream env or None, its start-up)
     for version in args.pythons:
@@ -222,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plot and results["benchmarks"]:
         tools = envs.tools_env(pythons.interpreter(args.pythons[0]) or Path(sys.executable))
         png = args.out / "overhead.png"
-        if tools.ok:
+        if tools.ok and json_path.exists():
             from ctbench import plot
 
             proc = subprocess.run([str(tools.python), plot.__file__, str(json_path), str(png)],

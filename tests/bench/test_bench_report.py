@@ -78,3 +78,19 @@ def test_plot_series_leaves_out_missing_cells():
     assert ratios["ours"] == {"fib\n3.12": 8.0}
     assert ratios["floor"] == {"fib\n3.12": 4.0}
     assert ratios["upstream"] == {}
+
+
+def test_merge_replaces_only_remeasured_cells():
+    base = _results()
+    update = _results()
+    update["meta"]["started_at"] = "2026-11-23T21:00:00+00:00"
+    update["benchmarks"] = [dict(base["benchmarks"][3], status="ok", reason="",
+                                 wall_s={"median": 9.0, "min": 9.0, "max": 9.0, "n": 1})]
+    update["startup"] = []
+    merged = report_json.merge(base, update)
+    assert [r["mode"] for r in merged["benchmarks"]] == ["plain", "floor", "ours", "upstream"]
+    assert merged["benchmarks"][3]["wall_s"]["median"] == 9.0
+    assert merged["benchmarks"][2] == base["benchmarks"][2]
+    assert merged["startup"] == base["startup"]
+    assert merged["meta"]["notes"][-1].startswith("Re-measured at 2026-11-23T21:00")
+    assert "fib/upstream on 3.12" in merged["meta"]["notes"][-1]
