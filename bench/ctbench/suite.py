@@ -104,6 +104,8 @@ def _run_mode(cell: Cell, mode: Mode, python: Path, program: Program, settings: 
         if result.ok and cell.trace is None:
             cell.trace = trace_stats.trace_stats(trace_dir)
         shutil.rmtree(trace_dir, ignore_errors=True)
+        for staging in trace_dir.parent.glob(f".{trace_dir.name}.*"):  # a killed run's leftovers
+            shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
