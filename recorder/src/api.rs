@@ -14,7 +14,8 @@ use crate::encoder::Caps;
 use crate::errors::{ErrorCode, RecorderError};
 use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
-use crate::runtime::{lock_active, Finished, OnError, RuntimeTracer, ScopePolicy, TracerConfig};
+use crate::policy::OnRecorderError;
+use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, TracerConfig};
 use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
 use crate::trace_writer::{EventKind, TraceWriter};
 
@@ -61,17 +62,15 @@ pub fn start(
                 .set(&name, value)
                 .map_err(|m| RecorderError::new(ErrorCode::InvalidArgument, m))?;
         }
-        let on_error = match on_error {
-            "abort" => OnError::Abort,
-            "disable" => OnError::Disable,
-            other => {
-                return Err(RecorderError::new(
-                    ErrorCode::InvalidPolicyValue,
-                    format!("invalid value '{other}' for on_error (allowed: abort, disable)"),
-                )
-                .into())
-            }
-        };
+        let on_error = OnRecorderError::parse(on_error).ok_or_else(|| {
+            RecorderError::new(
+                ErrorCode::InvalidPolicyValue,
+                format!(
+                    "invalid value '{on_error}' for on_error (allowed: {})",
+                    OnRecorderError::ALLOWED.join(", ")
+                ),
+            )
+        })?;
         let env_filters = std::env::var_os(FILTER_ENV_VAR);
         let chain = resolve_filter_chain(
             script_dir.as_deref(),

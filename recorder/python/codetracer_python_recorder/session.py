@@ -20,7 +20,6 @@ from .io_capture import IOCapture
 from .scope import default_scope
 
 RECORDER_NAME = "codetracer-python-recorder"
-TRACE_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json")
 
 
 def check_target_dir(trace_dir: Path) -> None:
@@ -111,7 +110,6 @@ class Session:
             raise
         if self._io is not None:
             self._io.install()
-        self._pid = os.getpid()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._forked)
 

@@ -38,6 +38,7 @@ impl RuntimeTracer {
 
     /// PY_START, PY_RESUME and PY_THROW: a frame (re)enters.
     pub fn on_start(&mut self, code: &Bound<'_, PyAny>, resumed: bool) -> RecorderResult<Action> {
+        let activated = self.activated;
         let entry = self.entry(code)?;
         if !entry.traced {
             return Ok(if resumed {
@@ -46,16 +47,15 @@ impl RuntimeTracer {
                 Action::Disable
             });
         }
-        let filename = entry.filename.clone();
-        if !self.activation_check(&filename) {
-            return Ok(Action::Continue);
+        if !activated {
+            let filename = entry.filename.clone();
+            if !self.activation_check(&filename) {
+                return Ok(Action::Continue);
+            }
         }
         self.note_thread()?;
         let key = code.as_ptr() as usize;
-        let (function_id, params) = {
-            let entry = self.entry(code)?;
-            let decision = entry.decision.clone();
-            self.encoder.attr_rules = decision;
+        let (function_id, decision, params) = {
             let entry = self.entry(code)?;
             let params: Vec<(usize, usize, ValueAction)> = if resumed {
                 Vec::new()
@@ -66,8 +66,9 @@ impl RuntimeTracer {
                     .map(|(name, vid, action)| (name.as_ptr() as usize, *vid, *action))
                     .collect()
             };
-            (entry.function_id, params)
+            (entry.function_id, entry.decision.clone(), params)
         };
+        self.encoder.attr_rules = decision;
         let mut args: Vec<(usize, Vec<u8>)> = Vec::with_capacity(params.len());
         if !params.is_empty() {
             let locals = unsafe { ffi::PyEval_GetLocals() };

@@ -38,7 +38,6 @@ impl RuntimeTracer {
             codes: FastMap::default(),
             stacks: ThreadStacks::default(),
             activated,
-            toplevel_function,
             names: FastMap::default(),
             value_cache: Vec::new(),
             name_actions: FastMap::default(),
@@ -60,10 +59,6 @@ impl RuntimeTracer {
         let _ = self.install.uninstall(py);
         self.failure = Some(err.clone());
         err.into()
-    }
-
-    pub fn toplevel_function(&self) -> usize {
-        self.toplevel_function
     }
 
     /// Detaches from `sys.monitoring`, balances every open call, returns `<toplevel>` with
@@ -112,9 +107,5 @@ impl RuntimeTracer {
             let _ = self.install.uninstall(py);
         }
         self.writer.forget();
-    }
-
-    pub fn trace_bytes(&self) -> u64 {
-        self.writer.bytes_written()
     }
 }

@@ -25,6 +25,7 @@ use crate::fast_hash::FastMap;
 use crate::ffi_guard::guard;
 use crate::logging::{Metrics, MetricsSnapshot};
 use crate::monitoring::Installation;
+use crate::policy::OnRecorderError;
 use crate::trace_filter::{Engine, FilterSummary, ValueAction};
 use crate::trace_writer::{TraceWriter, WriterStats};
 use code_info::CodeEntry;
@@ -54,19 +55,13 @@ pub enum Exit<'a, 'py> {
     Unwind(&'a Bound<'py, PyAny>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    Abort,
-    Disable,
-}
-
 pub struct TracerConfig {
     pub caps: Caps,
     pub scope: ScopePolicy,
     pub filters: Engine,
     /// Recording starts when execution first enters this file.
     pub activation_path: Option<String>,
-    pub on_error: OnError,
+    pub on_error: OnRecorderError,
 }
 
 /// Callback invocations skipped because the tracer was busy (a finalizer re-entering, or a
@@ -93,7 +88,6 @@ pub struct RuntimeTracer {
     codes: FastMap<usize, CodeEntry>,
     stacks: ThreadStacks,
     activated: bool,
-    toplevel_function: usize,
     /// Name object address → (name object, variable id); names are mostly interned strings.
     names: FastMap<usize, (Py<PyAny>, usize)>,
     /// Variable id → the last str/bytes encoded for it and its bytes (immutable: reusable).
@@ -131,7 +125,7 @@ pub fn dispatch(
             Ok(Action::Continue) => Ok(None),
             Ok(Action::Disable) => Ok(Some(tracer.install.disable.clone_ref(py))),
             Err(err) => {
-                let abort = tracer.config.on_error == OnError::Abort;
+                let abort = tracer.config.on_error == OnRecorderError::Abort;
                 let err = tracer.fail(py, err);
                 if abort {
                     Err(err)
@@ -153,7 +147,7 @@ pub fn dispatch(
                         let _ =
                             tracer.fail(py, RecorderError::new(ErrorCode::Panic, err.to_string()));
                     }
-                    tracer.config.on_error == OnError::Abort
+                    tracer.config.on_error == OnRecorderError::Abort
                 }
                 None => false,
             };
