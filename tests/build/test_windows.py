@@ -169,6 +169,16 @@ class Wine:
             raise AssertionError(f"wine {args} -> {done.returncode}\n{done.stdout}{done.stderr}")
         return done
 
+    def uninstall(self, target: str) -> None:
+        """Run `uninstall.exe /S` as Windows runs QuietUninstallString, and wait for it.
+
+        This outer process only copies itself to %TEMP% and relaunches; its exit status says
+        whether that relaunch worked, not what the uninstall did (NSIS manual, D.1). Under wine
+        it came back 1 once in CI, so callers check what the uninstall did instead, and
+        test_the_uninstall_section_itself_exits_0 checks the section's own exit status.
+        """
+        self.run(f"{target}\\uninstall.exe", "/S", check=False)
+
     def c(self, windows_path: str) -> Path:
         """Host path of a C:\\ path inside the prefix."""
         return self.prefix / "drive_c" / windows_path[3:].replace("\\", "/")
@@ -250,7 +260,7 @@ def test_silent_install_and_uninstall_leave_the_user_path_as_it_was(wine, instal
     cache.mkdir()
     (cache / "__init__.cpython-312.pyc").write_bytes(b"\0")
 
-    wine.run(f"{target}\\uninstall.exe", "/S")
+    wine.uninstall(target)
     assert not home.exists(), sorted(str(p) for p in home.rglob("*"))
     assert wine.user_path() == ("REG_EXPAND_SZ", before)
     assert wine.reg_values(UNINST_KEY) is None
@@ -262,7 +272,7 @@ def test_an_entry_the_user_already_had_is_neither_doubled_nor_removed(wine, inst
     wine.set_user_path(before)
     wine.run(str(installer), "/S", f"/D={target}")
     assert wine.user_path() == ("REG_EXPAND_SZ", before)
-    wine.run(f"{target}\\uninstall.exe", "/S")
+    wine.uninstall(target)
     assert wine.user_path() == ("REG_EXPAND_SZ", before)
     assert not wine.c(target).exists()
 
@@ -272,8 +282,21 @@ def test_without_a_user_path_the_value_is_created_and_removed_again(wine, instal
     wine.set_user_path(None)
     wine.run(str(installer), "/S", f"/D={target}")
     assert wine.user_path() == ("REG_EXPAND_SZ", f"{target}\\bin")
-    wine.run(f"{target}\\uninstall.exe", "/S")
+    wine.uninstall(target)
     assert wine.user_path() is None
+    assert wine.reg_values(UNINST_KEY) is None
+
+
+def test_the_uninstall_section_itself_exits_0(wine, installer):
+    """`_?=DIR` runs the uninstaller in place, so its exit status is the section's own."""
+    target = "C:\\CodeTracerInPlace"
+    wine.set_user_path("C:\\keep")
+    wine.run(str(installer), "/S", f"/D={target}")
+    wine.run(f"{target}\\uninstall.exe", "/S", f"_?={target}")  # check=True: rc must be 0
+    home = wine.c(target)
+    # a running uninstaller cannot delete itself: only it is left
+    assert sorted(p.name for p in home.rglob("*")) == ["uninstall.exe"]
+    assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")
     assert wine.reg_values(UNINST_KEY) is None
 
 
@@ -307,7 +330,7 @@ def test_ct_is_on_path_and_forwards_arguments_and_exit_status(wine, tmp_path, mo
         out = wine.run("cmd", "/c", "ct", "/c", "echo", "two", "words").stdout
         assert out.strip() == "two words"
     finally:
-        wine.run(f"{target}\\uninstall.exe", "/S")
+        wine.uninstall(target)
     assert not wine.c(target).exists()
     assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")
 
@@ -337,7 +360,7 @@ def test_an_upgrade_removes_files_the_new_version_dropped(wine, tmp_path):
     assert (home / "ct.exe").is_file() and (home / "uninstall.exe").is_file()
     assert wine.user_path() == ("REG_EXPAND_SZ", f"C:\\keep;{target}\\bin")
     assert wine.reg_values(UNINST_KEY)["DisplayVersion"][1] == "2.0.0"
-    wine.run(f"{target}\\uninstall.exe", "/S")
+    wine.uninstall(target)
     assert not home.exists()
     assert wine.user_path() == ("REG_EXPAND_SZ", "C:\\keep")
     assert wine.reg_values(UNINST_KEY) is None
@@ -358,7 +381,7 @@ def test_a_foreign_uninstaller_in_the_target_folder_is_never_run(wine, tmp_path)
     ours = _installer_of(_payload(tmp_path / "ours"), tmp_path / "ours-setup.exe", "1.0.0")
     wine.run(str(ours), "/S", f"/D={target}")
     assert (wine.c(target) / "keep.txt").is_file()
-    wine.run(f"{target}\\uninstall.exe", "/S")
+    wine.uninstall(target)
     assert (wine.c(target) / "keep.txt").is_file()  # only what we installed is gone
     assert not (wine.c(target) / "ct.exe").exists()
 
