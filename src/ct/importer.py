@@ -137,8 +137,11 @@ def build_record(trace_dir: Path, extra: dict | None = None) -> dict:
     args = meta.get("args")
     if isinstance(args, str):  # tolerate writers that joined them
         args = [args] if args else []
+    program = str(meta.get("program"))
+    if meta.get("run_as") == "module":  # shown and listed the way it was run: -m MODULE
+        program = f"-m {program}"
     record = {
-        "program": str(meta.get("program")),
+        "program": program,
         "args": [str(a) for a in (args or [])],
         "workdir": str(meta.get("workdir") or ""),
         "language": "python",

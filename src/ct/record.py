@@ -25,10 +25,12 @@ SUPPORTED = "supported languages: python (.py, or --lang python)"
 
 USAGE_TEXT = """\
 usage: ct record [options] [--] PROGRAM [ARGS...]
+       ct record [options] -m MODULE [ARGS...]
 
-Run PROGRAM exactly like `python PROGRAM ARGS...` would in this shell (same interpreter,
-environment, stdin/stdout/stderr and exit status) while recording it, then index the trace.
-Options are read only before PROGRAM; everything after it goes to the program unchanged.
+Run PROGRAM exactly like `python PROGRAM ARGS...` (or MODULE like `python -m MODULE ARGS...`)
+would in this shell (same interpreter, environment, stdin/stdout/stderr and exit status) while
+recording it, then index the trace.
+Options are read only before PROGRAM / -m MODULE; everything after goes to the program unchanged.
 
 options:
   -o, --output-folder DIR     write the trace files directly into DIR
@@ -66,6 +68,7 @@ _FLAG_OPTS = {
 @dataclass
 class RecordOptions:
     program: str = ""
+    module: bool = False  # program is a module name (`-m MODULE`), not a file
     args: list[str] = field(default_factory=list)
     output: str | None = None
     lang: str | None = None
@@ -119,6 +122,13 @@ def parse(argv: list[str]) -> RecordOptions:
             return opts
         if not tok.startswith("-") or tok == "-":
             break
+        if tok.startswith("-m"):  # -m MODULE or -mMODULE, as python spells it
+            module = tok[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
+            if not module:
+                raise CtError("record: -m needs a module name: ct record -m MODULE [ARGS...]", USAGE)
+            opts.program, opts.module = module, True
+            opts.args = list(argv[i + (1 if tok[2:] else 2):])
+            return opts
         name, eq, inline = tok.partition("=") if tok.startswith("--") else (tok, "", "")
         if name in _FLAG_OPTS:
             if eq:
@@ -161,6 +171,8 @@ def check_program(opts: RecordOptions) -> str:
     prog = opts.program
     if opts.lang is not None and opts.lang.lower() not in LANGUAGES:
         raise CtError(f"record: unsupported language {opts.lang!r}; {SUPPORTED}", USAGE)
+    if opts.module:  # found (or not) by the interpreter itself, exactly as `python -m` does
+        return "python"
     if os.path.isdir(prog):
         raise CtError(f"record: {prog} is a directory, not a program file; {SUPPORTED}", TARGET)
     if not os.path.exists(prog):
@@ -259,16 +271,21 @@ def run(argv: list[str]) -> int:
     check_output(opts)
     ensure_data_dir()
     # The diff describes the code as it is run, so it is taken before the program starts.
-    patch = diffmod.produce_patch(opts.with_diff, Path(opts.program)) if opts.with_diff else None
+    # A module is looked up from the current directory, so its repository is found from there.
+    anchor = Path("__main__.py") if opts.module else Path(opts.program)
+    patch = diffmod.produce_patch(opts.with_diff, anchor) if opts.with_diff else None
     env = launch.child_env()
     interp = interpreter.discover(env)
     rec = recorder_locate.locate(interp)
     out, created = prepare_output(opts)
 
-    program = opts.program
-    if program.startswith("-"):  # never let a file name be read as a recorder option
-        program = os.path.join(".", program)
-    argv_child = [*rec.prefix, *opts.recorder_options(), "--trace-dir", str(out), program, *opts.args]
+    if opts.module:
+        target = ["-m", opts.program]
+    elif opts.program.startswith("-"):  # never let a file name be read as a recorder option
+        target = [os.path.join(".", opts.program)]
+    else:
+        target = [opts.program]
+    argv_child = [*rec.prefix, *opts.recorder_options(), "--trace-dir", str(out), *target, *opts.args]
     started = time.time()
     status = launch.run(argv_child, env)
     duration = time.time() - started

@@ -37,7 +37,16 @@ def test_policy_flags_pass_through_in_recorder_spelling():
     ]
 
 
-@pytest.mark.parametrize("argv", [["--bogus", "a.py"], ["-o"], [], ["--quiet=1", "a.py"]])
+def test_dash_m_takes_a_module_and_everything_after_it_is_verbatim():
+    o = parse(["-q", "-m", "pkg.tool", "-o", "x", "--quiet"])
+    assert (o.program, o.module, o.args, o.quiet, o.output) == ("pkg.tool", True, ["-o", "x", "--quiet"], True, None)
+    o = parse(["-mpkg", "a"])
+    assert (o.program, o.module, o.args) == ("pkg", True, ["a"])
+    o = parse(["--", "-m.py"])  # after --, a file that happens to start with -m
+    assert (o.program, o.module) == ("-m.py", False)
+
+
+@pytest.mark.parametrize("argv", [["--bogus", "a.py"], ["-o"], [], ["--quiet=1", "a.py"], ["-m"]])
 def test_parse_errors_are_usage(argv):
     with pytest.raises(CtError) as e:
         parse(argv)

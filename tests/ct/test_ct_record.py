@@ -148,6 +148,31 @@ def test_parity_through_ct_record_quiet(request, mode, cwd, script, args, stdin,
     assert len(rows) == 1 and rows[0]["args"] == args and rows[0]["trace_dir"] == str(out)
 
 
+def test_dash_m_module_matches_python_dash_m_and_is_indexed(ct_env, recorder_py, tmp_path):
+    pkg = tmp_path / "proj" / "tool"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text(
+        "import sys\nfrom . import work\nprint(__name__, __spec__.name, sys.argv[1:], work.twice(21))\n"
+        "sys.exit(3)\n")
+    (pkg / "work.py").write_text("def twice(x):\n    return 2 * x\n")
+    env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
+    cwd = tmp_path / "proj"
+    args = ["-o", "x", "--quiet"]
+    rec = _run_bytes(ct_cmd("record", "-q", "-o", str(tmp_path / "t"), "-m", "tool", *args), cwd, env, None)
+    plain = _run_bytes([recorder_py, "-m", "tool", *args], cwd, env, None)
+    _assert_same(rec, plain)
+    assert rec.stdout == b"__main__ tool.__main__ ['-o', 'x', '--quiet'] 42\n" and rec.returncode == 3
+    rows = json.loads(run_ct(["list", "--json"], env=env).stdout)
+    assert len(rows) == 1 and rows[0]["args"] == args and rows[0]["program"] == "-m tool"
+    show = json.loads(run_ct(["show", "latest", "--json"], env=env).stdout)
+    assert {f["name"] for f in show["top_functions"]} >= {"twice"}
+    # a module that does not exist fails exactly like `python -m`
+    rec = _run_bytes(ct_cmd("record", "-q", "-m", "no_such_mod"), cwd, env, None)
+    plain = _run_bytes([recorder_py, "-m", "no_such_mod"], cwd, env, None)
+    _assert_same(rec, plain)
+
+
 def test_default_folder_message_list_and_show(corpus, ct_env, recorder_py):
     env = _env(ct_env, CODETRACER_PYTHON_INTERPRETER=recorder_py)
     r = run_ct(["record", "compute.py"], env=env, cwd=corpus)

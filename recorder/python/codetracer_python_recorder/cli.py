@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
             keep_partial=opts.keep_partial_trace,
             trace_filters=opts.trace_filters,
             script_dir=os.path.dirname(os.path.abspath(target.script)) if target.script else os.getcwd(),
-            extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts)},
+            extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts),
+                            "run_as": "script" if target.script else "module"},
         )
         _configure_logging(opts, session.trace_id)
         runner.arm_sigint_exit()
