@@ -51,12 +51,23 @@ def test_locals_at_a_line(trace):
     assert visits and set(visits[0]) == {"v", "k", "result"}
 
 
+def test_cells_free_variables_and_deleted_locals(trace):
+    t, _, _ = trace
+    (outer,) = t.locals_at(line_of("return bump"))
+    assert set(outer) == {"start", "count", "bump"} and outer["count"]["i"] == 10
+    (inner,) = t.locals_at(line_of("return count"))
+    assert set(inner) == {"step", "count"} and inner["count"]["i"] == 15
+    (after_del,) = t.locals_at(line_of("return x  # after del"))
+    assert set(after_del) == {"x"}  # a deleted local is no longer listed
+
+
 def test_module_level_lists_only_program_state(trace):
     t, _, _ = trace
     visits = t.locals_at(line_of("print(greeting, half)"))
     names = set(visits[-1])
     assert {"greeting", "half", "scaled", "ticks", "big"} <= names
-    assert not names & {"threading", "Vec", "scale", "halve", "worker", "__name__", "__builtins__"}
+    assert not names & {"threading", "Vec", "scale", "halve", "worker", "__name__", "__builtins__",
+                        "make_counter", "forget", "bump"}
     assert visits[-1]["greeting"]["text"] == "grüße ✓"
 
 

@@ -60,6 +60,8 @@ pub struct CodeEntry {
     pub namespace_body: bool,
     /// Name objects, variable ids and filter actions of the parameters, in signature order.
     pub params: Vec<(Py<PyAny>, usize, ValueAction)>,
+    /// Function bodies: every name a frame of this code can bind (read one by one on 3.13+).
+    pub local_names: Vec<Py<PyAny>>,
 }
 
 impl CodeEntry {
@@ -75,6 +77,7 @@ impl CodeEntry {
             ret_action: ValueAction::Allow,
             namespace_body: false,
             params: Vec::new(),
+            local_names: Vec::new(),
         }
     }
 
@@ -102,6 +105,12 @@ impl CodeEntry {
         let total = argcount + kwonly + varargs;
         let mut params = Vec::with_capacity(total);
         let ret_action = decision.value_action(ValueKind::Ret, &name);
+        let namespace_body = flags & CO_OPTIMIZED == 0;
+        let local_names = if namespace_body {
+            Vec::new()
+        } else {
+            super::locals::local_names(code)?
+        };
         let built = (|| -> RecorderResult<Self> {
             let path_id = w.path_id(&filename)?;
             let function_id = w.function_id(path_id, first_line, &name)?;
@@ -124,8 +133,9 @@ impl CodeEntry {
                 function_id,
                 decision: Some(decision),
                 ret_action,
-                namespace_body: flags & CO_OPTIMIZED == 0,
+                namespace_body,
                 params,
+                local_names,
             })
         })();
         Ok(built)

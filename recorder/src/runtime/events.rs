@@ -4,6 +4,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::locals::{get_var, FrameVars, GetVarFn, LocalsSource};
 use super::{Action, Exit, RuntimeTracer, REDACTED};
 use crate::encoder::{retain, str_utf8, type_qualname};
 use crate::errors::RecorderResult;
@@ -70,22 +71,24 @@ impl RuntimeTracer {
         };
         self.encoder.attr_rules = decision;
         let mut args: Vec<(usize, Vec<u8>)> = Vec::with_capacity(params.len());
-        if !params.is_empty() {
-            let locals = unsafe { ffi::PyEval_GetLocals() };
-            if locals.is_null() {
-                unsafe { ffi::PyErr_Clear() };
-            } else {
-                for (name_ptr, vid, action) in params {
-                    let value =
-                        unsafe { ffi::PyDict_GetItem(locals, name_ptr as *mut ffi::PyObject) };
-                    if value.is_null() || action == ValueAction::Drop {
-                        self.count_action(action);
-                        continue;
-                    }
-                    let mut buf = Vec::new();
-                    unsafe { self.encode_filtered(value, action, &mut buf)? };
-                    args.push((vid, buf));
+        let frame = if params.is_empty() {
+            None
+        } else {
+            unsafe { FrameVars::current(self.locals) }
+        };
+        if let Some(frame) = frame {
+            for (name_ptr, vid, action) in params {
+                let value = unsafe { frame.get(name_ptr as *mut ffi::PyObject) };
+                if value.is_null() || action == ValueAction::Drop {
+                    unsafe { frame.release(value) };
+                    self.count_action(action);
+                    continue;
                 }
+                let mut buf = Vec::new();
+                let encoded = unsafe { self.encode_filtered(value, action, &mut buf) };
+                unsafe { frame.release(value) };
+                encoded?;
+                args.push((vid, buf));
             }
         }
         self.writer.emit(TraceEvent::Call {
@@ -172,6 +175,10 @@ impl RuntimeTracer {
         }
         self.writer.emit(TraceEvent::Step { path_id, line })?;
         self.encoder.attr_rules = decision;
+        if let (LocalsSource::PerName(get), false) = (self.locals, namespace_body) {
+            unsafe { self.record_names(key, get) }?;
+            return Ok(Action::Continue);
+        }
         let locals = unsafe { ffi::PyEval_GetLocals() };
         if locals.is_null() {
             unsafe { ffi::PyErr_Clear() };
@@ -179,6 +186,33 @@ impl RuntimeTracer {
         }
         unsafe { self.record_variables(key, locals, namespace_body) }?;
         Ok(Action::Continue)
+    }
+
+    /// Writes a `Value` event per bound name of a function body, read one by one (3.13+).
+    unsafe fn record_names(&mut self, code_key: usize, get: GetVarFn) -> RecorderResult<()> {
+        let frame = ffi::PyEval_GetFrame();
+        if frame.is_null() {
+            return Ok(());
+        }
+        let mut names = std::mem::take(&mut self.name_scratch);
+        names.clear();
+        if let Some(entry) = self.codes.get(&code_key) {
+            names.extend(entry.local_names.iter().map(|n| n.as_ptr() as usize));
+        }
+        let mut result = Ok(());
+        for &name in &names {
+            let name = name as *mut ffi::PyObject;
+            let Some(value) = get_var(get, frame, name) else {
+                continue;
+            };
+            result = self.record_variable(code_key, name, value, false);
+            ffi::Py_DecRef(value);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.name_scratch = names;
+        result
     }
 
     /// Writes a `Value` event per visible variable of `locals` (a dict, borrowed).
@@ -198,26 +232,37 @@ impl RuntimeTracer {
             if ffi::PyUnicode_Check(key) == 0 {
                 continue;
             }
-            if namespace_body {
-                // Program state only: no modules, functions, classes or dunder names.
-                if self.encoder.known().is_definition(value) {
-                    continue;
-                }
-                if let Some(name) = str_utf8(key) {
-                    if name.starts_with("__") && name.ends_with("__") {
-                        continue;
-                    }
-                }
-            }
-            let action = self.name_action(code_key, key, namespace_body);
-            if action == ValueAction::Drop {
-                self.count_action(action);
-                continue;
-            }
-            let vid = self.variable_id(key)?;
-            self.record_value(vid, value, action)?;
+            self.record_variable(code_key, key, value, namespace_body)?;
         }
         Ok(())
+    }
+
+    /// One variable of a step, unless it is a definition (namespace bodies) or dropped.
+    unsafe fn record_variable(
+        &mut self,
+        code_key: usize,
+        key: *mut ffi::PyObject,
+        value: *mut ffi::PyObject,
+        namespace_body: bool,
+    ) -> RecorderResult<()> {
+        if namespace_body {
+            // Program state only: no modules, functions, classes or dunder names.
+            if self.encoder.known().is_definition(value) {
+                return Ok(());
+            }
+            if let Some(name) = str_utf8(key) {
+                if name.starts_with("__") && name.ends_with("__") {
+                    return Ok(());
+                }
+            }
+        }
+        let action = self.name_action(code_key, key, namespace_body);
+        if action == ValueAction::Drop {
+            self.count_action(action);
+            return Ok(());
+        }
+        let vid = self.variable_id(key)?;
+        self.record_value(vid, value, action)
     }
 
     pub(super) unsafe fn variable_id(&mut self, name: *mut ffi::PyObject) -> RecorderResult<usize> {

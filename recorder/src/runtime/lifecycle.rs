@@ -42,6 +42,8 @@ impl RuntimeTracer {
             value_cache: Vec::new(),
             name_actions: FastMap::default(),
             filter_summary,
+            locals: super::locals::LocalsSource::for_interpreter(py),
+            name_scratch: Vec::new(),
             scratch: Vec::with_capacity(4096),
             metrics: Metrics::new(),
             failure: None,

@@ -13,6 +13,7 @@ mod filtering;
 mod frames;
 mod io;
 mod lifecycle;
+mod locals;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -31,6 +32,7 @@ use crate::trace_writer::{TraceWriter, WriterStats};
 use code_info::CodeEntry;
 pub use code_info::ScopePolicy;
 use frames::ThreadStacks;
+use locals::LocalsSource;
 
 /// What a redacted value shows.
 pub const REDACTED: &str = "<redacted>";
@@ -95,6 +97,10 @@ pub struct RuntimeTracer {
     /// (code address, name address) → filter action for that variable in that code.
     name_actions: FastMap<(usize, usize), ValueAction>,
     filter_summary: FilterSummary,
+    /// How function bodies' variables are read on this interpreter.
+    locals: LocalsSource,
+    /// Reused buffer of name object addresses for one step.
+    name_scratch: Vec<usize>,
     scratch: Vec<u8>,
     metrics: Metrics,
     /// Set when the tracer detached itself after an error.

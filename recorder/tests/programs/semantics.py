@@ -32,6 +32,21 @@ def risky(flag):
     return False
 
 
+def make_counter(start):
+    count = start
+    def bump(step):
+        nonlocal count
+        count += step
+        return count
+    return bump
+
+
+def forget(x):
+    tmp = x * 2
+    del tmp
+    return x  # after del
+
+
 def worker(i, out):
     out.append(i)
 
@@ -41,6 +56,9 @@ half = halve(5)
 scaled = scale(Vec(1, 2))
 ticks = list(countdown(3))
 risky(True)
+bump = make_counter(10)
+bump(5)
+forget(7)
 big = 3**90
 long_text = "x" * 1000
 nested = {"a": [1, {"b": (2, 3)}], "c": {4}}
