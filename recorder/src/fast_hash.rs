@@ -43,7 +43,9 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // Object addresses are 16-byte aligned, so the product's low bits are always zero;
+        // hashbrown picks buckets from the low bits. Rotating moves the mixed high bits down.
+        self.hash.rotate_left(26)
     }
 }
 
@@ -61,5 +63,16 @@ mod tests {
         }
         assert_eq!(m.len(), 1000);
         assert_eq!(m.get(&(160, 10)), Some(&10));
+    }
+
+    #[test]
+    fn aligned_addresses_spread_over_low_bits() {
+        let low = |k: usize| {
+            let mut h = FxHasher::default();
+            h.write_usize(k);
+            h.finish() & 0xf
+        };
+        let buckets: std::collections::HashSet<u64> = (1..64usize).map(|i| low(i * 16)).collect();
+        assert!(buckets.len() > 8, "{buckets:?}");
     }
 }

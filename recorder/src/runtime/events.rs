@@ -9,7 +9,7 @@ use super::{Action, Exit, RuntimeTracer, REDACTED};
 use crate::encoder::{retain, str_utf8, type_qualname};
 use crate::errors::RecorderResult;
 use crate::trace_filter::ValueAction;
-use crate::trace_writer::{EventKind, TraceEvent};
+use crate::trace_writer::{CallArgs, EventKind, TraceEvent};
 
 impl RuntimeTracer {
     pub(super) fn activation_check(&mut self, filename: &str) -> bool {
@@ -40,63 +40,75 @@ impl RuntimeTracer {
     /// PY_START, PY_RESUME and PY_THROW: a frame (re)enters.
     pub fn on_start(&mut self, code: &Bound<'_, PyAny>, resumed: bool) -> RecorderResult<Action> {
         let activated = self.activated;
+        let mut params = std::mem::take(&mut self.param_scratch);
+        params.clear();
         let entry = self.entry(code)?;
         if !entry.traced {
+            self.param_scratch = params;
             return Ok(if resumed {
                 Action::Continue
             } else {
                 Action::Disable
             });
         }
-        if !activated {
-            let filename = entry.filename.clone();
+        let filename = (!activated).then(|| entry.filename.clone());
+        let (function_id, decision) = (entry.function_id, entry.decision.clone());
+        if !resumed {
+            params.extend(
+                entry
+                    .params
+                    .iter()
+                    .map(|(name, vid, action)| (name.as_ptr() as usize, *vid, *action)),
+            );
+        }
+        if let Some(filename) = filename {
             if !self.activation_check(&filename) {
+                self.param_scratch = params;
                 return Ok(Action::Continue);
             }
         }
         self.note_thread()?;
         let key = code.as_ptr() as usize;
-        let (function_id, decision, params) = {
-            let entry = self.entry(code)?;
-            let params: Vec<(usize, usize, ValueAction)> = if resumed {
-                Vec::new()
-            } else {
-                entry
-                    .params
-                    .iter()
-                    .map(|(name, vid, action)| (name.as_ptr() as usize, *vid, *action))
-                    .collect()
-            };
-            (entry.function_id, entry.decision.clone(), params)
-        };
         self.encoder.attr_rules = decision;
-        let mut args: Vec<(usize, Vec<u8>)> = Vec::with_capacity(params.len());
-        let frame = if params.is_empty() {
-            None
-        } else {
-            unsafe { FrameVars::current(self.locals) }
-        };
-        if let Some(frame) = frame {
-            for (name_ptr, vid, action) in params {
-                let value = unsafe { frame.get(name_ptr as *mut ffi::PyObject) };
-                if value.is_null() || action == ValueAction::Drop {
-                    unsafe { frame.release(value) };
-                    self.count_action(action);
-                    continue;
-                }
-                let mut buf = Vec::new();
-                let encoded = unsafe { self.encode_filtered(value, action, &mut buf) };
-                unsafe { frame.release(value) };
-                encoded?;
-                args.push((vid, buf));
-            }
-        }
-        self.writer.emit(TraceEvent::Call {
-            function_id,
-            args: &args,
-        })?;
+        let mut args = std::mem::take(&mut self.call_args);
+        args.clear();
+        let result = unsafe { self.encode_args(&params, &mut args) }.and_then(|()| {
+            self.writer.emit(TraceEvent::Call {
+                function_id,
+                args: &args,
+            })
+        });
+        self.call_args = args;
+        self.param_scratch = params;
+        result?;
         self.stacks.push(key);
         Ok(Action::Continue)
+    }
+
+    /// Encodes the values of `params` (bound ones; dropped ones are left out) into `args`.
+    unsafe fn encode_args(
+        &mut self,
+        params: &[(usize, usize, ValueAction)],
+        args: &mut CallArgs,
+    ) -> RecorderResult<()> {
+        if params.is_empty() {
+            return Ok(());
+        }
+        let Some(frame) = FrameVars::current(self.locals) else {
+            return Ok(());
+        };
+        for &(name, vid, action) in params {
+            let value = frame.get(name as *mut ffi::PyObject);
+            if value.is_null() || action == ValueAction::Drop {
+                frame.release(value);
+                self.count_action(action);
+                continue;
+            }
+            let encoded = args.push(vid, |buf| self.encode_filtered(value, action, buf));
+            frame.release(value);
+            encoded?;
+        }
+        Ok(())
     }
 
     /// PY_RETURN, PY_YIELD and PY_UNWIND: a frame leaves (for now or for good).
@@ -112,6 +124,7 @@ impl RuntimeTracer {
                 _ => Action::Disable,
             });
         }
+        let (ret_action, decision) = (entry.ret_action, entry.decision.clone());
         if !self.activated {
             return Ok(Action::Continue);
         }
@@ -129,10 +142,6 @@ impl RuntimeTracer {
                 value: &self.scratch,
             })?;
         }
-        let (ret_action, decision) = {
-            let entry = self.entry(code)?;
-            (entry.ret_action, entry.decision.clone())
-        };
         self.encoder.attr_rules = decision;
         self.scratch.clear();
         match exit {

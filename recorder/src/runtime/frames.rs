@@ -4,11 +4,14 @@
 //! written, frames skipped by an exception are closed on the way, and whatever is still open
 //! when recording stops is closed by `finish`.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 
+/// The current thread's stack is kept apart from the others: every event touches it, and
+/// threads switch rarely by comparison.
 #[derive(Default)]
 pub struct ThreadStacks {
-    stacks: HashMap<u64, Vec<usize>>,
+    current_stack: Vec<usize>,
+    others: FastMap<u64, Vec<usize>>,
     current: u64,
     started: bool,
 }
@@ -17,23 +20,28 @@ impl ThreadStacks {
     /// Makes `thread` current; true when that is a change (so a marker is due).
     pub fn switch_to(&mut self, thread: u64) -> bool {
         let changed = self.started && self.current != thread;
+        if changed {
+            let parked = std::mem::take(&mut self.current_stack);
+            self.others.insert(self.current, parked);
+            self.current_stack = self.others.remove(&thread).unwrap_or_default();
+        }
         self.current = thread;
         self.started = true;
         changed
     }
 
     pub fn push(&mut self, code: usize) {
-        self.stacks.entry(self.current).or_default().push(code);
+        self.current_stack.push(code);
     }
 
     pub fn is_top(&self, code: usize) -> bool {
-        self.stacks.get(&self.current).and_then(|s| s.last()) == Some(&code)
+        self.current_stack.last() == Some(&code)
     }
 
     /// Pops up to and including the innermost frame of `code`. Returns how many frames above
     /// it were popped too (they need a synthetic return), or `None` if `code` is not open.
     pub fn pop_to(&mut self, code: usize) -> Option<usize> {
-        let stack = self.stacks.get_mut(&self.current)?;
+        let stack = &mut self.current_stack;
         let index = stack.iter().rposition(|&c| c == code)?;
         let above = stack.len() - index - 1;
         stack.truncate(index);
@@ -41,7 +49,7 @@ impl ThreadStacks {
     }
 
     pub fn open_frames(&self) -> usize {
-        self.stacks.values().map(Vec::len).sum()
+        self.current_stack.len() + self.others.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -63,5 +71,8 @@ mod tests {
         assert!(!s.is_top(10));
         s.push(40);
         assert_eq!(s.open_frames(), 2);
+        assert!(s.switch_to(1));
+        assert!(s.is_top(10));
+        assert_eq!(s.pop_to(40), None);
     }
 }

@@ -10,7 +10,7 @@ use crate::errors::{RecorderError, RecorderResult};
 use crate::fast_hash::FastMap;
 use crate::logging::{Counter, Metrics};
 use crate::monitoring;
-use crate::trace_writer::{TraceEvent, TraceWriter};
+use crate::trace_writer::{CallArgs, TraceEvent, TraceWriter};
 
 impl RuntimeTracer {
     pub fn start(
@@ -25,7 +25,7 @@ impl RuntimeTracer {
         let toplevel_function = writer.function_id(path_id, 1, "<toplevel>")?;
         writer.emit(TraceEvent::Call {
             function_id: toplevel_function,
-            args: &[],
+            args: &CallArgs::default(),
         })?;
         let activated = config.activation_path.is_none();
         let filter_summary = config.filters.summary();
@@ -44,6 +44,8 @@ impl RuntimeTracer {
             filter_summary,
             locals: super::locals::LocalsSource::for_interpreter(py),
             name_scratch: Vec::new(),
+            param_scratch: Vec::new(),
+            call_args: CallArgs::default(),
             scratch: Vec::with_capacity(4096),
             metrics: Metrics::new(),
             failure: None,

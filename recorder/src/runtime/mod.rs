@@ -28,7 +28,7 @@ use crate::logging::{Metrics, MetricsSnapshot};
 use crate::monitoring::Installation;
 use crate::policy::OnRecorderError;
 use crate::trace_filter::{Engine, FilterSummary, ValueAction};
-use crate::trace_writer::{TraceWriter, WriterStats};
+use crate::trace_writer::{CallArgs, TraceWriter, WriterStats};
 use code_info::CodeEntry;
 pub use code_info::ScopePolicy;
 use frames::ThreadStacks;
@@ -101,6 +101,10 @@ pub struct RuntimeTracer {
     locals: LocalsSource,
     /// Reused buffer of name object addresses for one step.
     name_scratch: Vec<usize>,
+    /// Reused buffer of (name address, variable id, action) of one call's parameters.
+    param_scratch: Vec<(usize, usize, ValueAction)>,
+    /// Reused buffer of one call's encoded arguments.
+    call_args: CallArgs,
     scratch: Vec<u8>,
     metrics: Metrics,
     /// Set when the tracer detached itself after an error.

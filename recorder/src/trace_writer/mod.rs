@@ -13,7 +13,7 @@ pub mod json;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::errors::{RecorderError, RecorderResult};
@@ -54,7 +54,7 @@ pub enum TraceEvent<'a> {
     },
     Call {
         function_id: usize,
-        args: &'a [(usize, Vec<u8>)],
+        args: &'a CallArgs,
     },
     Return {
         value: &'a [u8],
@@ -70,6 +70,47 @@ pub enum TraceEvent<'a> {
     },
 }
 
+/// A call's encoded arguments, back to back in one buffer that is reused from call to call
+/// (a fresh buffer per argument was most of the recorder's allocations).
+#[derive(Debug, Default)]
+pub struct CallArgs {
+    bytes: Vec<u8>,
+    /// (variable id, start, end) into `bytes`.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl CallArgs {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+
+    /// Encodes one argument with `encode`, which appends its value's JSON to the buffer.
+    pub fn push<E>(
+        &mut self,
+        variable_id: usize,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.bytes.len();
+        match encode(&mut self.bytes) {
+            Ok(()) => {
+                self.spans.push((variable_id, start, self.bytes.len()));
+                Ok(())
+            }
+            Err(e) => {
+                self.bytes.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.spans
+            .iter()
+            .map(|&(vid, start, end)| (vid, self.bytes.get(start..end).unwrap_or_default()))
+    }
+}
+
 /// Counts of what was written; reported in `trace_metadata.json`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WriterStats {
@@ -83,17 +124,20 @@ pub struct WriterStats {
 }
 
 pub struct TraceWriter {
-    out: BufWriter<File>,
+    file: File,
     path: PathBuf,
     first: bool,
+    /// Events not yet written to `file`; each event is encoded straight into it and it is
+    /// written out once it holds `BUFFER_BYTES` (no per-event copy through a `BufWriter`).
     line: Vec<u8>,
+    /// Bytes already written to `file`.
+    flushed: u64,
     paths: HashMap<String, usize>,
     path_list: Vec<String>,
     functions: HashMap<(usize, i64, String), usize>,
     variables: HashMap<String, usize>,
     types: HashMap<String, usize>,
     pub stats: WriterStats,
-    bytes_written: u64,
 }
 
 const BUFFER_BYTES: usize = 1 << 20;
@@ -105,42 +149,40 @@ impl TraceWriter {
         let file =
             File::create(&path).map_err(|e| RecorderError::io("cannot create", &path, &e))?;
         let mut writer = TraceWriter {
-            out: BufWriter::with_capacity(BUFFER_BYTES, file),
+            file,
             path,
             first: true,
-            line: Vec::with_capacity(4096),
+            line: Vec::with_capacity(BUFFER_BYTES + 64 * 1024),
+            flushed: 0,
             paths: HashMap::new(),
             path_list: Vec::new(),
             functions: HashMap::new(),
             variables: HashMap::new(),
             types: HashMap::new(),
             stats: WriterStats::default(),
-            bytes_written: 0,
         };
-        writer.raw(b"[")?;
+        writer.line.push(b'[');
         Ok(writer)
     }
 
-    fn raw(&mut self, bytes: &[u8]) -> RecorderResult<()> {
-        self.bytes_written += bytes.len() as u64;
-        self.out
-            .write_all(bytes)
-            .map_err(|e| RecorderError::io("cannot write", &self.path, &e))
-    }
-
-    /// Writes the event currently in `self.line` as one array element.
-    fn flush_line(&mut self) -> RecorderResult<()> {
-        let line = std::mem::take(&mut self.line);
+    /// Starts an array element: the separator before every event but the first.
+    fn begin_event(&mut self) {
         let sep: &[u8] = if self.first { b"\n" } else { b",\n" };
         self.first = false;
-        let result = self.raw(sep).and_then(|_| self.raw(&line));
-        self.line = line;
-        self.line.clear();
+        self.line.extend_from_slice(sep);
+    }
+
+    /// Ends the event just appended to `self.line`; writes the buffer out once it is full.
+    fn end_event(&mut self) -> RecorderResult<()> {
         self.stats.events += 1;
-        result
+        if self.line.len() >= BUFFER_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     pub fn emit(&mut self, event: TraceEvent<'_>) -> RecorderResult<()> {
+        self.begin_event();
         let buf = &mut self.line;
         match event {
             TraceEvent::Step { path_id, line } => {
@@ -161,7 +203,7 @@ impl TraceWriter {
                         buf.push(b',');
                     }
                     buf.extend_from_slice(b"{\"variable_id\":");
-                    json::push_usize(buf, *variable_id);
+                    json::push_usize(buf, variable_id);
                     buf.extend_from_slice(b",\"value\":");
                     buf.extend_from_slice(value);
                     buf.push(b'}');
@@ -201,7 +243,7 @@ impl TraceWriter {
                 buf.extend_from_slice(b"}}");
             }
         }
-        self.flush_line()
+        self.end_event()
     }
 
     /// Id of `path`, writing a `Path` event the first time it is seen.
@@ -212,10 +254,11 @@ impl TraceWriter {
         let id = self.path_list.len();
         self.paths.insert(path.to_string(), id);
         self.path_list.push(path.to_string());
+        self.begin_event();
         self.line.extend_from_slice(b"{\"Path\":");
         json::push_str(&mut self.line, path);
         self.line.push(b'}');
-        self.flush_line()?;
+        self.end_event()?;
         Ok(id)
     }
 
@@ -227,6 +270,7 @@ impl TraceWriter {
         }
         let id = self.functions.len();
         self.functions.insert(key, id);
+        self.begin_event();
         self.line.extend_from_slice(b"{\"Function\":{\"path_id\":");
         json::push_usize(&mut self.line, path_id);
         self.line.extend_from_slice(b",\"line\":");
@@ -234,7 +278,7 @@ impl TraceWriter {
         self.line.extend_from_slice(b",\"name\":");
         json::push_str(&mut self.line, name);
         self.line.extend_from_slice(b"}}");
-        self.flush_line()?;
+        self.end_event()?;
         Ok(id)
     }
 
@@ -245,10 +289,11 @@ impl TraceWriter {
         }
         let id = self.variables.len();
         self.variables.insert(name.to_string(), id);
+        self.begin_event();
         self.line.extend_from_slice(b"{\"VariableName\":");
         json::push_str(&mut self.line, name);
         self.line.push(b'}');
-        self.flush_line()?;
+        self.end_event()?;
         Ok(id)
     }
 
@@ -266,6 +311,7 @@ impl TraceWriter {
         }
         let id = self.types.len();
         self.types.insert(key.to_string(), id);
+        self.begin_event();
         let buf = &mut self.line;
         buf.extend_from_slice(b"{\"Type\":{\"kind\":");
         json::push_usize(buf, kind as usize);
@@ -288,7 +334,7 @@ impl TraceWriter {
                 buf.extend_from_slice(b"]}}}");
             }
         }
-        self.flush_line()?;
+        self.end_event()?;
         Ok(id)
     }
 
@@ -296,27 +342,31 @@ impl TraceWriter {
         &self.path_list
     }
 
+    /// Bytes of `trace.json` so far, written out or still buffered.
     pub fn bytes_written(&self) -> u64 {
-        self.bytes_written
+        self.flushed + self.line.len() as u64
     }
 
-    /// Releases the file without flushing the buffer (after `fork`, in the child).
+    /// Releases the file without writing the buffer (after `fork`, in the child).
     pub fn forget(self) {
-        let (file, _unflushed) = self.out.into_parts();
-        drop(file);
+        drop(self.file);
     }
 
+    /// Writes the buffered events to the file.
     pub fn flush(&mut self) -> RecorderResult<()> {
-        self.out
-            .flush()
-            .map_err(|e| RecorderError::io("cannot write", &self.path, &e))
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| RecorderError::io("cannot write", &self.path, &e))?;
+        self.flushed += self.line.len() as u64;
+        self.line.clear();
+        Ok(())
     }
 
     /// Closes the JSON array and flushes. After this the trace is valid JSON. (No fsync: the
     /// staging-folder rename already keeps incomplete traces out of sight, and an fsync of a
     /// large trace costs more than the rest of a short recording.)
     pub fn finish(&mut self) -> RecorderResult<()> {
-        self.raw(b"\n]\n")?;
+        self.line.extend_from_slice(b"\n]\n");
         self.flush()
     }
 }
@@ -338,7 +388,7 @@ mod tests {
         let v = format!("{{\"kind\":\"Int\",\"i\":3,\"type_id\":{t}}}").into_bytes();
         w.emit(TraceEvent::Call {
             function_id: f,
-            args: &[],
+            args: &CallArgs::default(),
         })
         .unwrap();
         w.emit(TraceEvent::Step {
