@@ -19,7 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ctbench import envs, modes, programs, pythons, report_json, report_md, startup  # noqa: E402
+from ctbench import (  # noqa: E402
+    envs,
+    modes,
+    programs,
+    pythons,
+    report_json,
+    report_md,
+    startup,
+    versus,
+)
 from ctbench.measure import run_once  # noqa: E402
 from ctbench.programs import PROGRAMS_DIR  # noqa: E402
 from ctbench.suite import (  # noqa: E402
@@ -63,6 +72,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"subset of: {' '.join(modes.MODE_NAMES)}")
     p.add_argument("--upstream-budget", type=float,
                    help="seconds one upstream run may take (default 60, quick 10)")
+    p.add_argument("--versus", action="store_true",
+                   help="only the head-to-head with upstream at each program's versus size "
+                        "(ours and upstream alternate --runs times, default 3); use with --update "
+                        "to add it to the committed results")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up benchmarks")
     p.add_argument("--no-plot", action="store_true", help="skip overhead.png (no matplotlib venv)")
     p.add_argument("--out", type=Path,
@@ -84,7 +97,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--mem-cap-mb", type=int, default=8192,
                    help="address-space cap per measured process (protects the shared machine)")
     args = p.parse_args(argv)
-    args.runs = args.runs or (2 if args.quick else 5)
+    args.runs = args.runs or (2 if args.quick else 3 if args.versus else 5)
     args.upstream_budget = args.upstream_budget or (10.0 if args.quick else 60.0)
     args.cell_budget = args.cell_budget or (20.0 if args.quick else 30.0)
     args.run_budget = args.run_budget or (30.0 if args.quick else 60.0)
@@ -128,6 +141,24 @@ def _upstream_startup(python: Path) -> float | None:
     return min(samples) if samples else None
 
 
+def _run_versus(prepared: list, chosen: list, settings: Settings, runs: int, results: dict,
+                flush) -> None:
+    """The head-to-head table (see ctbench/versus.py), one program at a time."""
+    for tag, bench_python, unavailable, up, up_startup in prepared:
+        if up is None or not up.ok or "ours" in unavailable:
+            results["meta"]["notes"].append(f"Python {tag}: no head-to-head (ours or upstream "
+                                            "unavailable)")
+            continue
+        startups = {"ours": versus.startup_wall("ours", bench_python, tag, settings),
+                    "upstream": up_startup}
+        for program in chosen:
+            if program.versus_size is None:
+                continue
+            results["versus"].append(versus.run(tag, program, bench_python, up.python, startups,
+                                                settings, runs))
+            flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     chosen_programs = programs.select(args.programs)
@@ -149,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "git_commit": _git_commit(), "recorder_source_hash": envs.recorder_source_hash(),
             "pythons": {}, "notes": list(NOTES),
         },
-        "benchmarks": [], "startup": [],
+        "benchmarks": [], "startup": [], "versus": [],
     }
     meta = results["meta"]
     json_path, md_path = args.out / "results.json", args.out / "results.md"
@@ -188,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         up = envs.upstream_env(base, tag) if "upstream" in mode_names else None
         up_startup = _upstream_startup(up.python) if up and up.ok else None
         prepared.append((tag, bench.python, unavailable, up, up_startup))
+
+    if args.versus:
+        _run_versus(prepared, chosen_programs, settings, args.runs, results, flush)
+        _log(f"wrote {json_path}, {md_path} in {time.time() - t0:.0f} s")
+        return 0
 
     fast = [m for m in chosen_modes if m.name != "upstream"]
     for program in chosen_programs:  # program-major: a cut-short run still covers every Python

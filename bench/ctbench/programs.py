@@ -3,7 +3,8 @@
 Each program is a plain script under `bench/programs/` taking one size argument, so every mode
 (plain, floor, ours, upstream) runs the very same file the same way. `size` is tuned to run
 0.2-1 s plain on the 2-core dev machine; `quick_size` keeps smoke runs short; `calib_size` is the
-small size used to predict whether upstream fits its time budget.
+small size used to predict whether upstream fits its time budget; `versus_size` is where ours and
+upstream race head to head (upstream runs ~5-20 s there; None: upstream cannot run it at all).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Program:
     quick_size: int
     calib_size: int
     what: str
+    versus_size: int | None = None
     requires: tuple[str, ...] = field(default=())
 
     @property
@@ -32,14 +34,18 @@ class Program:
 
 
 PROGRAMS: tuple[Program, ...] = (
-    Program("fib", "fib.py", 30, 20, 16, "recursive fib(n)"),
-    Program("hanoi", "hanoi.py", 20, 12, 9, "recursive towers of Hanoi, n disks"),
-    Program("objects", "objects.py", 120_000, 4_000, 1_000, "classes/dataclasses bank simulation"),
-    Program("generators", "generators.py", 600_000, 20_000, 3_000, "generator pipeline + send"),
-    Program("coroutines", "coroutines.py", 50_000, 2_000, 500, "asyncio producer/consumers"),
-    Program("numeric", "numeric.py", 25_000, 500, 100, "float n-body simulation"),
-    Program("text", "text.py", 400_000, 5_000, 500, "char-by-char text loop"),
-    Program("stdlib", "stdlib_heavy.py", 36_000, 2_000, 50, "json + re over records"),
+    Program("fib", "fib.py", 30, 20, 16, "recursive fib(n)", 24),
+    Program("hanoi", "hanoi.py", 20, 12, 9, "recursive towers of Hanoi, n disks", 14),
+    Program("objects", "objects.py", 120_000, 4_000, 1_000, "classes/dataclasses bank simulation",
+            4_000),
+    Program("generators", "generators.py", 600_000, 20_000, 3_000, "generator pipeline + send",
+            15_000),
+    Program("coroutines", "coroutines.py", 50_000, 2_000, 500, "asyncio producer/consumers",
+            20_000),
+    Program("numeric", "numeric.py", 25_000, 500, 100, "float n-body simulation", 150),
+    Program("text", "text.py", 400_000, 5_000, 500, "char-by-char text loop", 2_000),
+    Program("stdlib", "stdlib_heavy.py", 36_000, 2_000, 50, "json + re over records", 400),
+    # upstream hangs on the threads program and needs over 20 s for one toolz test module
     Program("threads", "threads.py", 12_000, 500, 20, "4 worker threads, queue + lock"),
     Program("pkg_tests", "pkg_tests.py", 4, 1, 1, "pytest: toolz test modules (PyPI)",
             requires=("toolz==1.2.0", "pytest==9.2.0")),

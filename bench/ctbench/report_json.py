@@ -26,10 +26,15 @@ def merge(base: dict, update: dict) -> dict:
     rows += list(fresh.values())
     meta = dict(base["meta"])
     meta["pythons"] = {**meta.get("pythons", {}), **update["meta"].get("pythons", {})}
-    redone = sorted({f"{r['program']}/{r['mode']} on {r['python']}" for r in update["benchmarks"]})
+    redone = sorted({f"{r['program']}/{r['mode']} on {r['python']}" for r in update["benchmarks"]}
+                    | {f"{r['program']}/versus on {r['python']}" for r in update.get("versus", [])})
     meta["notes"] = [n for n in meta.get("notes", []) if not n.startswith("Re-measured")]
     meta["notes"] += [n for n in update["meta"].get("notes", []) if n not in meta["notes"]]
     meta["notes"].append(f"Re-measured at {update['meta']['started_at']} (load "
                          f"{update['meta']['loadavg_start']}): {', '.join(redone)}")
+    vkey = lambda row: (row["python"], row["program"])  # noqa: E731
+    fresh_versus = {vkey(row): row for row in update.get("versus", [])}
+    versus = [fresh_versus.pop(vkey(row), row) for row in base.get("versus", [])]
+    versus += list(fresh_versus.values())
     return {"meta": meta, "benchmarks": rows,
-            "startup": update.get("startup") or base.get("startup", [])}
+            "startup": update.get("startup") or base.get("startup", []), "versus": versus}

@@ -74,6 +74,42 @@ def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> list[s
     return lines
 
 
+VERSUS_COLUMNS = ("program (size)", "ours wall", "upstream wall", "x faster",
+                  "x faster (above start-up)", "ours trace", "upstream trace", "x smaller",
+                  "ours / upstream peak RSS", "note")
+
+
+def _side_wall(side: dict) -> str:
+    return _wall(side.get("wall_s")) if side["status"] == "ok" else "-"
+
+
+def versus_section(rows: list[dict], pythons: dict[str, str]) -> list[str]:
+    out = ["", "## Head to head with upstream 0.3.0", "",
+           "Each program at a size where upstream runs for seconds, ours and upstream "
+           "alternating. x faster = upstream median wall / ours; above start-up = the same after "
+           "subtracting each tool's wall for an empty script (`startup_s` in results.json); "
+           "x smaller = upstream trace.json bytes / ours."]
+    for tag, version in pythons.items():
+        mine = [r for r in rows if r["python"] == tag]
+        if not mine:
+            continue
+        table = []
+        for r in mine:
+            ours, up = r["ours"], r["upstream"]
+            rss = (f"{human_bytes((ours['peak_rss_kb'] or 0) * 1024)} / "
+                   f"{human_bytes((up['peak_rss_kb'] or 0) * 1024)}"
+                   if ours.get("peak_rss_kb") and up.get("peak_rss_kb") else "-")
+            note = "; ".join(f"{name}: {s['status']}: {s['reason']}" for name, s
+                             in (("ours", ours), ("upstream", up)) if s["status"] != "ok")
+            table.append([f"{r['program']} ({r['size']})", _side_wall(ours), _side_wall(up),
+                          _num(r.get("faster"), ".1f", "x"), _num(r.get("faster_work"), ".1f", "x"),
+                          human_bytes(ours.get("trace_json_bytes")),
+                          human_bytes(up.get("trace_json_bytes")),
+                          _num(r.get("smaller"), ".1f", "x"), rss, note.replace("|", "/")])
+        out += ["", f"### Python {version}", ""] + _table(VERSUS_COLUMNS, table)
+    return out
+
+
 def render(results: dict) -> str:
     meta = results["meta"]
     out = ["# Benchmark results", ""]
@@ -95,6 +131,8 @@ def render(results: dict) -> str:
             continue
         out += ["", f"## Python {version}", ""]
         out += _table(COLUMNS, rows)
+    if results.get("versus"):
+        out += versus_section(results["versus"], meta["pythons"])
     if results.get("startup"):
         out += ["", "## Start-up", ""]
         rows = []
