@@ -105,6 +105,10 @@ impl KnownTypes {
     }
 }
 
+/// Entries in the struct-shape and field-action caches, beyond which new ones are encoded the
+/// slow way (a program that invents attribute names per object cannot grow them forever).
+const SHAPE_CACHE_MAX: usize = 100_000;
+
 pub struct ValueEncoder {
     pub caps: Caps,
     builtins: [Option<usize>; BUILTIN_COUNT],
@@ -113,6 +117,15 @@ pub struct ValueEncoder {
     other_types: FastMap<usize, usize>,
     /// (type pointer, field names) → struct type id.
     struct_types: HashMap<(usize, Vec<String>), usize>,
+    /// [type pointer, field name pointers...] → struct type id: the per-value lookup, with no
+    /// allocation or string hashing. Names and types in it are pinned in `keep`.
+    struct_shapes: FastMap<Vec<usize>, usize>,
+    /// Type pointer → `<Name object>` text of opaque values (types pinned by `other_types`).
+    opaque_texts: FastMap<usize, String>,
+    /// Reused key buffer for `struct_shapes` lookups.
+    shape_scratch: Vec<usize>,
+    /// (value rules address, field name pointer) → filter action; names pinned in `keep`.
+    attr_actions: FastMap<(usize, usize), ValueAction>,
     keep: Vec<Py<PyAny>>,
     known: KnownTypes,
     /// Objects on the current encoding path, to cut cycles before the depth cap does.
@@ -183,6 +196,10 @@ impl ValueEncoder {
             builtins: [None; BUILTIN_COUNT],
             other_types: FastMap::default(),
             struct_types: HashMap::new(),
+            struct_shapes: FastMap::default(),
+            opaque_texts: FastMap::default(),
+            shape_scratch: Vec::new(),
+            attr_actions: FastMap::default(),
             keep: Vec::new(),
             known: KnownTypes::load(py)?,
             path: Vec::new(),
@@ -205,6 +222,25 @@ impl ValueEncoder {
             Some(rules) => rules.value_action(ValueKind::Attr, name),
             None => ValueAction::Allow,
         }
+    }
+
+    /// [`Self::attr_action`] for a field name object, computed once per (rules, name).
+    unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
+        let rules = match &self.attr_rules {
+            Some(rules) => std::sync::Arc::as_ptr(&rules.values) as usize,
+            None => 0,
+        };
+        let key = (rules, name as usize);
+        if let Some(action) = self.attr_actions.get(&key) {
+            return *action;
+        }
+        // a name that is not UTF-8 is left out, as encode_struct_first_time leaves it out
+        let action = str_utf8(name).map_or(ValueAction::Drop, |n| self.attr_action(n));
+        if self.attr_actions.len() < SHAPE_CACHE_MAX {
+            self.keep.push(retain(name));
+            self.attr_actions.insert(key, action);
+        }
+        action
     }
 
     pub fn known(&self) -> &KnownTypes {
@@ -609,6 +645,95 @@ impl ValueEncoder {
             ffi::PyErr_Clear();
             return self.encode_opaque(w, obj, buf);
         }
+        let result = match self.known_shape(obj, dict) {
+            Some(t) => self.encode_fields(w, dict, t, buf, depth),
+            None => self.encode_struct_first_time(w, obj, dict, buf, depth),
+        };
+        ffi::Py_DecRef(dict);
+        result
+    }
+
+    /// The struct type id of `obj` if an object of its type with the same fields (same name
+    /// objects, same order, same filter outcome) was encoded before.
+    unsafe fn known_shape(
+        &mut self,
+        obj: *mut ffi::PyObject,
+        dict: *mut ffi::PyObject,
+    ) -> Option<usize> {
+        let mut key = std::mem::take(&mut self.shape_scratch);
+        key.clear();
+        key.push(ffi::Py_TYPE(obj) as usize);
+        let mut pos: ffi::Py_ssize_t = 0;
+        let (mut name, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+        while key.len() <= self.caps.max_items
+            && ffi::PyDict_Next(dict, &mut pos, &mut name, &mut value) != 0
+        {
+            if ffi::PyUnicode_Check(name) == 0 {
+                continue;
+            }
+            match self.attr_action_of(name) {
+                ValueAction::Drop => continue,
+                // a redacted field has its own shape: its type is the placeholder's
+                ValueAction::Redact => key.push(!(name as usize)),
+                ValueAction::Allow => key.push(name as usize),
+            }
+        }
+        let found = self.struct_shapes.get(key.as_slice()).copied();
+        self.shape_scratch = key;
+        found
+    }
+
+    /// A struct of known type `t`: fields are encoded straight into `buf`.
+    unsafe fn encode_fields(
+        &mut self,
+        w: &mut TraceWriter,
+        dict: *mut ffi::PyObject,
+        t: usize,
+        buf: &mut Vec<u8>,
+        depth: usize,
+    ) -> RecorderResult<()> {
+        Self::push_header(buf, "Struct", t);
+        buf.extend_from_slice(b",\"field_values\":[");
+        let mut pos: ffi::Py_ssize_t = 0;
+        let (mut name, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let mut written = 0;
+        while written < self.caps.max_items
+            && ffi::PyDict_Next(dict, &mut pos, &mut name, &mut value) != 0
+        {
+            if ffi::PyUnicode_Check(name) == 0 {
+                continue;
+            }
+            let action = self.attr_action_of(name);
+            if action == ValueAction::Drop {
+                self.attr_drops += 1;
+                continue;
+            }
+            if written > 0 {
+                buf.push(b',');
+            }
+            written += 1;
+            if action == ValueAction::Redact {
+                self.attr_redactions += 1;
+                self.encode_placeholder(w, crate::runtime::REDACTED, buf)?;
+            } else {
+                self.encode_at(w, value, buf, depth + 1)?;
+            }
+        }
+        buf.extend_from_slice(b"]}");
+        Ok(())
+    }
+
+    /// First object of a shape: fields are encoded apart, as the struct's `Type` record
+    /// needs their type ids; the shape is then remembered for [`Self::known_shape`].
+    unsafe fn encode_struct_first_time(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        dict: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+    ) -> RecorderResult<()> {
+        let shape = self.shape_scratch.clone();
         let mut names: Vec<String> = Vec::new();
         let mut values: Vec<*mut ffi::PyObject> = Vec::new();
         let mut pos: ffi::Py_ssize_t = 0;
@@ -656,7 +781,6 @@ impl ValueEncoder {
             field_types.push(type_id_of(&fb));
             field_bufs.push(fb);
         }
-        ffi::Py_DecRef(dict);
         result?;
         let tp = ffi::Py_TYPE(obj) as usize;
         let key = (tp, names);
@@ -681,6 +805,14 @@ impl ValueEncoder {
                 id
             }
         };
+        if self.struct_shapes.len() < SHAPE_CACHE_MAX {
+            // pin the field names, so their addresses cannot come back as other names
+            for &name in shape.iter().skip(1) {
+                let name = if name & 1 == 1 { !name } else { name };
+                self.keep.push(retain(name as *mut ffi::PyObject));
+            }
+            self.struct_shapes.insert(shape, t);
+        }
         Self::push_header(buf, "Struct", t);
         buf.extend_from_slice(b",\"field_values\":[");
         for (i, fb) in field_bufs.iter().enumerate() {
@@ -713,7 +845,13 @@ impl ValueEncoder {
             let name = take_str(ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr()));
             format!("<function {}>", name.as_deref().unwrap_or("?"))
         } else {
-            format!("<{} object>", type_qualname(obj))
+            // the same for every instance of the type (pinned by other_type): made once
+            let text = self
+                .opaque_texts
+                .entry(tp)
+                .or_insert_with(|| format!("<{} object>", type_qualname(obj)));
+            Self::push_raw(buf, t, text);
+            return Ok(());
         };
         Self::push_raw(buf, t, &text);
         Ok(())

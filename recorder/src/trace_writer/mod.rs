@@ -28,6 +28,15 @@ pub enum EventKind {
     TraceLogEvent = 12,
 }
 
+impl EventKind {
+    fn is_io(self) -> bool {
+        matches!(
+            self,
+            EventKind::Write | EventKind::WriteOther | EventKind::Read
+        )
+    }
+}
+
 /// runtime_tracing `TypeKind` numbers used by this recorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeKind {
@@ -132,6 +141,10 @@ pub struct TraceWriter {
     line: Vec<u8>,
     /// Bytes already written to `file`.
     flushed: u64,
+    /// Consecutive reads or writes of one stream with nothing recorded in between
+    /// (`print(a, b)` writes four times) become one event; it is held here until anything
+    /// else is written, so it still lands where the first of them happened.
+    pending_io: Option<(EventKind, String)>,
     paths: HashMap<String, usize>,
     path_list: Vec<String>,
     functions: HashMap<(usize, i64, String), usize>,
@@ -141,6 +154,8 @@ pub struct TraceWriter {
 }
 
 const BUFFER_BYTES: usize = 1 << 20;
+/// A held I/O event is written once its text reaches this size.
+const PENDING_IO_MAX: usize = 64 * 1024;
 
 impl TraceWriter {
     /// Creates `trace.json` in `dir` and writes the array opening.
@@ -154,6 +169,7 @@ impl TraceWriter {
             first: true,
             line: Vec::with_capacity(BUFFER_BYTES + 64 * 1024),
             flushed: 0,
+            pending_io: None,
             paths: HashMap::new(),
             path_list: Vec::new(),
             functions: HashMap::new(),
@@ -165,11 +181,57 @@ impl TraceWriter {
         Ok(writer)
     }
 
-    /// Starts an array element: the separator before every event but the first.
+    /// Starts an array element: the separator before every event but the first. A held I/O
+    /// event goes first.
     fn begin_event(&mut self) {
+        self.write_pending_io();
+        self.write_separator();
+    }
+
+    fn write_pending_io(&mut self) {
+        if let Some((kind, text)) = self.pending_io.take() {
+            self.write_separator();
+            self.write_log(kind, "", &text);
+            self.stats.events += 1;
+        }
+    }
+
+    fn write_separator(&mut self) {
         let sep: &[u8] = if self.first { b"\n" } else { b",\n" };
         self.first = false;
         self.line.extend_from_slice(sep);
+    }
+
+    fn write_log(&mut self, kind: EventKind, metadata: &str, content: &str) {
+        match kind {
+            EventKind::Error => self.stats.exceptions += 1,
+            EventKind::TraceLogEvent => {}
+            _ => self.stats.io_events += 1,
+        }
+        let buf = &mut self.line;
+        buf.extend_from_slice(b"{\"Event\":{\"kind\":");
+        json::push_usize(buf, kind as usize);
+        buf.extend_from_slice(b",\"metadata\":");
+        json::push_str(buf, metadata);
+        buf.extend_from_slice(b",\"content\":");
+        json::push_str(buf, content);
+        buf.extend_from_slice(b"}}");
+    }
+
+    /// Appends to the held I/O event when it is the same stream (and not already large).
+    fn hold_io(&mut self, kind: EventKind, content: &str) -> RecorderResult<()> {
+        if let Some((held, text)) = &mut self.pending_io {
+            if *held == kind && text.len() < PENDING_IO_MAX {
+                text.push_str(content);
+                return Ok(());
+            }
+        }
+        self.write_pending_io();
+        self.pending_io = Some((kind, content.to_string()));
+        if self.line.len() >= BUFFER_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Ends the event just appended to `self.line`; writes the buffer out once it is full.
@@ -182,6 +244,16 @@ impl TraceWriter {
     }
 
     pub fn emit(&mut self, event: TraceEvent<'_>) -> RecorderResult<()> {
+        if let TraceEvent::Log {
+            kind,
+            metadata: "",
+            content,
+        } = event
+        {
+            if kind.is_io() {
+                return self.hold_io(kind, content);
+            }
+        }
         self.begin_event();
         let buf = &mut self.line;
         match event {
@@ -228,20 +300,7 @@ impl TraceWriter {
                 kind,
                 metadata,
                 content,
-            } => {
-                match kind {
-                    EventKind::Error => self.stats.exceptions += 1,
-                    EventKind::TraceLogEvent => {}
-                    _ => self.stats.io_events += 1,
-                }
-                buf.extend_from_slice(b"{\"Event\":{\"kind\":");
-                json::push_usize(buf, kind as usize);
-                buf.extend_from_slice(b",\"metadata\":");
-                json::push_str(buf, metadata);
-                buf.extend_from_slice(b",\"content\":");
-                json::push_str(buf, content);
-                buf.extend_from_slice(b"}}");
-            }
+            } => self.write_log(kind, metadata, content),
         }
         self.end_event()
     }
@@ -366,6 +425,7 @@ impl TraceWriter {
     /// staging-folder rename already keeps incomplete traces out of sight, and an fsync of a
     /// large trace costs more than the rest of a short recording.)
     pub fn finish(&mut self) -> RecorderResult<()> {
+        self.write_pending_io();
         self.line.extend_from_slice(b"\n]\n");
         self.flush()
     }
@@ -408,5 +468,45 @@ mod tests {
         let events: Vec<runtime_tracing::TraceLowLevelEvent> = serde_json::from_str(&text).unwrap();
         assert_eq!(events.len(), 8);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn consecutive_io_on_one_stream_is_one_event_in_place() {
+        let dir = std::env::temp_dir().join(format!("ctw-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = TraceWriter::create(&dir).unwrap();
+        let p = w.path_id("/x/a.py").unwrap();
+        let io = |w: &mut TraceWriter, kind, content| {
+            w.emit(TraceEvent::Log {
+                kind,
+                metadata: "",
+                content,
+            })
+            .unwrap()
+        };
+        io(&mut w, EventKind::Write, "a");
+        io(&mut w, EventKind::Write, " ");
+        io(&mut w, EventKind::Write, "b\n");
+        io(&mut w, EventKind::WriteOther, "oops");
+        w.emit(TraceEvent::Step {
+            path_id: p,
+            line: 3,
+        })
+        .unwrap();
+        io(&mut w, EventKind::Write, "c");
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(dir.join("trace.json")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let shown: Vec<String> = events
+            .iter()
+            .map(|e| match e.get("Event") {
+                Some(ev) => format!("{}:{}", ev["kind"], ev["content"].as_str().unwrap()),
+                None => e.as_object().unwrap().keys().next().unwrap().clone(),
+            })
+            .collect();
+        assert_eq!(shown, ["Path", "0:a b\n", "2:oops", "Step", "0:c"]);
+        assert_eq!(w.stats.io_events, 3);
+        assert_eq!(w.stats.events, 5);
     }
 }
