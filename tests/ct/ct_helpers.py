@@ -25,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BOOTSTRAP = ROOT / "packaging" / "common" / "ct_bootstrap.py"
+def read_pty_until_closed(master: int) -> bytes:
+    """Everything the child writes to a pseudo-terminal, until its side is closed (Linux
+    reports that as EIO rather than end of file)."""
+    out = b""
+    while True:
+        try:
+            data = os.read(master, 1024)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    return out
+
+
 BOOT = (
     f"import sys; sys.path.insert(0, {str(SRC)!r}); from ct.cli import main; sys.exit(main())"
 )

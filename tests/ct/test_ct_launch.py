@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from ct_helpers import SRC
+from ct_helpers import SRC, read_pty_until_closed
 
 from ct import launch
 
@@ -67,15 +67,7 @@ def test_a_tty_stays_a_tty():
     p = subprocess.Popen([sys.executable, "-c", RUNNER, sys.executable, "-c", child],
                          stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    chunks = b""
-    while True:
-        try:
-            data = os.read(master, 1024)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks += data
+    chunks = read_pty_until_closed(master)
     p.wait(timeout=30)
     os.close(master)
     assert b"tty True True True" in chunks
@@ -135,14 +127,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_program_and_ct_survives_it():
         out += os.read(master, 1024)
     time.sleep(0.2)
     os.write(master, b"\x03")
-    while True:
-        try:
-            data = os.read(master, 1024)
-        except OSError:
-            break
-        if not data:
-            break
-        out += data
+    out += read_pty_until_closed(master)
     p.wait(timeout=30)
     os.close(master)
     assert b"deliveries [0" in out, out

@@ -22,6 +22,7 @@ from ct_helpers import (  # noqa: F401 (pytest fixtures)
     bundle_resources_fixture,
     ct_cmd,
     ct_env_fixture,
+    read_pty_until_closed,
     recorder_py_fixture,
     run_ct,
 )
@@ -288,15 +289,7 @@ def test_tty_stays_a_tty_through_the_recorder(ct_env, recorder_py, tmp_path):
     p = subprocess.Popen(ct_cmd("record", "--quiet", "-o", str(tmp_path / "t"), "tty.py"), cwd=tmp_path,
                          env=env, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    data = b""
-    while True:
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
+    data = read_pty_until_closed(master)
     p.wait(timeout=60)
     os.close(master)
     assert data.replace(b"\r\n", b"\n") == b"tty True True True\n"
