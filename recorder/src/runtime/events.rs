@@ -4,7 +4,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::locals::{get_var, FrameVars, GetVarFn, LocalsSource};
+use super::locals::{FrameVars, GetVarFn, LocalsSource};
 use super::{Action, Exit, RuntimeTracer, REDACTED};
 use crate::encoder::{retain, str_utf8, type_qualname};
 use crate::errors::RecorderResult;
@@ -199,10 +199,9 @@ impl RuntimeTracer {
 
     /// Writes a `Value` event per bound name of a function body, read one by one (3.13+).
     unsafe fn record_names(&mut self, code_key: usize, get: GetVarFn) -> RecorderResult<()> {
-        let frame = ffi::PyEval_GetFrame();
-        if frame.is_null() {
+        let Some(frame) = FrameVars::current(LocalsSource::PerName(get)) else {
             return Ok(());
-        }
+        };
         let mut names = std::mem::take(&mut self.name_scratch);
         names.clear();
         if let Some(entry) = self.codes.get(&code_key) {
@@ -211,11 +210,12 @@ impl RuntimeTracer {
         let mut result = Ok(());
         for &name in &names {
             let name = name as *mut ffi::PyObject;
-            let Some(value) = get_var(get, frame, name) else {
+            let value = frame.get(name);
+            if value.is_null() {
                 continue;
-            };
+            }
             result = self.record_variable(code_key, name, value, false);
-            ffi::Py_DecRef(value);
+            frame.release(value);
             if result.is_err() {
                 break;
             }

@@ -56,7 +56,7 @@ fn lookup_get_var() -> Option<GetVarFn> {
 ///
 /// # Safety
 /// GIL held; `frame` is the running frame, `name` a str.
-pub unsafe fn get_var(
+unsafe fn get_var(
     get: GetVarFn,
     frame: *mut ffi::PyFrameObject,
     name: *mut ffi::PyObject,
