@@ -745,22 +745,18 @@ impl ValueEncoder {
             if ffi::PyUnicode_Check(key) == 0 {
                 continue;
             }
-            if let Some(name) = str_utf8(key) {
-                match self.attr_action(name) {
-                    ValueAction::Drop => {
-                        self.attr_drops += 1;
-                        continue;
-                    }
-                    ValueAction::Redact => {
-                        self.attr_redactions += 1;
-                        names.push(name.to_string());
-                        values.push(std::ptr::null_mut());
-                    }
-                    ValueAction::Allow => {
-                        names.push(name.to_string());
-                        values.push(value);
-                    }
-                }
+            // the same decision as known_shape and encode_fields (a non-UTF-8 name is Drop)
+            let action = self.attr_action_of(key);
+            let Some(name) = str_utf8(key).filter(|_| action != ValueAction::Drop) else {
+                self.attr_drops += 1;
+                continue;
+            };
+            names.push(name.to_string());
+            if action == ValueAction::Redact {
+                self.attr_redactions += 1;
+                values.push(std::ptr::null_mut());
+            } else {
+                values.push(value);
             }
         }
         // Encode the fields first: their type ids are needed for the struct's Type record.
