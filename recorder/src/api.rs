@@ -15,7 +15,7 @@ use crate::errors::{ErrorCode, RecorderError};
 use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
 use crate::policy::OnRecorderError;
-use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, TracerConfig};
+use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, StepValues, TracerConfig};
 use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
 use crate::trace_writer::{EventKind, TraceWriter};
 
@@ -33,7 +33,7 @@ fn busy() -> PyErr {
 /// `script_dir`, `CODETRACER_TRACE_FILTER`, then `trace_filters`) and loaded before anything
 /// runs, so a malformed filter file fails before the program starts.
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), stdlib=Vec::new(), script_dir=None, trace_filters=Vec::new(), on_error="disable"))]
+#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), stdlib=Vec::new(), script_dir=None, trace_filters=Vec::new(), on_error="disable", step_values="changes"))]
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     py: Python<'_>,
@@ -46,6 +46,7 @@ pub fn start(
     script_dir: Option<PathBuf>,
     trace_filters: Vec<PathBuf>,
     on_error: &str,
+    step_values: &str,
 ) -> PyResult<()> {
     guard(|| {
         let mut slot = lock_active().ok_or_else(busy)?;
@@ -71,6 +72,15 @@ pub fn start(
                 ),
             )
         })?;
+        let step_values = StepValues::parse(step_values).ok_or_else(|| {
+            RecorderError::new(
+                ErrorCode::InvalidPolicyValue,
+                format!(
+                    "invalid value '{step_values}' for step_values (allowed: {})",
+                    StepValues::ALLOWED.join(", ")
+                ),
+            )
+        })?;
         let env_filters = std::env::var_os(FILTER_ENV_VAR);
         let chain = resolve_filter_chain(
             script_dir.as_deref(),
@@ -85,6 +95,7 @@ pub fn start(
             filters,
             activation_path,
             on_error,
+            step_values,
         };
         *slot = Some(RuntimeTracer::start(py, writer, config, &program)?);
         Ok(())

@@ -26,9 +26,10 @@ fn recorder_python() -> Option<String> {
     }
 }
 
-fn record(python: &str, script: &Path, out: &Path) {
+fn record(python: &str, script: &Path, out: &Path, step_values: &str) {
     let status = Command::new(python)
-        .args(["-m", "codetracer_python_recorder", "--trace-dir"])
+        .args(["-m", "codetracer_python_recorder", "--step-values", step_values])
+        .arg("--trace-dir")
         .arg(out)
         .arg(script)
         .status()
@@ -80,7 +81,16 @@ fn check_trace(dir: &Path) -> Vec<TraceLowLevelEvent> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("trace_paths.json")).unwrap())
             .unwrap();
     let (mut npaths, mut nfuncs, mut nvars, mut ntypes, mut depth) = (0, 0, 0, 0, 0i64);
+    // Places bound since the last step, and places that hold a value.
+    let (mut bound, mut valued) = (Vec::new(), std::collections::HashSet::new());
     for e in &events {
+        if matches!(e, TraceLowLevelEvent::Step(_)) {
+            assert!(
+                bound.iter().all(|p| valued.contains(p)),
+                "a variable is bound to a place that never got a value"
+            );
+            bound.clear();
+        }
         match e {
             TraceLowLevelEvent::Path(_) => npaths += 1,
             TraceLowLevelEvent::Function(f) => {
@@ -107,6 +117,16 @@ fn check_trace(dir: &Path) -> Vec<TraceLowLevelEvent> {
                 assert!(v.variable_id.0 < nvars);
                 check_value(&v.value, ntypes);
             }
+            TraceLowLevelEvent::VariableCell(c) => {
+                assert!(c.variable_id.0 < nvars);
+                assert!(depth > 0, "a variable bound outside every call");
+                bound.push(c.place);
+            }
+            TraceLowLevelEvent::CellValue(c) => {
+                check_value(&c.value, ntypes);
+                valued.insert(c.place);
+            }
+            TraceLowLevelEvent::DropVariable(v) => assert!(v.0 < nvars),
             _ => {}
         }
     }
@@ -124,20 +144,23 @@ fn recorded_traces_deserialise_into_runtime_tracing_types() {
     let tmp = std::env::temp_dir().join(format!("ct-conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    let mut scripts = vec![root.join("tests/programs/conformance_mix.py")];
-    scripts.push(root.parent().unwrap().join("examples/python_script.py"));
-    for (i, script) in scripts.iter().filter(|s| s.exists()).enumerate() {
+    let mix = root.join("tests/programs/conformance_mix.py");
+    let example = root.parent().unwrap().join("examples/python_script.py");
+    let runs = [(&mix, "changes"), (&mix, "full"), (&example, "changes")];
+    for (i, (script, mode)) in runs.iter().filter(|(s, _)| s.exists()).enumerate() {
         let out = tmp.join(format!("t{i}"));
-        record(&python, script, &out);
+        record(&python, script, &out, mode);
         let events = check_trace(&out);
         assert!(events
             .iter()
             .any(|e| matches!(e, TraceLowLevelEvent::Step(_))));
-        if i == 0 {
+        if *script == &mix {
             let has = |pred: &dyn Fn(&ValueRecord) -> bool| {
-                events
-                    .iter()
-                    .any(|e| matches!(e, TraceLowLevelEvent::Value(v) if pred(&v.value)))
+                events.iter().any(|e| match e {
+                    TraceLowLevelEvent::Value(v) => pred(&v.value),
+                    TraceLowLevelEvent::CellValue(c) => pred(&c.value),
+                    _ => false,
+                })
             };
             assert!(has(&|v| matches!(
                 v,
@@ -145,6 +168,10 @@ fn recorded_traces_deserialise_into_runtime_tracing_types() {
             )));
             assert!(has(&|v| matches!(v, ValueRecord::Struct { .. })));
             assert!(has(&|v| matches!(v, ValueRecord::Float { .. })));
+            let cells = events
+                .iter()
+                .any(|e| matches!(e, TraceLowLevelEvent::VariableCell(_)));
+            assert_eq!(cells, *mode == "changes");
         }
     }
     std::fs::remove_dir_all(&tmp).unwrap();

@@ -90,17 +90,51 @@ class Trace:
                     out.append(e["Return"]["return_value"])
         return out
 
-    def locals_at(self, line):
-        """Variables listed after each Step at ``line`` (one dict per visit)."""
-        visits, current = [], None
+    def step_views(self):
+        """(step, {name: value}) per Step: what CodeTracer's db-backend shows at each step.
+
+        Models its reading of both step-value modes: `Value` events after a step (full), and
+        variable cells (changes), where each call depth keeps its bindings from step to step,
+        a `Call` clears the depth it enters, `DropVariable` unbinds from the next step on, and
+        a bound place shows its latest `CellValue` up to that step.
+        """
+        views, levels, cells = [], [], {}
+        depth, current = 0, None
+
+        def close():
+            if current is not None:
+                step, values, binds = current
+                view = dict(values)
+                for vid, place in binds.items():
+                    view[self.variables[vid]] = cells.get(place)
+                views.append((step, view))
+
         for e in self.events:
-            if "Step" in e:
-                current = {} if e["Step"]["line"] == line else None
+            (kind, body), = e.items()
+            if kind == "Step":
+                close()
+                current = (body, {}, dict(levels[depth - 1]) if depth else {})
+            elif kind == "Call":
+                depth += 1
+                levels[depth - 1:] = [{}]
+            elif kind == "Return":
+                depth -= 1
+            elif kind == "Value" and current is not None:
+                current[1][self.variables[body["variable_id"]]] = body["value"]
+            elif kind == "VariableCell":
+                levels[depth - 1][body["variable_id"]] = body["place"]
                 if current is not None:
-                    visits.append(current)
-            elif "Value" in e and current is not None:
-                current[self.variables[e["Value"]["variable_id"]]] = e["Value"]["value"]
-        return visits
+                    current[2][body["variable_id"]] = body["place"]
+            elif kind == "DropVariable":
+                levels[depth - 1].pop(body, None)
+            elif kind == "CellValue":
+                cells[body["place"]] = body["value"]
+        close()
+        return views
+
+    def locals_at(self, line):
+        """Variables shown at each Step at ``line`` (one dict per visit)."""
+        return [view for step, view in self.step_views() if step["line"] == line]
 
     def log_events(self, kind):
         return [e["Event"] for e in self.events if "Event" in e and e["Event"]["kind"] == kind]

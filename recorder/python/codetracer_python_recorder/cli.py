@@ -38,6 +38,10 @@ options:
   --log-level LEVEL        error|warn|info|debug|trace [CODETRACER_LOG_LEVEL]
   --log-file FILE          write recorder logs to FILE instead of stderr [CODETRACER_LOG_FILE]
   --json-errors            add one JSON line per recorder error on stderr [CODETRACER_JSON_ERRORS]
+  --step-values changes|full
+                           changes (default): a variable's value is written when it first
+                           appears and whenever it changes (db-backend variable cells);
+                           full: every step lists every variable [CODETRACER_STEP_VALUES]
   --max-string N --max-bytes N --max-items N --max-depth N
                            value caps (defaults 200 chars, 64 bytes, 16 items, depth 3)
                            [CODETRACER_MAX_STRING ...]
@@ -58,6 +62,7 @@ _VALUE_OPTIONS = {
     "--on-recorder-error": "on_recorder_error",
     "--log-level": "log_level",
     "--log-file": "log_file",
+    "--step-values": "step_values",
     "--max-string": "max_string",
     "--max-bytes": "max_bytes",
     "--max-items": "max_items",
@@ -68,7 +73,7 @@ _FLAG_OPTIONS = {
     "--keep-partial-trace": "keep_partial_trace",
     "--json-errors": "json_errors",
 }
-_CHOICES = {"format": ("json",)}
+_CHOICES = {"format": ("json",), "step_values": ("changes", "full")}
 _POLICY_VALUES = ("on_recorder_error", "log_level", "log_file")
 _CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
 
@@ -90,6 +95,7 @@ class Options:
         self.json_errors = False
         self.logging_requested = False
         self.caps: dict[str, int] = {}
+        self.step_values = "changes"
         self.target = runner.Target()
 
 
@@ -113,6 +119,10 @@ def _from_env(opts: Options, environ) -> None:
         var = "CODETRACER_" + cap.upper()
         if environ.get(var):
             opts.caps[cap] = _parse_cap(environ[var], var)
+    if environ.get("CODETRACER_STEP_VALUES"):
+        opts.step_values = _check_choice(
+            "step_values", environ["CODETRACER_STEP_VALUES"], "CODETRACER_STEP_VALUES"
+        )
     if environ.get("CODETRACER_TRACE_DIR"):
         opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
 
@@ -279,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
             target.args,
             activation_path=activation,
             caps=opts.caps,
+            step_values=opts.step_values,
             on_recorder_error=opts.on_recorder_error,
             keep_partial=opts.keep_partial_trace,
             trace_filters=opts.trace_filters,

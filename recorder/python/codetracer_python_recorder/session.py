@@ -50,6 +50,7 @@ class Session:
         *,
         activation_path: str | None = None,
         caps: dict[str, int] | None = None,
+        step_values: str = "changes",
         on_recorder_error: str = "disable",
         keep_partial: bool = False,
         capture_io: bool = True,
@@ -62,6 +63,7 @@ class Session:
         self.args = list(args)
         self.activation_path = activation_path
         self.caps = caps or {}
+        self.step_values = step_values
         self.on_recorder_error = on_recorder_error
         self.keep_partial = keep_partial
         self.trace_filters = [os.path.abspath(f) for f in trace_filters]
@@ -99,6 +101,7 @@ class Session:
                 self.program,
                 activation_path=self.activation_path,
                 caps=self.caps,
+                step_values=self.step_values,
                 on_error=self.on_recorder_error,
                 script_dir=self.script_dir,
                 trace_filters=self.trace_filters,
@@ -197,6 +200,7 @@ class Session:
             "started_at": self._started_at,
             "duration_s": round(time.perf_counter() - self._t0, 6),
             "activation_path": self.activation_path,
+            "step_values": self.step_values,
             "stats": {
                 **{k: v for k, v in stats.items() if not k.startswith("failure")},
                 "trace_bytes": trace_bytes,

@@ -224,13 +224,17 @@ impl ValueEncoder {
         }
     }
 
-    /// [`Self::attr_action`] for a field name object, computed once per (rules, name).
-    unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
-        let rules = match &self.attr_rules {
+    /// Identifies the attribute rules in force: objects encode alike under equal keys.
+    pub fn rules_key(&self) -> usize {
+        match &self.attr_rules {
             Some(rules) => std::sync::Arc::as_ptr(&rules.values) as usize,
             None => 0,
-        };
-        let key = (rules, name as usize);
+        }
+    }
+
+    /// [`Self::attr_action`] for a field name object, computed once per (rules, name).
+    unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
+        let key = (self.rules_key(), name as usize);
         if let Some(action) = self.attr_actions.get(&key) {
             return *action;
         }

@@ -4,7 +4,8 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::locals::{FrameVars, GetVarFn, LocalsSource};
+use super::locals::{FrameVars, LocalsSource};
+use super::step_values::StepVar;
 use super::{Action, Exit, RuntimeTracer, REDACTED};
 use crate::encoder::{retain, str_utf8, type_qualname};
 use crate::errors::RecorderResult;
@@ -81,7 +82,8 @@ impl RuntimeTracer {
         self.call_args = args;
         self.param_scratch = params;
         result?;
-        self.stacks.push(key);
+        let values = self.values.fresh_frame();
+        self.stacks.push(key, values);
         Ok(Action::Continue)
     }
 
@@ -182,55 +184,57 @@ impl RuntimeTracer {
         if !self.stacks.is_top(key) {
             return Ok(Action::Continue);
         }
-        self.writer.emit(TraceEvent::Step { path_id, line })?;
         self.encoder.attr_rules = decision;
-        if let (LocalsSource::PerName(get), false) = (self.locals, namespace_body) {
-            unsafe { self.record_names(key, get) }?;
-            return Ok(Action::Continue);
+        let mut vars = std::mem::take(&mut self.step_vars);
+        let result = unsafe {
+            self.collect_step_vars(key, namespace_body, &mut vars)
+                .and_then(|()| self.write_step(path_id, line, &vars))
+        };
+        for var in vars.drain(..) {
+            unsafe { ffi::Py_DecRef(var.value) };
         }
-        let locals = unsafe { ffi::PyEval_GetLocals() };
-        if locals.is_null() {
-            unsafe { ffi::PyErr_Clear() };
-            return Ok(Action::Continue);
-        }
-        unsafe { self.record_variables(key, locals, namespace_body) }?;
+        self.step_vars = vars;
+        result?;
         Ok(Action::Continue)
     }
 
-    /// Writes a `Value` event per bound name of a function body, read one by one (3.13+).
-    unsafe fn record_names(&mut self, code_key: usize, get: GetVarFn) -> RecorderResult<()> {
-        let Some(frame) = FrameVars::current(LocalsSource::PerName(get)) else {
-            return Ok(());
-        };
-        let mut names = std::mem::take(&mut self.name_scratch);
-        names.clear();
-        if let Some(entry) = self.codes.get(&code_key) {
-            names.extend(entry.local_names.iter().map(|n| n.as_ptr() as usize));
-        }
-        let mut result = Ok(());
-        for &name in &names {
-            let name = name as *mut ffi::PyObject;
-            let value = frame.get(name);
-            if value.is_null() {
-                continue;
-            }
-            result = self.record_variable(code_key, name, value, false);
-            frame.release(value);
-            if result.is_err() {
-                break;
-            }
-        }
-        self.name_scratch = names;
-        result
-    }
-
-    /// Writes a `Value` event per visible variable of `locals` (a dict, borrowed).
-    pub(super) unsafe fn record_variables(
+    /// The running frame's visible variables, filtered, into `out` (values are new
+    /// references). Function bodies on 3.13+ are read name by name, the rest from the locals
+    /// dict (see `locals.rs`).
+    unsafe fn collect_step_vars(
         &mut self,
         code_key: usize,
-        locals: *mut ffi::PyObject,
         namespace_body: bool,
+        out: &mut Vec<StepVar>,
     ) -> RecorderResult<()> {
+        if let (LocalsSource::PerName(get), false) = (self.locals, namespace_body) {
+            let Some(frame) = FrameVars::current(LocalsSource::PerName(get)) else {
+                return Ok(());
+            };
+            let mut names = std::mem::take(&mut self.name_scratch);
+            names.clear();
+            if let Some(entry) = self.codes.get(&code_key) {
+                names.extend(entry.local_names.iter().map(|n| n.as_ptr() as usize));
+            }
+            let mut result = Ok(());
+            for &name in &names {
+                let value = frame.get(name as *mut ffi::PyObject);
+                if value.is_null() {
+                    continue;
+                }
+                result = self.push_step_var(code_key, name as *mut ffi::PyObject, value, false, out);
+                if result.is_err() {
+                    break;
+                }
+            }
+            self.name_scratch = names;
+            return result;
+        }
+        let locals = ffi::PyEval_GetLocals();
+        if locals.is_null() {
+            ffi::PyErr_Clear();
+            return Ok(());
+        }
         if ffi::PyDict_Check(locals) == 0 {
             return Ok(());
         }
@@ -241,37 +245,52 @@ impl RuntimeTracer {
             if ffi::PyUnicode_Check(key) == 0 {
                 continue;
             }
-            self.record_variable(code_key, key, value, namespace_body)?;
+            ffi::Py_IncRef(value);
+            self.push_step_var(code_key, key, value, namespace_body, out)?;
         }
         Ok(())
     }
 
-    /// One variable of a step, unless it is a definition (namespace bodies) or dropped.
-    unsafe fn record_variable(
+    /// Adds one variable unless it is a definition (namespace bodies) or dropped. Takes over
+    /// the reference to `value`.
+    unsafe fn push_step_var(
         &mut self,
         code_key: usize,
-        key: *mut ffi::PyObject,
+        name: *mut ffi::PyObject,
         value: *mut ffi::PyObject,
         namespace_body: bool,
+        out: &mut Vec<StepVar>,
     ) -> RecorderResult<()> {
-        if namespace_body {
-            // Program state only: no modules, functions, classes or dunder names.
-            if self.encoder.known().is_definition(value) {
-                return Ok(());
-            }
-            if let Some(name) = str_utf8(key) {
-                if name.starts_with("__") && name.ends_with("__") {
-                    return Ok(());
-                }
-            }
-        }
-        let action = self.name_action(code_key, key, namespace_body);
-        if action == ValueAction::Drop {
-            self.count_action(action);
+        if namespace_body && self.is_definition_or_dunder(name, value) {
+            ffi::Py_DecRef(value);
             return Ok(());
         }
-        let vid = self.variable_id(key)?;
-        self.record_value(vid, value, action)
+        let action = self.name_action(code_key, name, namespace_body);
+        if action == ValueAction::Drop {
+            self.count_action(action);
+            ffi::Py_DecRef(value);
+            return Ok(());
+        }
+        match self.variable_id(name) {
+            Ok(vid) => {
+                out.push(StepVar { vid, value, action });
+                Ok(())
+            }
+            Err(err) => {
+                ffi::Py_DecRef(value);
+                Err(err)
+            }
+        }
+    }
+
+    /// Namespace bodies show program state only: no modules, functions, classes or dunders.
+    unsafe fn is_definition_or_dunder(
+        &self,
+        name: *mut ffi::PyObject,
+        value: *mut ffi::PyObject,
+    ) -> bool {
+        self.encoder.known().is_definition(value)
+            || str_utf8(name).is_some_and(|n| n.starts_with("__") && n.ends_with("__"))
     }
 
     pub(super) unsafe fn variable_id(&mut self, name: *mut ffi::PyObject) -> RecorderResult<usize> {

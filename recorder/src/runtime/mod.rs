@@ -14,6 +14,7 @@ mod frames;
 mod io;
 mod lifecycle;
 mod locals;
+mod step_values;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -33,6 +34,8 @@ use code_info::CodeEntry;
 pub use code_info::ScopePolicy;
 use frames::ThreadStacks;
 use locals::LocalsSource;
+pub use step_values::StepValues;
+use step_values::{StepValueState, StepVar};
 
 /// What a redacted value shows.
 pub const REDACTED: &str = "<redacted>";
@@ -64,6 +67,7 @@ pub struct TracerConfig {
     /// Recording starts when execution first enters this file.
     pub activation_path: Option<String>,
     pub on_error: OnRecorderError,
+    pub step_values: StepValues,
 }
 
 /// Callback invocations skipped because the tracer was busy (a finalizer re-entering, or a
@@ -99,6 +103,10 @@ pub struct RuntimeTracer {
     filter_summary: FilterSummary,
     /// How function bodies' variables are read on this interpreter.
     locals: LocalsSource,
+    /// How steps' variables are written, and the per-frame state that needs.
+    values: StepValueState,
+    /// Reused buffer of one step's variables.
+    step_vars: Vec<StepVar>,
     /// Reused buffer of name object addresses for one step.
     name_scratch: Vec<usize>,
     /// Reused buffer of (name address, variable id, action) of one call's parameters.

@@ -9,6 +9,7 @@
 //! calls — HTTP, databases, queues — captured for replay) are added as variants here and
 //! serialised in [`TraceWriter::emit`]; the callbacks never write JSON by hand.
 
+pub mod bindings;
 pub mod json;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::errors::{RecorderError, RecorderResult};
+use bindings::Bindings;
 
 /// runtime_tracing `EventLogKind` numbers used by this recorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,20 @@ pub enum TraceEvent<'a> {
     Value {
         variable_id: usize,
         value: &'a [u8],
+    },
+    /// Binds a variable of the current call to a place (`changes` mode).
+    VariableCell {
+        variable_id: usize,
+        place: i64,
+    },
+    /// A place's value from this step on.
+    CellValue {
+        place: i64,
+        value: &'a [u8],
+    },
+    /// Unbinds a variable of the current call from the next step on.
+    DropVariable {
+        variable_id: usize,
     },
     Log {
         kind: EventKind,
@@ -150,6 +166,8 @@ pub struct TraceWriter {
     functions: HashMap<(usize, i64, String), usize>,
     variables: HashMap<String, usize>,
     types: HashMap<String, usize>,
+    /// What the db-backend will consider bound at each call depth.
+    pub bindings: Bindings,
     pub stats: WriterStats,
 }
 
@@ -175,6 +193,7 @@ impl TraceWriter {
             functions: HashMap::new(),
             variables: HashMap::new(),
             types: HashMap::new(),
+            bindings: Bindings::default(),
             stats: WriterStats::default(),
         };
         writer.line.push(b'[');
@@ -267,6 +286,7 @@ impl TraceWriter {
             }
             TraceEvent::Call { function_id, args } => {
                 self.stats.calls += 1;
+                self.bindings.on_call();
                 buf.extend_from_slice(b"{\"Call\":{\"function_id\":");
                 json::push_usize(buf, function_id);
                 buf.extend_from_slice(b",\"args\":[");
@@ -284,6 +304,7 @@ impl TraceWriter {
             }
             TraceEvent::Return { value } => {
                 self.stats.returns += 1;
+                self.bindings.on_return();
                 buf.extend_from_slice(b"{\"Return\":{\"return_value\":");
                 buf.extend_from_slice(value);
                 buf.extend_from_slice(b"}}");
@@ -295,6 +316,28 @@ impl TraceWriter {
                 buf.extend_from_slice(b",\"value\":");
                 buf.extend_from_slice(value);
                 buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::VariableCell { variable_id, place } => {
+                self.bindings.bind(variable_id, place);
+                buf.extend_from_slice(b"{\"VariableCell\":{\"variable_id\":");
+                json::push_usize(buf, variable_id);
+                buf.extend_from_slice(b",\"place\":");
+                json::push_i64(buf, place);
+                buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::CellValue { place, value } => {
+                self.stats.values += 1;
+                buf.extend_from_slice(b"{\"CellValue\":{\"place\":");
+                json::push_i64(buf, place);
+                buf.extend_from_slice(b",\"value\":");
+                buf.extend_from_slice(value);
+                buf.extend_from_slice(b"}}");
+            }
+            TraceEvent::DropVariable { variable_id } => {
+                self.bindings.unbind(variable_id);
+                buf.extend_from_slice(b"{\"DropVariable\":");
+                json::push_usize(buf, variable_id);
+                buf.push(b'}');
             }
             TraceEvent::Log {
                 kind,
