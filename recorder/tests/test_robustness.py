@@ -141,15 +141,25 @@ def test_bad_cap_is_a_usage_error(tmp_path):
     "env,flag",
     [({"CODETRACER_ON_RECORDER_ERROR": "explode"}, "CODETRACER_ON_RECORDER_ERROR"),
      ({"CODETRACER_REQUIRE_TRACE": "maybe"}, "CODETRACER_REQUIRE_TRACE"),
-     ({}, "--on-recorder-error")],
+     ({"CODETRACER_STEP_VALUES": "some"}, "CODETRACER_STEP_VALUES"),
+     ({}, "--on-recorder-error"),
+     ({}, "--step-values")],
 )
 def test_invalid_policy_values_name_the_source(tmp_path, env, flag):
-    extra = ["--on-recorder-error", "sometimes"] if flag.startswith("--") else []
+    extra = [flag, "sometimes"] if flag.startswith("--") else []
     proc = record(tmp_path / "t", [*extra, "argv_echo.py"], cwd=PARITY, env=env)
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert flag in err and "allowed:" in err and "ERR_INVALID_POLICY_VALUE" in err
     assert proc.stdout == b""
+
+
+def test_step_values_mode_from_the_environment_and_flag_wins(tmp_path):
+    env = {"CODETRACER_STEP_VALUES": "full"}
+    record(tmp_path / "env", ["argv_echo.py"], cwd=PARITY, env=env)
+    record(tmp_path / "flag", ["--step-values", "changes", "argv_echo.py"], cwd=PARITY, env=env)
+    modes = [load_trace(tmp_path / d)[1]["step_values"] for d in ("env", "flag")]
+    assert modes == ["full", "changes"]
 
 
 def test_json_errors_trailer_shape(tmp_path):
