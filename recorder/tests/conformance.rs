@@ -28,7 +28,12 @@ fn recorder_python() -> Option<String> {
 
 fn record(python: &str, script: &Path, out: &Path, step_values: &str) {
     let status = Command::new(python)
-        .args(["-m", "codetracer_python_recorder", "--step-values", step_values])
+        .args([
+            "-m",
+            "codetracer_python_recorder",
+            "--step-values",
+            step_values,
+        ])
         .arg("--trace-dir")
         .arg(out)
         .arg(script)

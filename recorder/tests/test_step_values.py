@@ -112,3 +112,14 @@ def test_a_resumed_generator_shows_its_variables_again(step_values_trace):
 def test_an_unwound_frame_leaves_the_caller_bindings_intact(step_values_trace):
     (view,) = step_values_trace.locals_at(_line("shown = secrets()"))
     assert view["caught"]["text"] == "bottom" and "scratch" not in view
+
+
+def test_containers_and_objects_changed_in_place_show_the_change(step_values_trace):
+    t = step_values_trace
+    visits = t.locals_at(_line("row[0] = row[0] + 1"))
+    assert [v["row"]["elements"][0]["i"] for v in visits] == [1, 2, 3]
+    assert [v["table"]["elements"][0]["elements"][1]["i"] for v in visits] == [1, 11, 21]
+    assert [v["box"]["field_values"][0]["i"] for v in visits] == [1, 101, 201]
+    inner = [v["holder"]["elements"][0]["elements"][0]["field_values"][2] for v in visits]
+    assert [x["r"] for x in inner] == ["<max depth>"] * 3
+    assert [t.type_name(x) for x in inner] == ["list", "dict", "list"]

@@ -7,6 +7,7 @@
 
 mod base64;
 pub mod caps;
+mod memo;
 
 use std::collections::HashMap;
 use std::os::raw::c_char;
@@ -15,6 +16,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 pub use caps::Caps;
+pub use memo::is_pinnable;
+use memo::{Child, Lookup, Memo};
 
 use crate::errors::RecorderResult;
 use crate::fast_hash::FastMap;
@@ -134,6 +137,10 @@ pub struct ValueEncoder {
     pub attr_rules: Option<ScopeDecision>,
     attr_redactions: u64,
     attr_drops: u64,
+    /// Encodings of leaf containers and objects (see `memo.rs`).
+    memo: Memo,
+    /// Reused buffer of one object's children for the memo.
+    children_scratch: Vec<Child>,
 }
 
 /// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
@@ -206,6 +213,8 @@ impl ValueEncoder {
             attr_rules: None,
             attr_redactions: 0,
             attr_drops: 0,
+            memo: Memo::default(),
+            children_scratch: Vec::new(),
         })
     }
 
@@ -420,11 +429,7 @@ impl ValueEncoder {
             return Ok(());
         }
         let addr = obj as usize;
-        let is_container = ffi::PyList_Check(obj) != 0
-            || ffi::PyTuple_Check(obj) != 0
-            || ffi::PyDict_Check(obj) != 0
-            || ffi::PyAnySet_Check(obj) != 0;
-        if is_container || self.has_instance_dict(obj) {
+        if let Some(is_container) = self.composite_kind(obj) {
             if depth >= self.caps.max_depth || self.path.contains(&addr) {
                 let t = self.other_type(w, obj)?;
                 let marker = if self.path.contains(&addr) {
@@ -436,15 +441,185 @@ impl ValueEncoder {
                 return Ok(());
             }
             self.path.push(addr);
-            let result = if is_container {
-                self.encode_container(w, obj, buf, depth)
-            } else {
-                self.encode_struct(w, obj, buf, depth)
-            };
+            let result = self.encode_composite(w, obj, buf, depth, is_container);
             self.path.pop();
             return result;
         }
         self.encode_opaque(w, obj, buf)
+    }
+
+    /// `Some(true)` for builtin containers, `Some(false)` for objects with a `__dict__`,
+    /// `None` for the rest. Only for values that are not None, bool, int, float, str or bytes
+    /// (those are encoded by value first).
+    unsafe fn composite_kind(&self, obj: *mut ffi::PyObject) -> Option<bool> {
+        let is_container = ffi::PyList_Check(obj) != 0
+            || ffi::PyTuple_Check(obj) != 0
+            || ffi::PyDict_Check(obj) != 0
+            || ffi::PyAnySet_Check(obj) != 0;
+        if is_container {
+            Some(true)
+        } else if self.has_instance_dict(obj) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// A container or object, reused from the memo when it holds the same children.
+    unsafe fn encode_composite(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+        is_container: bool,
+    ) -> RecorderResult<()> {
+        let tp = ffi::Py_TYPE(obj) as usize;
+        let key = (obj as usize, depth, self.rules_key());
+        if ffi::PyAnySet_Check(obj) != 0 || self.memo.skips(&key, tp) {
+            return self.encode_composite_fresh(w, obj, buf, depth, is_container);
+        }
+        let mut children = std::mem::take(&mut self.children_scratch);
+        children.clear();
+        let len = self.leaf_children(obj, depth, is_container, &mut children);
+        let reused = match len {
+            Some(len) => match self.memo.lookup(key, tp, len, &children) {
+                Lookup::Hit(bytes, redactions, drops) => {
+                    buf.extend_from_slice(bytes);
+                    self.attr_redactions += redactions;
+                    self.attr_drops += drops;
+                    true
+                }
+                Lookup::Skip | Lookup::Miss => false,
+            },
+            None => false,
+        };
+        let result = if reused {
+            Ok(())
+        } else {
+            let start = buf.len();
+            let before = (self.attr_redactions, self.attr_drops);
+            let result = self.encode_composite_fresh(w, obj, buf, depth, is_container);
+            if result.is_ok() {
+                let counts = (self.attr_redactions - before.0, self.attr_drops - before.1);
+                let encoded = buf.get(start..).unwrap_or_default();
+                let leaf = len.map(|_| children.as_slice());
+                self.memo
+                    .store(key, tp, len.unwrap_or(0), leaf, encoded, counts);
+            }
+            result
+        };
+        self.children_scratch = children;
+        result
+    }
+
+    unsafe fn encode_composite_fresh(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+        depth: usize,
+        is_container: bool,
+    ) -> RecorderResult<()> {
+        if is_container {
+            self.encode_container(w, obj, buf, depth)
+        } else {
+            self.encode_struct(w, obj, buf, depth)
+        }
+    }
+
+    /// The children `obj` shows at `depth`, in encoding order, and its length; `None` when it
+    /// is not a leaf (a child is neither a small immutable value nor cut by the depth cap).
+    unsafe fn leaf_children(
+        &self,
+        obj: *mut ffi::PyObject,
+        depth: usize,
+        is_container: bool,
+        out: &mut Vec<Child>,
+    ) -> Option<isize> {
+        let capped = depth + 1 >= self.caps.max_depth;
+        let child = |c: *mut ffi::PyObject| -> Option<Child> {
+            if c.is_null() {
+                return None;
+            }
+            if is_pinnable(c) {
+                return Some(Child {
+                    ptr: c as usize,
+                    tp: 0,
+                });
+            }
+            let by_value = ffi::PyLong_Check(c) != 0
+                || ffi::PyFloat_Check(c) != 0
+                || ffi::PyUnicode_Check(c) != 0
+                || ffi::PyBytes_Check(c) != 0;
+            let cut = capped
+                && !by_value
+                && self.composite_kind(c).is_some()
+                && !self.path.contains(&(c as usize));
+            cut.then(|| Child {
+                ptr: c as usize,
+                tp: ffi::Py_TYPE(c) as usize,
+            })
+        };
+        let max = self.caps.max_items;
+        if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
+            let is_list = ffi::PyList_Check(obj) != 0;
+            let len = if is_list {
+                ffi::PyList_Size(obj)
+            } else {
+                ffi::PyTuple_Size(obj)
+            };
+            for i in 0..len.clamp(0, max as isize) {
+                let item = if is_list {
+                    ffi::PyList_GetItem(obj, i)
+                } else {
+                    ffi::PyTuple_GetItem(obj, i)
+                };
+                out.push(child(item)?);
+            }
+            return Some(len);
+        }
+        let (dict, owned) = if is_container {
+            if ffi::PyDict_Check(obj) == 0 {
+                return None;
+            }
+            (obj, false)
+        } else {
+            let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+            if dict.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            (dict, true)
+        };
+        let len = ffi::PyDict_Size(dict);
+        // an object shows its first fields that pass the filters: walk them all
+        let walk = if owned && len > max as isize {
+            None
+        } else {
+            let mut pos: ffi::Py_ssize_t = 0;
+            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+            let mut ok = Some(len);
+            let mut i = 0;
+            while i < max && ffi::PyDict_Next(dict, &mut pos, &mut k, &mut v) != 0 {
+                match (child(k), child(v)) {
+                    (Some(a), Some(b)) => {
+                        out.push(a);
+                        out.push(b);
+                    }
+                    _ => {
+                        ok = None;
+                        break;
+                    }
+                }
+                i += 1;
+            }
+            ok
+        };
+        if owned {
+            ffi::Py_DecRef(dict);
+        }
+        walk
     }
 
     fn push_capped_str(&self, buf: &mut Vec<u8>, text: &str) {

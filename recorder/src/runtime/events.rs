@@ -222,7 +222,8 @@ impl RuntimeTracer {
                 if value.is_null() {
                     continue;
                 }
-                result = self.push_step_var(code_key, name as *mut ffi::PyObject, value, false, out);
+                result =
+                    self.push_step_var(code_key, name as *mut ffi::PyObject, value, false, out);
                 if result.is_err() {
                     break;
                 }

@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::RuntimeTracer;
-use crate::encoder::retain;
+use crate::encoder::{is_pinnable, retain};
 use crate::errors::RecorderResult;
 use crate::fast_hash::FastMap;
 use crate::trace_filter::ValueAction;
@@ -79,8 +79,6 @@ struct PlaceEntry {
 /// Places remembered at most; beyond this the table starts over (values are written again,
 /// under new places).
 const MAX_PLACES: usize = 1 << 16;
-/// str and bytes up to this length are held by the place table.
-const MAX_PINNED_LEN: isize = 1024;
 
 pub struct StepValueState {
     pub mode: StepValues,
@@ -110,17 +108,6 @@ impl StepValueState {
             slots: Vec::new(),
         }
     }
-}
-
-/// Small immutable values, whose encoding can only change with their identity.
-unsafe fn is_pinnable(value: *mut ffi::PyObject) -> bool {
-    value == ffi::Py_None()
-        || ffi::PyBool_Check(value) != 0
-        || ffi::PyLong_CheckExact(value) != 0
-        || ffi::PyFloat_CheckExact(value) != 0
-        || (ffi::PyUnicode_CheckExact(value) != 0
-            && ffi::PyUnicode_GetLength(value) <= MAX_PINNED_LEN)
-        || (ffi::PyBytes_CheckExact(value) != 0 && ffi::PyBytes_Size(value) <= MAX_PINNED_LEN)
 }
 
 impl RuntimeTracer {

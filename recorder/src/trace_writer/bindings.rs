@@ -45,7 +45,9 @@ impl Bindings {
     }
 
     fn current_mut(&mut self) -> Option<&mut Level> {
-        self.depth.checked_sub(1).and_then(|i| self.levels.get_mut(i))
+        self.depth
+            .checked_sub(1)
+            .and_then(|i| self.levels.get_mut(i))
     }
 
     /// The place `variable_id` is bound to at the current depth.
@@ -97,7 +99,9 @@ mod tests {
         b.bind(1, 10);
         b.claim(7);
         b.on_call();
-        assert!(b.current().is_some_and(|l| l.cells.is_empty() && l.owner == 0));
+        assert!(b
+            .current()
+            .is_some_and(|l| l.cells.is_empty() && l.owner == 0));
         b.bind(2, 20);
         b.on_return();
         assert_eq!(b.place_of(1), Some(10));

@@ -51,6 +51,26 @@ def secrets():
     return alias
 
 
+class Box:
+    def __init__(self):
+        self.n = 1
+        self.tag = "a"
+        self.inner = [1]
+
+
+def in_place():
+    row = [1, 2, 3]
+    table = {"k": 1}
+    box = Box()
+    holder = [[box]]  # box's fields sit at the depth cap inside holder
+    for _ in range(3):
+        row[0] = row[0] + 1  # same length, same place: only the first item changed
+        table["k"] += 10
+        box.n += 100
+        box.inner = {"x": 1} if isinstance(box.inner, list) else [1]
+    return row, table, holder
+
+
 def main():
     shared = []
     mutate(shared, 3)
@@ -65,6 +85,7 @@ def main():
     except ValueError as exc:
         caught = str(exc)
     shown = secrets()
+    in_place()
     print(shared, got, kept, pair, caught, shown)
 
 
