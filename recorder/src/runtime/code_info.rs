@@ -47,8 +47,7 @@ pub fn current_module_name() -> Option<String> {
 const CO_OPTIMIZED: u32 = 0x01;
 
 pub struct CodeEntry {
-    /// The code object itself (keeps its address its own; per-code events are reset on it).
-    pub code: Py<PyAny>,
+    _code: Py<PyAny>,
     pub traced: bool,
     pub filename: String,
     pub path_id: usize,
@@ -69,7 +68,7 @@ impl CodeEntry {
     /// Inspects `code` (attribute reads of a code object never run user code).
     pub fn untraced(code: &Bound<'_, PyAny>, filename: String) -> Self {
         CodeEntry {
-            code: code.clone().unbind(),
+            _code: code.clone().unbind(),
             traced: false,
             filename,
             path_id: 0,
@@ -127,7 +126,7 @@ impl CodeEntry {
                 params.push((item.unbind(), vid, action));
             }
             Ok(CodeEntry {
-                code: code.clone().unbind(),
+                _code: code.clone().unbind(),
                 traced: true,
                 filename,
                 path_id,

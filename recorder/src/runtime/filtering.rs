@@ -47,7 +47,7 @@ impl RuntimeTracer {
         if decision.exec == ExecAction::Skip {
             return Ok(CodeEntry::untraced(code, filename));
         }
-        let entry = CodeEntry::traced(
+        CodeEntry::traced(
             code,
             filename,
             &module,
@@ -55,9 +55,7 @@ impl RuntimeTracer {
             decision,
             &mut self.writer,
         )
-        .map_err(internal)??;
-        self.install.watch(code).map_err(internal)?;
-        Ok(entry)
+        .map_err(internal)?
     }
 
     /// Filter action for variable `name` in code `code_key`, computed once per pair.
