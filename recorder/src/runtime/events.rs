@@ -159,10 +159,9 @@ impl RuntimeTracer {
                     .encode_placeholder(&mut self.writer, &text, &mut self.scratch)?
             }
         }
-        let value = std::mem::take(&mut self.scratch);
-        let result = self.writer.emit(TraceEvent::Return { value: &value });
-        self.scratch = value;
-        result?;
+        self.writer.emit(TraceEvent::Return {
+            value: &self.scratch,
+        })?;
         Ok(Action::Continue)
     }
 
@@ -349,13 +348,10 @@ impl RuntimeTracer {
 
     /// Writes the value encoded in `scratch` as variable `vid`'s `Value` event.
     fn emit_scratch_value(&mut self, vid: usize) -> RecorderResult<()> {
-        let bytes = std::mem::take(&mut self.scratch);
-        let result = self.writer.emit(TraceEvent::Value {
+        self.writer.emit(TraceEvent::Value {
             variable_id: vid,
-            value: &bytes,
-        });
-        self.scratch = bytes;
-        result
+            value: &self.scratch,
+        })
     }
 
     /// RAISE, RERAISE, EXCEPTION_HANDLED in recorded code: an `Error` event.

@@ -78,15 +78,16 @@ impl RuntimeTracer {
             self.scratch.clear();
             self.encoder
                 .encode_none(&mut self.writer, &mut self.scratch)?;
-            let value = std::mem::take(&mut self.scratch);
-            self.writer.emit(TraceEvent::Return { value: &value })?;
-            self.scratch = value;
+            self.writer.emit(TraceEvent::Return {
+                value: &self.scratch,
+            })?;
         }
         self.scratch.clear();
         self.encoder
             .encode_i64(&mut self.writer, exit_status, &mut self.scratch)?;
-        let value = std::mem::take(&mut self.scratch);
-        self.writer.emit(TraceEvent::Return { value: &value })?;
+        self.writer.emit(TraceEvent::Return {
+            value: &self.scratch,
+        })?;
         self.writer.finish()?;
         let (redactions, drops) = self.encoder.take_attr_counts();
         self.filter_summary.redactions += redactions;

@@ -218,13 +218,10 @@ impl RuntimeTracer {
                 })?;
             }
             if changed {
-                let bytes = std::mem::take(&mut self.scratch);
-                let result = self.writer.emit(TraceEvent::CellValue {
+                self.writer.emit(TraceEvent::CellValue {
                     place,
-                    value: &bytes,
-                });
-                self.scratch = bytes;
-                result?;
+                    value: &self.scratch,
+                })?;
             }
         }
         self.writer.bindings.claim(values.serial);
