@@ -14,7 +14,7 @@ use crate::encoder::Caps;
 use crate::errors::{ErrorCode, RecorderError};
 use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
-use crate::policy::OnRecorderError;
+use crate::policy::{OnRecorderError, PolicyError};
 use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, StepValues, TracerConfig};
 use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
 use crate::trace_writer::{EventKind, TraceWriter};
@@ -25,6 +25,24 @@ fn busy() -> PyErr {
         "recorder state is busy (re-entrant call)",
     )
     .into()
+}
+
+/// `value` of the keyword argument `source` parsed by `parse`, or the policy error that names
+/// it and what is allowed.
+fn parse_choice<T>(
+    source: &str,
+    value: &str,
+    allowed: &'static [&'static str],
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, RecorderError> {
+    parse(value).ok_or_else(|| {
+        PolicyError {
+            source: source.to_string(),
+            value: value.to_string(),
+            allowed,
+        }
+        .into()
+    })
 }
 
 /// Starts recording into `trace_dir` (which must exist). `program` names the `<toplevel>`.
@@ -63,24 +81,18 @@ pub fn start(
                 .set(&name, value)
                 .map_err(|m| RecorderError::new(ErrorCode::InvalidArgument, m))?;
         }
-        let on_error = OnRecorderError::parse(on_error).ok_or_else(|| {
-            RecorderError::new(
-                ErrorCode::InvalidPolicyValue,
-                format!(
-                    "invalid value '{on_error}' for on_error (allowed: {})",
-                    OnRecorderError::ALLOWED.join(", ")
-                ),
-            )
-        })?;
-        let step_values = StepValues::parse(step_values).ok_or_else(|| {
-            RecorderError::new(
-                ErrorCode::InvalidPolicyValue,
-                format!(
-                    "invalid value '{step_values}' for step_values (allowed: {})",
-                    StepValues::ALLOWED.join(", ")
-                ),
-            )
-        })?;
+        let on_error = parse_choice(
+            "on_error",
+            on_error,
+            OnRecorderError::ALLOWED,
+            OnRecorderError::parse,
+        )?;
+        let step_values = parse_choice(
+            "step_values",
+            step_values,
+            StepValues::ALLOWED,
+            StepValues::parse,
+        )?;
         let env_filters = std::env::var_os(FILTER_ENV_VAR);
         let chain = resolve_filter_chain(
             script_dir.as_deref(),

@@ -32,7 +32,7 @@ pub enum StepValues {
 }
 
 impl StepValues {
-    pub const ALLOWED: [&'static str; 2] = ["changes", "full"];
+    pub const ALLOWED: &'static [&'static str] = &["changes", "full"];
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
