@@ -67,14 +67,11 @@ struct Leaf {
     _pins: Vec<Py<PyAny>>,
 }
 
-/// What a lookup found.
-pub enum Lookup<'a> {
-    /// The same children: these bytes, and the redaction and drop counts to add.
-    Hit(&'a [u8], u64, u64),
-    /// Not worth checking (not a leaf, or changes all the time).
-    Skip,
-    /// Unknown or changed: encode, then [`Memo::store`].
-    Miss,
+/// A reusable encoding: its bytes, and the redaction and drop counts to add.
+pub struct Reuse<'a> {
+    pub bytes: &'a [u8],
+    pub redactions: u64,
+    pub drops: u64,
 }
 
 #[derive(Default)]
@@ -83,30 +80,27 @@ pub struct Memo {
 }
 
 impl Memo {
-    /// Compares `children` (walked from `obj` now) with what the entry for `key` holds.
+    /// The encoding kept for `key` if it was made from the same `children` (walked from the
+    /// object now); `None` means encode, then [`Memo::store`].
     pub fn lookup(
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
         len: isize,
         children: &[Child],
-    ) -> Lookup<'_> {
-        let Some(entry) = self.entries.get_mut(&key) else {
-            return Lookup::Miss;
-        };
-        if entry.tp != tp {
-            return Lookup::Miss;
-        }
-        match &entry.leaf {
-            None => Lookup::Skip,
-            Some(leaf) if entry.len == len && leaf.children == children => {
-                entry.hits = entry.hits.saturating_add(1);
-                Lookup::Hit(&leaf.bytes, leaf.redactions, leaf.drops)
-            }
-            Some(_) => {
-                entry.misses = entry.misses.saturating_add(1);
-                Lookup::Miss
-            }
+    ) -> Option<Reuse<'_>> {
+        let entry = self.entries.get_mut(&key).filter(|e| e.tp == tp)?;
+        let leaf = entry.leaf.as_ref()?;
+        if entry.len == len && leaf.children == children {
+            entry.hits = entry.hits.saturating_add(1);
+            Some(Reuse {
+                bytes: &leaf.bytes,
+                redactions: leaf.redactions,
+                drops: leaf.drops,
+            })
+        } else {
+            entry.misses = entry.misses.saturating_add(1);
+            None
         }
     }
 

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 
 pub use caps::Caps;
 pub use memo::is_pinnable;
-use memo::{Child, Lookup, Memo};
+use memo::{Child, Memo};
 
 use crate::errors::RecorderResult;
 use crate::fast_hash::FastMap;
@@ -482,16 +482,14 @@ impl ValueEncoder {
         let mut children = std::mem::take(&mut self.children_scratch);
         children.clear();
         let len = self.leaf_children(obj, depth, is_container, &mut children);
-        let reused = match len {
-            Some(len) => match self.memo.lookup(key, tp, len, &children) {
-                Lookup::Hit(bytes, redactions, drops) => {
-                    buf.extend_from_slice(bytes);
-                    self.attr_redactions += redactions;
-                    self.attr_drops += drops;
-                    true
-                }
-                Lookup::Skip | Lookup::Miss => false,
-            },
+        let reuse = len.and_then(|len| self.memo.lookup(key, tp, len, &children));
+        let reused = match reuse {
+            Some(reuse) => {
+                buf.extend_from_slice(reuse.bytes);
+                self.attr_redactions += reuse.redactions;
+                self.attr_drops += reuse.drops;
+                true
+            }
             None => false,
         };
         let result = if reused {
