@@ -82,6 +82,7 @@ impl Bindings {
         }
     }
 
+    #[cfg(test)]
     pub fn depth(&self) -> usize {
         self.depth
     }
