@@ -192,6 +192,47 @@ unsafe fn take_str(owned: *mut ffi::PyObject) -> Option<String> {
     text
 }
 
+/// A list or tuple, read through the concrete C API (never a user `__len__`/`__getitem__`).
+#[derive(Clone, Copy)]
+struct Sequence {
+    obj: *mut ffi::PyObject,
+    is_list: bool,
+}
+
+impl Sequence {
+    /// # Safety
+    /// GIL held; `obj` a valid object.
+    unsafe fn of(obj: *mut ffi::PyObject) -> Option<Self> {
+        if ffi::PyList_Check(obj) != 0 {
+            Some(Sequence { obj, is_list: true })
+        } else if ffi::PyTuple_Check(obj) != 0 {
+            Some(Sequence {
+                obj,
+                is_list: false,
+            })
+        } else {
+            None
+        }
+    }
+
+    unsafe fn len(self) -> ffi::Py_ssize_t {
+        if self.is_list {
+            ffi::PyList_Size(self.obj)
+        } else {
+            ffi::PyTuple_Size(self.obj)
+        }
+    }
+
+    /// Item `i` (borrowed), or NULL with an exception set when out of range.
+    unsafe fn item(self, i: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+        if self.is_list {
+            ffi::PyList_GetItem(self.obj, i)
+        } else {
+            ffi::PyTuple_GetItem(self.obj, i)
+        }
+    }
+}
+
 fn truncate_chars(text: &str, max: usize) -> Option<&str> {
     text.char_indices().nth(max).map(|(cut, _)| &text[..cut])
 }
@@ -560,20 +601,10 @@ impl ValueEncoder {
             })
         };
         let max = self.caps.max_items;
-        if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
-            let is_list = ffi::PyList_Check(obj) != 0;
-            let len = if is_list {
-                ffi::PyList_Size(obj)
-            } else {
-                ffi::PyTuple_Size(obj)
-            };
+        if let Some(seq) = Sequence::of(obj) {
+            let len = seq.len();
             for i in 0..len.clamp(0, max as isize) {
-                let item = if is_list {
-                    ffi::PyList_GetItem(obj, i)
-                } else {
-                    ffi::PyTuple_GetItem(obj, i)
-                };
-                out.push(child(item)?);
+                out.push(child(seq.item(i))?);
             }
             return Some(len);
         }
@@ -684,25 +715,24 @@ impl ValueEncoder {
         depth: usize,
     ) -> RecorderResult<()> {
         let max = self.caps.max_items;
-        if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
-            let is_list = ffi::PyList_Check(obj) != 0;
-            let (t, len) = if is_list {
-                (self.builtin(w, Builtin::List)?, ffi::PyList_Size(obj))
-            } else {
-                (self.builtin(w, Builtin::Tuple)?, ffi::PyTuple_Size(obj))
-            };
+        if let Some(seq) = Sequence::of(obj) {
+            let is_list = seq.is_list;
+            let t = self.builtin(
+                w,
+                if is_list {
+                    Builtin::List
+                } else {
+                    Builtin::Tuple
+                },
+            )?;
             Self::push_header(buf, if is_list { "Sequence" } else { "Tuple" }, t);
             buf.extend_from_slice(b",\"elements\":[");
-            let len = len.max(0) as usize;
+            let len = seq.len().max(0) as usize;
             for i in 0..len.min(max) {
                 if i > 0 {
                     buf.push(b',');
                 }
-                let item = if is_list {
-                    ffi::PyList_GetItem(obj, i as ffi::Py_ssize_t)
-                } else {
-                    ffi::PyTuple_GetItem(obj, i as ffi::Py_ssize_t)
-                };
+                let item = seq.item(i as ffi::Py_ssize_t);
                 if item.is_null() {
                     ffi::PyErr_Clear();
                     self.encode_none(w, buf)?;
