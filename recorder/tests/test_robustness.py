@@ -85,10 +85,17 @@ def test_disk_full_keep_partial_marks_trace_partial(tmp_path):
     assert meta["partial"] is True and "ERR_IO" in meta["partial_reason"]
 
 
+def _default_sigint():
+    """As from a terminal. A job started in the background by a non-interactive shell (as CI
+    runners may start this suite) inherits SIGINT ignored, and then Python, with or without
+    the recorder, never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_sleeper(tmp_path):
     proc = subprocess.Popen(
         [*RECORDER, "--trace-dir", str(tmp_path / "t"), str(PROGRAMS / "sleeper.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint,
     )
     assert proc.stdout.readline() == b"ready\n"
     time.sleep(0.3)
