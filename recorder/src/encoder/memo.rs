@@ -1,7 +1,8 @@
 //! Encodings of leaf containers and objects, reused while they hold the very same children.
 //!
 //! A list, tuple, dict or object whose children are all small immutable values (held here, so
-//! their addresses cannot be reused) or lie past the depth cap (where only their type shows)
+//! their addresses cannot be reused) or show only their type (past the depth cap, or opaque
+//! `<T object>` values)
 //! encodes the same as long as it holds the same child objects in the same order. Checking
 //! that is a few pointer comparisons; encoding means formatting every number and string
 //! again. A step that shows an unchanged list of sixteen accounts reuses sixteen encodings.
@@ -40,7 +41,7 @@ pub unsafe fn is_pinnable(value: *mut ffi::PyObject) -> bool {
         || (ffi::PyBytes_CheckExact(value) != 0 && ffi::PyBytes_Size(value) <= MAX_PINNED_LEN)
 }
 
-/// One child as a leaf holds it: a pinned value (type 0), or a capped one and its type.
+/// One child as a leaf holds it: a pinned value (type 0), or one shown by its type.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Child {
     pub ptr: usize,

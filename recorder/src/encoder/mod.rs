@@ -568,7 +568,7 @@ impl ValueEncoder {
     }
 
     /// The children `obj` shows at `depth`, in encoding order, and its length; `None` when it
-    /// is not a leaf (a child is neither a small immutable value nor cut by the depth cap).
+    /// is not a leaf (a child is neither a small immutable value nor shown by its type alone).
     unsafe fn leaf_children(
         &self,
         obj: *mut ffi::PyObject,
@@ -590,12 +590,25 @@ impl ValueEncoder {
             let by_value = ffi::PyLong_Check(c) != 0
                 || ffi::PyFloat_Check(c) != 0
                 || ffi::PyUnicode_Check(c) != 0
-                || ffi::PyBytes_Check(c) != 0;
-            let cut = capped
-                && !by_value
-                && self.composite_kind(c).is_some()
-                && !self.path.contains(&(c as usize));
-            cut.then(|| Child {
+                || ffi::PyBytes_Check(c) != 0
+                || ffi::PyBool_Check(c) != 0
+                || c == ffi::Py_None();
+            if by_value {
+                return None;
+            }
+            let tp = ffi::Py_TYPE(c) as usize;
+            // shown by type alone: cut by the depth cap (and not a cycle), or an opaque
+            // `<T object>` (classes, modules and functions show their names: not these)
+            let by_type = match self.composite_kind(c) {
+                Some(_) => capped && !self.path.contains(&(c as usize)),
+                None => {
+                    ffi::PyType_Check(c) == 0
+                        && tp != self.known.module
+                        && tp != self.known.function
+                        && tp != self.known.builtin_function
+                }
+            };
+            by_type.then(|| Child {
                 ptr: c as usize,
                 tp: ffi::Py_TYPE(c) as usize,
             })

@@ -47,7 +47,8 @@ pub fn current_module_name() -> Option<String> {
 const CO_OPTIMIZED: u32 = 0x01;
 
 pub struct CodeEntry {
-    _code: Py<PyAny>,
+    /// The code object itself (keeps its address its own; per-code events are reset on it).
+    pub code: Py<PyAny>,
     pub traced: bool,
     pub filename: String,
     pub path_id: usize,
@@ -68,7 +69,7 @@ impl CodeEntry {
     /// Inspects `code` (attribute reads of a code object never run user code).
     pub fn untraced(code: &Bound<'_, PyAny>, filename: String) -> Self {
         CodeEntry {
-            _code: code.clone().unbind(),
+            code: code.clone().unbind(),
             traced: false,
             filename,
             path_id: 0,
@@ -126,7 +127,7 @@ impl CodeEntry {
                 params.push((item.unbind(), vid, action));
             }
             Ok(CodeEntry {
-                _code: code.clone().unbind(),
+                code: code.clone().unbind(),
                 traced: true,
                 filename,
                 path_id,

@@ -47,7 +47,7 @@ impl RuntimeTracer {
         if decision.exec == ExecAction::Skip {
             return Ok(CodeEntry::untraced(code, filename));
         }
-        CodeEntry::traced(
+        let entry = CodeEntry::traced(
             code,
             filename,
             &module,
@@ -55,7 +55,9 @@ impl RuntimeTracer {
             decision,
             &mut self.writer,
         )
-        .map_err(internal)?
+        .map_err(internal)??;
+        self.install.watch(code).map_err(internal)?;
+        Ok(entry)
     }
 
     /// Filter action for variable `name` in code `code_key`, computed once per pair.

@@ -55,6 +55,12 @@ impl RuntimeTracer {
         })
     }
 
+    /// Turns every event off, including the per-code ones on recorded code.
+    fn uninstall(&self, py: Python<'_>) -> PyResult<()> {
+        let watched = self.codes.values().filter(|e| e.traced).map(|e| &e.code);
+        self.install.uninstall(py, watched)
+    }
+
     /// Detaches after an error; the error is returned so `abort` can raise it.
     pub(super) fn fail(&mut self, py: Python<'_>, err: RecorderError) -> PyErr {
         self.metrics.incr(Counter::Detaches);
@@ -63,7 +69,7 @@ impl RuntimeTracer {
             Some(err.code.as_str()),
             &format!("recorder detached: {}", err.message),
         );
-        let _ = self.install.uninstall(py);
+        let _ = self.uninstall(py);
         self.failure = Some(err.clone());
         err.into()
     }
@@ -72,7 +78,7 @@ impl RuntimeTracer {
     /// `exit_status` and closes the trace. Returns the writer's stats and the recorded paths.
     pub fn finish(mut self, py: Python<'_>, exit_status: i64) -> RecorderResult<Finished> {
         if self.failure.is_none() {
-            let _ = self.install.uninstall(py);
+            let _ = self.uninstall(py);
         }
         for _ in 0..self.stacks.open_frames() {
             self.scratch.clear();
@@ -112,7 +118,7 @@ impl RuntimeTracer {
     /// Detaches without flushing: the buffered events are the parent process's to write.
     pub fn abandon(self, py: Python<'_>) {
         if self.failure.is_none() {
-            let _ = self.install.uninstall(py);
+            let _ = self.uninstall(py);
         }
         self.writer.forget();
     }
