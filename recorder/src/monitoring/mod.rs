@@ -141,8 +141,14 @@ impl Installation {
         watched: impl Iterator<Item = &'a Py<PyAny>>,
     ) -> PyResult<()> {
         let monitoring = self.monitoring.bind(py);
+        // One code object that cannot be reset must not keep the callbacks installed.
+        let mut first_error = None;
         for code in watched {
-            monitoring.call_method1("set_local_events", (self.tool_id, code.bind(py), 0))?;
+            let reset =
+                monitoring.call_method1("set_local_events", (self.tool_id, code.bind(py), 0));
+            if let Err(err) = reset {
+                first_error.get_or_insert(err);
+            }
         }
         monitoring.call_method1("set_events", (self.tool_id, 0))?;
         let events = self.events;
@@ -163,6 +169,6 @@ impl Installation {
         // Locations disabled with DISABLE stay disabled for the tool until restarted.
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("free_tool_id", (self.tool_id,))?;
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
