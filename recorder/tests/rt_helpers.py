@@ -90,6 +90,23 @@ class Trace:
                     out.append(e["Return"]["return_value"])
         return out
 
+    def named(self, value):
+        """`value` with type ids replaced by type names (ids follow first-encounter order)."""
+        if isinstance(value, dict):
+            return {k: (self.types[v]["lang_type"] if k == "type_id" else self.named(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.named(v) for v in value]
+        return value
+
+    def shown(self):
+        """Everything the db-backend shows: each step's variables (`step_views`) and every
+        other event but the variable cells, with type names for type ids."""
+        cells = ("VariableCell", "CellValue", "DropVariable", "Step", "Value", "Type")
+        steps = [(step, self.named(view)) for step, view in self.step_views()]
+        others = [self.named(e) for e in self.events if next(iter(e)) not in cells]
+        return steps, others
+
     def step_views(self):
         """(step, {name: value}) per Step: what CodeTracer's db-backend shows at each step.
 

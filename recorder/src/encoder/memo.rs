@@ -1,15 +1,15 @@
-//! Encodings of leaf containers and objects, reused while they hold the very same children.
+//! Encodings of containers and objects, reused while they show the very same values.
 //!
-//! A list, tuple, dict or object whose children are all small immutable values (held here, so
-//! their addresses cannot be reused) or show only their type (past the depth cap, or opaque
-//! `<T object>` values)
-//! encodes the same as long as it holds the same child objects in the same order. Checking
-//! that is a few pointer comparisons; encoding means formatting every number and string
-//! again. A step that shows an unchanged list of sixteen accounts reuses sixteen encodings.
+//! What an encoding shows is fixed by a short list of facts (see `walk.rs`): the identity of
+//! each small immutable value in it (held here, so an address cannot come back as another
+//! value), the type of each value shown by its type alone (past the depth cap, or an opaque
+//! `<T object>`), and the type and length of each nested list, tuple, dict or object. Checking
+//! that list is pointer comparisons; encoding means formatting every number and string again.
+//! A step that shows an unchanged event loop or list of sixteen accounts reuses the bytes.
 //!
 //! The key includes the depth (it decides which children are capped) and the attribute rules
-//! (they decide which fields show). A child on the current encoding path would show as
-//! `<cycle>` rather than `<max depth>`, so such entries are never made or used.
+//! (they decide which fields show). A value on the current encoding path would show as
+//! `<cycle>`, which depends on how it was reached, so such entries are never made or used.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -19,8 +19,13 @@ use crate::fast_hash::FastMap;
 
 /// Entries kept at most; the table starts over beyond this.
 const MAX_ENTRIES: usize = 1 << 15;
+/// Bytes of encodings kept at most (with their entries, a few tens of MB); the table starts
+/// over beyond this.
+const MAX_TOTAL_BYTES: usize = 16 << 20;
 /// Longer encodings are not kept.
 const MAX_BYTES: usize = 4096;
+/// Values showing more facts than this are not walked (nor kept).
+pub const MAX_CHILDREN: usize = 1024;
 /// str and bytes up to this length count as small.
 const MAX_PINNED_LEN: isize = 1024;
 /// After this many changes with fewer than a quarter as many reuses, an object is treated
@@ -41,17 +46,26 @@ pub unsafe fn is_pinnable(value: *mut ffi::PyObject) -> bool {
         || (ffi::PyBytes_CheckExact(value) != 0 && ffi::PyBytes_Size(value) <= MAX_PINNED_LEN)
 }
 
-/// One child as a leaf holds it: a pinned value (type 0), or one shown by its type.
+/// One fact an encoding depends on, in encoding order.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Child {
-    pub ptr: usize,
-    pub tp: usize,
+pub enum Child {
+    /// A small immutable value, by identity.
+    Pinned(usize),
+    /// A value shown by its type alone: its type.
+    ByType(usize),
+    /// A list, tuple, dict or object shown in full: its type and length (0 for an object);
+    /// what it shows follows, up to the matching [`Child::End`].
+    Open {
+        tp: usize,
+        len: isize,
+    },
+    End,
 }
 
 pub struct Entry {
     tp: usize,
-    len: isize,
-    /// `None` once the object proved not to be a leaf, or to change all the time.
+    /// `None` once the object proved not worth keeping (too big, shows a value that cannot
+    /// be checked by identity, or changes all the time).
     leaf: Option<Leaf>,
     hits: u32,
     misses: u32,
@@ -63,8 +77,7 @@ struct Leaf {
     /// Field redactions and drops counted while encoding, replayed on reuse.
     redactions: u64,
     drops: u64,
-    /// The type and the small values, so that their addresses stay theirs.
-    _tp_pin: Py<PyAny>,
+    /// The types and small values named in `children`, so that their addresses stay theirs.
     _pins: Vec<Py<PyAny>>,
 }
 
@@ -78,6 +91,8 @@ pub struct Reuse<'a> {
 #[derive(Default)]
 pub struct Memo {
     entries: FastMap<(usize, usize, usize), Entry>,
+    /// Bytes of the encodings kept.
+    bytes: usize,
 }
 
 impl Memo {
@@ -87,12 +102,11 @@ impl Memo {
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        len: isize,
         children: &[Child],
     ) -> Option<Reuse<'_>> {
         let entry = self.entries.get_mut(&key).filter(|e| e.tp == tp)?;
         let leaf = entry.leaf.as_ref()?;
-        if entry.len == len && leaf.children == children {
+        if leaf.children == children {
             entry.hits = entry.hits.saturating_add(1);
             Some(Reuse {
                 bytes: &leaf.bytes,
@@ -112,15 +126,14 @@ impl Memo {
             .is_some_and(|e| e.tp == tp && e.leaf.is_none())
     }
 
-    /// Remembers an encoding; `children` is `None` when `obj` is not a leaf.
+    /// Remembers an encoding; `children` is `None` when it could not be listed.
     ///
     /// # Safety
-    /// GIL held; every child pointer is a live object.
+    /// GIL held; every pointer in `children` is a live object.
     pub unsafe fn store(
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        len: isize,
         children: Option<&[Child]>,
         bytes: &[u8],
         counts: (u64, u64),
@@ -133,31 +146,39 @@ impl Memo {
         let volatile = misses >= VOLATILE_AFTER && hits.saturating_mul(4) < misses;
         let leaf = match children {
             Some(children) if !volatile && bytes.len() <= MAX_BYTES => Some(Leaf {
-                _tp_pin: retain(tp as *mut ffi::PyObject),
                 children: children.to_vec(),
                 bytes: bytes.to_vec(),
                 redactions: counts.0,
                 drops: counts.1,
                 _pins: children
                     .iter()
-                    .filter(|c| c.tp == 0)
-                    .map(|c| retain(c.ptr as *mut ffi::PyObject))
+                    .filter_map(|c| match *c {
+                        Child::Pinned(ptr) | Child::ByType(ptr) | Child::Open { tp: ptr, .. } => {
+                            Some(retain(ptr as *mut ffi::PyObject))
+                        }
+                        Child::End => None,
+                    })
                     .collect(),
             }),
             _ => None,
         };
-        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&key) {
+        let full = self.entries.len() >= MAX_ENTRIES || self.bytes > MAX_TOTAL_BYTES;
+        if full && !self.entries.contains_key(&key) {
             self.entries.clear();
+            self.bytes = 0;
         }
-        self.entries.insert(
+        self.bytes += leaf.as_ref().map_or(0, |l| l.bytes.len());
+        let old = self.entries.insert(
             key,
             Entry {
                 tp,
-                len,
                 leaf,
                 hits,
                 misses,
             },
         );
+        if let Some(old_leaf) = old.and_then(|e| e.leaf) {
+            self.bytes = self.bytes.saturating_sub(old_leaf.bytes.len());
+        }
     }
 }

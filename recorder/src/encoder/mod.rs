@@ -8,6 +8,7 @@
 mod base64;
 pub mod caps;
 mod memo;
+mod walk;
 
 use std::collections::HashMap;
 use std::os::raw::c_char;
@@ -20,7 +21,7 @@ pub use memo::is_pinnable;
 use memo::{Child, Memo};
 
 use crate::errors::RecorderResult;
-use crate::fast_hash::FastMap;
+use crate::fast_hash::{FastMap, FastSet};
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
@@ -123,6 +124,9 @@ pub struct ValueEncoder {
     /// [type pointer, field name pointers...] → struct type id: the per-value lookup, with no
     /// allocation or string hashing. Names and types in it are pinned in `keep`.
     struct_shapes: FastMap<Vec<usize>, usize>,
+    /// Classes whose instances turned out to have no `__dict__` (`__slots__`, or heap types
+    /// made by C extensions): shown opaque without asking again. Pinned in `keep`.
+    dictless_types: FastSet<usize>,
     /// Type pointer → `<Name object>` text of opaque values (types pinned by `other_types`).
     opaque_texts: FastMap<usize, String>,
     /// Reused key buffer for `struct_shapes` lookups.
@@ -137,9 +141,9 @@ pub struct ValueEncoder {
     pub attr_rules: Option<ScopeDecision>,
     attr_redactions: u64,
     attr_drops: u64,
-    /// Encodings of leaf containers and objects (see `memo.rs`).
-    memo: Memo,
-    /// Reused buffer of one object's children for the memo.
+    /// Encodings of containers and objects (see `memo.rs`); `None` when turned off.
+    memo: Option<Memo>,
+    /// Reused buffer of what one value's encoding depends on, for the memo.
     children_scratch: Vec<Child>,
 }
 
@@ -233,6 +237,12 @@ impl Sequence {
     }
 }
 
+/// `CODETRACER_ENCODING_MEMO=off` encodes every value afresh: traces must come out the same,
+/// which is how the memo is tested and how a suspected memo fault can be ruled out.
+fn memo_turned_off() -> bool {
+    std::env::var_os("CODETRACER_ENCODING_MEMO").is_some_and(|v| v == "off")
+}
+
 fn truncate_chars(text: &str, max: usize) -> Option<&str> {
     text.char_indices().nth(max).map(|(cut, _)| &text[..cut])
 }
@@ -246,6 +256,7 @@ impl ValueEncoder {
             struct_types: HashMap::new(),
             struct_shapes: FastMap::default(),
             opaque_texts: FastMap::default(),
+            dictless_types: FastSet::default(),
             shape_scratch: Vec::new(),
             attr_actions: FastMap::default(),
             keep: Vec::new(),
@@ -254,7 +265,7 @@ impl ValueEncoder {
             attr_rules: None,
             attr_redactions: 0,
             attr_drops: 0,
-            memo: Memo::default(),
+            memo: (!memo_turned_off()).then(Memo::default),
             children_scratch: Vec::new(),
         })
     }
@@ -517,13 +528,22 @@ impl ValueEncoder {
     ) -> RecorderResult<()> {
         let tp = ffi::Py_TYPE(obj) as usize;
         let key = (obj as usize, depth, self.rules_key());
-        if ffi::PyAnySet_Check(obj) != 0 || self.memo.skips(&key, tp) {
+        let walk = match &self.memo {
+            Some(memo) => ffi::PyAnySet_Check(obj) == 0 && !memo.skips(&key, tp),
+            None => false,
+        };
+        if !walk {
             return self.encode_composite_fresh(w, obj, buf, depth, is_container);
         }
         let mut children = std::mem::take(&mut self.children_scratch);
         children.clear();
-        let len = self.leaf_children(obj, depth, is_container, &mut children);
-        let reuse = len.and_then(|len| self.memo.lookup(key, tp, len, &children));
+        let listed = self
+            .walk_composite(obj, depth, is_container, &mut children)
+            .is_some();
+        let reuse = match &mut self.memo {
+            Some(memo) if listed => memo.lookup(key, tp, &children),
+            _ => None,
+        };
         let reused = match reuse {
             Some(reuse) => {
                 buf.extend_from_slice(reuse.bytes);
@@ -539,12 +559,11 @@ impl ValueEncoder {
             let start = buf.len();
             let before = (self.attr_redactions, self.attr_drops);
             let result = self.encode_composite_fresh(w, obj, buf, depth, is_container);
-            if result.is_ok() {
+            if let (Ok(()), Some(memo)) = (&result, &mut self.memo) {
                 let counts = (self.attr_redactions - before.0, self.attr_drops - before.1);
                 let encoded = buf.get(start..).unwrap_or_default();
-                let leaf = len.map(|_| children.as_slice());
-                self.memo
-                    .store(key, tp, len.unwrap_or(0), leaf, encoded, counts);
+                let listed = listed.then_some(children.as_slice());
+                memo.store(key, tp, listed, encoded, counts);
             }
             result
         };
@@ -565,103 +584,6 @@ impl ValueEncoder {
         } else {
             self.encode_struct(w, obj, buf, depth)
         }
-    }
-
-    /// The children `obj` shows at `depth`, in encoding order, and its length; `None` when it
-    /// is not a leaf (a child is neither a small immutable value nor shown by its type alone).
-    unsafe fn leaf_children(
-        &self,
-        obj: *mut ffi::PyObject,
-        depth: usize,
-        is_container: bool,
-        out: &mut Vec<Child>,
-    ) -> Option<isize> {
-        let capped = depth + 1 >= self.caps.max_depth;
-        let child = |c: *mut ffi::PyObject| -> Option<Child> {
-            if c.is_null() {
-                return None;
-            }
-            if is_pinnable(c) {
-                return Some(Child {
-                    ptr: c as usize,
-                    tp: 0,
-                });
-            }
-            let by_value = ffi::PyLong_Check(c) != 0
-                || ffi::PyFloat_Check(c) != 0
-                || ffi::PyUnicode_Check(c) != 0
-                || ffi::PyBytes_Check(c) != 0
-                || ffi::PyBool_Check(c) != 0
-                || c == ffi::Py_None();
-            if by_value {
-                return None;
-            }
-            let tp = ffi::Py_TYPE(c) as usize;
-            // shown by type alone: cut by the depth cap (and not a cycle), or an opaque
-            // `<T object>` (classes, modules and functions show their names: not these)
-            let by_type = match self.composite_kind(c) {
-                Some(_) => capped && !self.path.contains(&(c as usize)),
-                None => {
-                    ffi::PyType_Check(c) == 0
-                        && tp != self.known.module
-                        && tp != self.known.function
-                        && tp != self.known.builtin_function
-                }
-            };
-            by_type.then(|| Child {
-                ptr: c as usize,
-                tp: ffi::Py_TYPE(c) as usize,
-            })
-        };
-        let max = self.caps.max_items;
-        if let Some(seq) = Sequence::of(obj) {
-            let len = seq.len();
-            for i in 0..len.clamp(0, max as isize) {
-                out.push(child(seq.item(i))?);
-            }
-            return Some(len);
-        }
-        let (dict, owned) = if is_container {
-            if ffi::PyDict_Check(obj) == 0 {
-                return None;
-            }
-            (obj, false)
-        } else {
-            let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
-            if dict.is_null() {
-                ffi::PyErr_Clear();
-                return None;
-            }
-            (dict, true)
-        };
-        let len = ffi::PyDict_Size(dict);
-        // an object shows its first fields that pass the filters: walk them all
-        let walk = if owned && len > max as isize {
-            None
-        } else {
-            let mut pos: ffi::Py_ssize_t = 0;
-            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-            let mut ok = Some(len);
-            let mut i = 0;
-            while i < max && ffi::PyDict_Next(dict, &mut pos, &mut k, &mut v) != 0 {
-                match (child(k), child(v)) {
-                    (Some(a), Some(b)) => {
-                        out.push(a);
-                        out.push(b);
-                    }
-                    _ => {
-                        ok = None;
-                        break;
-                    }
-                }
-                i += 1;
-            }
-            ok
-        };
-        if owned {
-            ffi::Py_DecRef(dict);
-        }
-        walk
     }
 
     fn push_capped_str(&self, buf: &mut Vec<u8>, text: &str) {
@@ -850,7 +772,24 @@ impl ValueEncoder {
         let tp = ffi::Py_TYPE(obj);
         let flags = ffi::PyType_GetFlags(tp);
         // Heap types are classes defined in Python (or by extension modules with heap types).
-        flags & ffi::Py_TPFLAGS_HEAPTYPE != 0
+        flags & ffi::Py_TPFLAGS_HEAPTYPE != 0 && !self.dictless_types.contains(&(tp as usize))
+    }
+
+    /// A new reference to `obj`'s `__dict__`, or `None` for a class whose instances have
+    /// none (`__slots__`, or heap types made by C extensions, like asyncio's Task and Future).
+    /// The answer is kept per class: the AttributeError built and dropped per value showed in
+    /// profiles.
+    unsafe fn instance_dict(&mut self, obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+        let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+        if !dict.is_null() {
+            return Some(dict);
+        }
+        ffi::PyErr_Clear();
+        let tp = ffi::Py_TYPE(obj) as usize;
+        if self.dictless_types.len() < SHAPE_CACHE_MAX && self.dictless_types.insert(tp) {
+            self.keep.push(retain(tp as *mut ffi::PyObject));
+        }
+        None
     }
 
     unsafe fn encode_struct(
@@ -860,11 +799,9 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
         depth: usize,
     ) -> RecorderResult<()> {
-        let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
-        if dict.is_null() {
-            ffi::PyErr_Clear();
+        let Some(dict) = self.instance_dict(obj) else {
             return self.encode_opaque(w, obj, buf);
-        }
+        };
         let result = match self.known_shape(obj, dict) {
             Some(t) => self.encode_fields(w, dict, t, buf, depth),
             None => self.encode_struct_first_time(w, obj, dict, buf, depth),
