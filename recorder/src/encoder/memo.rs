@@ -41,9 +41,21 @@ pub unsafe fn is_pinnable(value: *mut ffi::PyObject) -> bool {
         || ffi::PyBool_Check(value) != 0
         || ffi::PyLong_CheckExact(value) != 0
         || ffi::PyFloat_CheckExact(value) != 0
-        || (ffi::PyUnicode_CheckExact(value) != 0
-            && ffi::PyUnicode_GetLength(value) <= MAX_PINNED_LEN)
-        || (ffi::PyBytes_CheckExact(value) != 0 && ffi::PyBytes_Size(value) <= MAX_PINNED_LEN)
+        || (ffi::PyUnicode_CheckExact(value) != 0 && is_short_text(value))
+        || (ffi::PyBytes_CheckExact(value) != 0 && is_short_text(value))
+}
+
+/// Whether an exact `str` or `bytes` is short enough to count as small.
+///
+/// # Safety
+/// GIL held; `value` an exact `str` or `bytes`.
+pub unsafe fn is_short_text(value: *mut ffi::PyObject) -> bool {
+    let len = if ffi::PyUnicode_CheckExact(value) != 0 {
+        ffi::PyUnicode_GetLength(value)
+    } else {
+        ffi::PyBytes_Size(value)
+    };
+    (0..=MAX_PINNED_LEN).contains(&len)
 }
 
 /// One fact an encoding depends on, in encoding order.

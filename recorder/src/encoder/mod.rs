@@ -7,7 +7,9 @@
 
 mod base64;
 pub mod caps;
+mod kinds;
 mod memo;
+mod reuse;
 mod walk;
 
 use std::collections::HashMap;
@@ -17,11 +19,14 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 pub use caps::Caps;
+use kinds::{Kind, TypeKinds};
 pub use memo::is_pinnable;
 use memo::{Child, Memo};
+use reuse::Pending;
+use walk::Span;
 
 use crate::errors::RecorderResult;
-use crate::fast_hash::{FastMap, FastSet};
+use crate::fast_hash::FastMap;
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
@@ -112,6 +117,8 @@ impl KnownTypes {
 /// Entries in the struct-shape and field-action caches, beyond which new ones are encoded the
 /// slow way (a program that invents attribute names per object cannot grow them forever).
 const SHAPE_CACHE_MAX: usize = 100_000;
+/// Slots of the direct-mapped cache of field actions in front of the map.
+const RECENT_ACTIONS: usize = 512;
 
 pub struct ValueEncoder {
     pub caps: Caps,
@@ -124,15 +131,17 @@ pub struct ValueEncoder {
     /// [type pointer, field name pointers...] → struct type id: the per-value lookup, with no
     /// allocation or string hashing. Names and types in it are pinned in `keep`.
     struct_shapes: FastMap<Vec<usize>, usize>,
-    /// Classes whose instances turned out to have no `__dict__` (`__slots__`, or heap types
-    /// made by C extensions): shown opaque without asking again. Pinned in `keep`.
-    dictless_types: FastSet<usize>,
+    /// The kind of value each type's instances are.
+    kinds: TypeKinds,
     /// Type pointer → `<Name object>` text of opaque values (types pinned by `other_types`).
     opaque_texts: FastMap<usize, String>,
     /// Reused key buffer for `struct_shapes` lookups.
     shape_scratch: Vec<usize>,
     /// (value rules address, field name pointer) → filter action; names pinned in `keep`.
     attr_actions: FastMap<(usize, usize), ValueAction>,
+    /// The same for the names met last, by address (a field per step of every object shown
+    /// made the map lookup show in profiles).
+    recent_actions: Vec<(usize, usize, ValueAction)>,
     keep: Vec<Py<PyAny>>,
     known: KnownTypes,
     /// Objects on the current encoding path, to cut cycles before the depth cap does.
@@ -145,6 +154,10 @@ pub struct ValueEncoder {
     memo: Option<Memo>,
     /// Reused buffer of what one value's encoding depends on, for the memo.
     children_scratch: Vec<Child>,
+    /// Where the last walk met nested containers and objects (reused buffer).
+    spans: Vec<Span>,
+    /// Set while a walked value is encoded afresh (see `reuse.rs`).
+    pending: Option<Pending>,
 }
 
 /// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
@@ -256,9 +269,10 @@ impl ValueEncoder {
             struct_types: HashMap::new(),
             struct_shapes: FastMap::default(),
             opaque_texts: FastMap::default(),
-            dictless_types: FastSet::default(),
+            kinds: TypeKinds::default(),
             shape_scratch: Vec::new(),
             attr_actions: FastMap::default(),
+            recent_actions: vec![(0, 0, ValueAction::Allow); RECENT_ACTIONS],
             keep: Vec::new(),
             known: KnownTypes::load(py)?,
             path: Vec::new(),
@@ -267,6 +281,8 @@ impl ValueEncoder {
             attr_drops: 0,
             memo: (!memo_turned_off()).then(Memo::default),
             children_scratch: Vec::new(),
+            spans: Vec::new(),
+            pending: None,
         })
     }
 
@@ -296,14 +312,29 @@ impl ValueEncoder {
     /// [`Self::attr_action`] for a field name object, computed once per (rules, name).
     unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
         let key = (self.rules_key(), name as usize);
-        if let Some(action) = self.attr_actions.get(&key) {
-            return *action;
+        // objects are 16-byte aligned: the low bits carry nothing
+        let slot = (key.1 >> 4) % RECENT_ACTIONS;
+        if let Some(&(rules, n, action)) = self.recent_actions.get(slot) {
+            if (rules, n) == key {
+                return action;
+            }
         }
-        // a name that is not UTF-8 is left out, as encode_struct_first_time leaves it out
-        let action = str_utf8(name).map_or(ValueAction::Drop, |n| self.attr_action(n));
-        if self.attr_actions.len() < SHAPE_CACHE_MAX {
-            self.keep.push(retain(name));
-            self.attr_actions.insert(key, action);
+        let action = match self.attr_actions.get(&key) {
+            Some(action) => *action,
+            None => {
+                // a name that is not UTF-8 is left out, as encode_struct_first_time leaves it
+                let action = str_utf8(name).map_or(ValueAction::Drop, |n| self.attr_action(n));
+                if self.attr_actions.len() >= SHAPE_CACHE_MAX {
+                    return action;
+                }
+                self.keep.push(retain(name));
+                self.attr_actions.insert(key, action);
+                action
+            }
+        };
+        // only pinned names go here: an address in this table is always the same name
+        if let Some(entry) = self.recent_actions.get_mut(slot) {
+            *entry = (key.0, key.1, action);
         }
         action
     }
@@ -422,164 +453,121 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
         depth: usize,
     ) -> RecorderResult<()> {
-        if ffi::Py_IsNone(obj) != 0 {
-            return self.encode_none(w, buf);
-        }
-        if ffi::PyBool_Check(obj) != 0 {
-            let t = self.builtin(w, Builtin::Bool)?;
-            Self::push_header(buf, "Bool", t);
-            buf.extend_from_slice(b",\"b\":");
-            json::push_bool(buf, ffi::Py_IsTrue(obj) != 0);
-            buf.push(b'}');
-            return Ok(());
-        }
-        if ffi::PyLong_Check(obj) != 0 {
-            return self.encode_int(w, obj, buf);
-        }
-        if ffi::PyFloat_Check(obj) != 0 {
-            let t = self.builtin(w, Builtin::Float)?;
-            let v = ffi::PyFloat_AsDouble(obj);
-            if v.is_finite() {
-                Self::push_header(buf, "Float", t);
-                buf.extend_from_slice(b",\"f\":");
-                json::push_f64(buf, v);
-                buf.push(b'}');
-            } else {
-                // JSON has no NaN/inf: keep the value readable as text under the float type.
-                let text = if v.is_nan() {
-                    "nan"
-                } else if v > 0.0 {
-                    "inf"
-                } else {
-                    "-inf"
-                };
-                Self::push_raw(buf, t, text);
-            }
-            return Ok(());
-        }
-        if ffi::PyUnicode_Check(obj) != 0 {
-            let t = self.builtin(w, Builtin::Str)?;
-            Self::push_header(buf, "String", t);
-            buf.extend_from_slice(b",\"text\":");
-            let text = str_utf8(obj).unwrap_or("<unencodable str>");
-            self.push_capped_str(buf, text);
-            buf.push(b'}');
-            return Ok(());
-        }
-        if ffi::PyBytes_Check(obj) != 0 {
-            let t = self.builtin(w, Builtin::Bytes)?;
-            let mut data: *mut c_char = std::ptr::null_mut();
-            let mut len: ffi::Py_ssize_t = 0;
-            let text = if ffi::PyBytes_AsStringAndSize(obj, &mut data, &mut len) == 0 {
-                let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
-                bytes_literal(bytes, self.caps.max_bytes)
-            } else {
-                ffi::PyErr_Clear();
-                "b'?'".to_string()
-            };
-            Self::push_raw(buf, t, &text);
-            return Ok(());
+        let kind = self.kinds.of(obj, &self.known).kind;
+        match kind {
+            Kind::None => return self.encode_none(w, buf),
+            Kind::Bool => return self.encode_bool(w, obj, buf),
+            Kind::Int => return self.encode_int(w, obj, buf),
+            Kind::Float => return self.encode_float(w, obj, buf),
+            Kind::Str => return self.encode_str(w, obj, buf),
+            Kind::Bytes => return self.encode_bytes(w, obj, buf),
+            Kind::Named | Kind::Opaque => return self.encode_opaque(w, obj, buf),
+            Kind::Object | Kind::List | Kind::Tuple | Kind::Dict | Kind::Set => {}
         }
         let addr = obj as usize;
-        if let Some(is_container) = self.composite_kind(obj) {
-            if depth >= self.caps.max_depth || self.path.contains(&addr) {
-                let t = self.other_type(w, obj)?;
-                let marker = if self.path.contains(&addr) {
-                    "<cycle>"
-                } else {
-                    "<max depth>"
-                };
-                Self::push_raw(buf, t, marker);
-                return Ok(());
-            }
-            self.path.push(addr);
-            let result = self.encode_composite(w, obj, buf, depth, is_container);
-            self.path.pop();
-            return result;
+        if depth >= self.caps.max_depth || self.path.contains(&addr) {
+            let t = self.other_type(w, obj)?;
+            let marker = if self.path.contains(&addr) {
+                "<cycle>"
+            } else {
+                "<max depth>"
+            };
+            Self::push_raw(buf, t, marker);
+            return Ok(());
         }
-        self.encode_opaque(w, obj, buf)
+        self.path.push(addr);
+        let result = self.encode_composite(w, obj, buf, depth, kind);
+        self.path.pop();
+        result
     }
 
-    /// `Some(true)` for builtin containers, `Some(false)` for objects with a `__dict__`,
-    /// `None` for the rest. Only for values that are not None, bool, int, float, str or bytes
-    /// (those are encoded by value first).
-    unsafe fn composite_kind(&self, obj: *mut ffi::PyObject) -> Option<bool> {
-        let is_container = ffi::PyList_Check(obj) != 0
-            || ffi::PyTuple_Check(obj) != 0
-            || ffi::PyDict_Check(obj) != 0
-            || ffi::PyAnySet_Check(obj) != 0;
-        if is_container {
-            Some(true)
-        } else if self.has_instance_dict(obj) {
-            Some(false)
-        } else {
-            None
-        }
-    }
-
-    /// A container or object, reused from the memo when it holds the same children.
-    unsafe fn encode_composite(
+    unsafe fn encode_bool(
         &mut self,
         w: &mut TraceWriter,
         obj: *mut ffi::PyObject,
         buf: &mut Vec<u8>,
-        depth: usize,
-        is_container: bool,
     ) -> RecorderResult<()> {
-        let tp = ffi::Py_TYPE(obj) as usize;
-        let key = (obj as usize, depth, self.rules_key());
-        let walk = match &self.memo {
-            Some(memo) => ffi::PyAnySet_Check(obj) == 0 && !memo.skips(&key, tp),
-            None => false,
-        };
-        if !walk {
-            return self.encode_composite_fresh(w, obj, buf, depth, is_container);
-        }
-        let mut children = std::mem::take(&mut self.children_scratch);
-        children.clear();
-        let listed = self
-            .walk_composite(obj, depth, is_container, &mut children)
-            .is_some();
-        let reuse = match &mut self.memo {
-            Some(memo) if listed => memo.lookup(key, tp, &children),
-            _ => None,
-        };
-        let reused = match reuse {
-            Some(reuse) => {
-                buf.extend_from_slice(reuse.bytes);
-                self.attr_redactions += reuse.redactions;
-                self.attr_drops += reuse.drops;
-                true
-            }
-            None => false,
-        };
-        let result = if reused {
-            Ok(())
-        } else {
-            let start = buf.len();
-            let before = (self.attr_redactions, self.attr_drops);
-            let result = self.encode_composite_fresh(w, obj, buf, depth, is_container);
-            if let (Ok(()), Some(memo)) = (&result, &mut self.memo) {
-                let counts = (self.attr_redactions - before.0, self.attr_drops - before.1);
-                let encoded = buf.get(start..).unwrap_or_default();
-                let listed = listed.then_some(children.as_slice());
-                memo.store(key, tp, listed, encoded, counts);
-            }
-            result
-        };
-        self.children_scratch = children;
-        result
+        let t = self.builtin(w, Builtin::Bool)?;
+        Self::push_header(buf, "Bool", t);
+        buf.extend_from_slice(b",\"b\":");
+        json::push_bool(buf, ffi::Py_IsTrue(obj) != 0);
+        buf.push(b'}');
+        Ok(())
     }
 
+    unsafe fn encode_float(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
+        let t = self.builtin(w, Builtin::Float)?;
+        let v = ffi::PyFloat_AsDouble(obj);
+        if v.is_finite() {
+            Self::push_header(buf, "Float", t);
+            buf.extend_from_slice(b",\"f\":");
+            json::push_f64(buf, v);
+            buf.push(b'}');
+        } else {
+            // JSON has no NaN/inf: keep the value readable as text under the float type.
+            let text = if v.is_nan() {
+                "nan"
+            } else if v > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            };
+            Self::push_raw(buf, t, text);
+        }
+        Ok(())
+    }
+
+    unsafe fn encode_str(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
+        let t = self.builtin(w, Builtin::Str)?;
+        Self::push_header(buf, "String", t);
+        buf.extend_from_slice(b",\"text\":");
+        let text = str_utf8(obj).unwrap_or("<unencodable str>");
+        self.push_capped_str(buf, text);
+        buf.push(b'}');
+        Ok(())
+    }
+
+    unsafe fn encode_bytes(
+        &mut self,
+        w: &mut TraceWriter,
+        obj: *mut ffi::PyObject,
+        buf: &mut Vec<u8>,
+    ) -> RecorderResult<()> {
+        let t = self.builtin(w, Builtin::Bytes)?;
+        let mut data: *mut c_char = std::ptr::null_mut();
+        let mut len: ffi::Py_ssize_t = 0;
+        let text = if ffi::PyBytes_AsStringAndSize(obj, &mut data, &mut len) == 0 {
+            let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
+            bytes_literal(bytes, self.caps.max_bytes)
+        } else {
+            ffi::PyErr_Clear();
+            "b'?'".to_string()
+        };
+        Self::push_raw(buf, t, &text);
+        Ok(())
+    }
+
+    /// A container or object encoded in full (its nested values may still come from the
+    /// memo).
     unsafe fn encode_composite_fresh(
         &mut self,
         w: &mut TraceWriter,
         obj: *mut ffi::PyObject,
         buf: &mut Vec<u8>,
         depth: usize,
-        is_container: bool,
+        kind: Kind,
     ) -> RecorderResult<()> {
-        if is_container {
+        if kind != Kind::Object {
             self.encode_container(w, obj, buf, depth)
         } else {
             self.encode_struct(w, obj, buf, depth)
@@ -763,18 +751,6 @@ impl ValueEncoder {
         Ok(())
     }
 
-    unsafe fn has_instance_dict(&self, obj: *mut ffi::PyObject) -> bool {
-        if self.known.is_definition(obj) {
-            return false;
-        }
-        // Types whose instances carry a __dict__ have tp_dictoffset != 0; the generic getter
-        // below reports that without consulting any user-defined attribute hooks.
-        let tp = ffi::Py_TYPE(obj);
-        let flags = ffi::PyType_GetFlags(tp);
-        // Heap types are classes defined in Python (or by extension modules with heap types).
-        flags & ffi::Py_TPFLAGS_HEAPTYPE != 0 && !self.dictless_types.contains(&(tp as usize))
-    }
-
     /// A new reference to `obj`'s `__dict__`, or `None` for a class whose instances have
     /// none (`__slots__`, or heap types made by C extensions, like asyncio's Task and Future).
     /// The answer is kept per class: the AttributeError built and dropped per value showed in
@@ -785,10 +761,7 @@ impl ValueEncoder {
             return Some(dict);
         }
         ffi::PyErr_Clear();
-        let tp = ffi::Py_TYPE(obj) as usize;
-        if self.dictless_types.len() < SHAPE_CACHE_MAX && self.dictless_types.insert(tp) {
-            self.keep.push(retain(tp as *mut ffi::PyObject));
-        }
+        self.kinds.mark_opaque(ffi::Py_TYPE(obj));
         None
     }
 

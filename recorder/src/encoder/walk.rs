@@ -4,55 +4,77 @@
 //! under the same caps and field rules, but reads only pointers, types and lengths. It gives
 //! up (`None`) on anything whose encoding it cannot vouch for by identity: a long string, an
 //! int or str subclass, a set (its order is the hash table's), a value on the current path
-//! (shown as `<cycle>`), or more than [`MAX_CHILDREN`] facts.
+//! (shown as `<cycle>`), or more than [`MAX_CHILDREN`] facts. It also notes where each nested
+//! container or object's facts are ([`Span`]), so they need no walk of their own.
 
 use pyo3::ffi;
 
-use super::memo::{is_pinnable, Child, MAX_CHILDREN};
+use super::kinds::Kind;
+use super::memo::{is_short_text, Child, MAX_CHILDREN};
 use super::{Sequence, ValueEncoder};
 use crate::trace_filter::ValueAction;
+
+/// A nested container or object met by a walk: where its facts are (`start..end`, from its
+/// `Open` to its `End`), and the index of the first span after its own nested ones.
+pub struct Span {
+    pub ptr: usize,
+    pub depth: usize,
+    pub start: usize,
+    pub end: usize,
+    pub next: usize,
+}
 
 impl ValueEncoder {
     /// Appends the facts of composite `obj` (already on the path) at `depth` to `out`.
     ///
     /// # Safety
-    /// GIL held; `obj` a valid list, tuple, dict or object with a `__dict__`.
+    /// GIL held; `obj` a valid value of that `kind`.
     pub(super) unsafe fn walk_composite(
         &mut self,
         obj: *mut ffi::PyObject,
         depth: usize,
-        is_container: bool,
+        kind: Kind,
         out: &mut Vec<Child>,
     ) -> Option<()> {
         let tp = ffi::Py_TYPE(obj) as usize;
         let open = out.len();
         out.push(Child::Open { tp, len: 0 });
-        let len = if let Some(seq) = Sequence::of(obj) {
-            let len = seq.len();
-            for i in 0..len.clamp(0, self.caps.max_items as isize) {
-                let item = seq.item(i);
-                if item.is_null() {
-                    ffi::PyErr_Clear();
-                    return None;
+        let len = match kind {
+            Kind::List | Kind::Tuple => {
+                let seq = Sequence {
+                    obj,
+                    is_list: kind == Kind::List,
+                };
+                let len = seq.len();
+                for i in 0..len.clamp(0, self.caps.max_items as isize) {
+                    let item = seq.item(i);
+                    if item.is_null() {
+                        ffi::PyErr_Clear();
+                        return None;
+                    }
+                    self.walk_child(item, depth, out)?;
                 }
-                self.walk_child(item, depth, out)?;
+                len
             }
-            len
-        } else if !is_container {
-            self.walk_fields(obj, depth, out)?;
-            0
-        } else if ffi::PyDict_Check(obj) != 0 {
-            let mut pos: ffi::Py_ssize_t = 0;
-            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-            let mut i = 0;
-            while i < self.caps.max_items && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
-                self.walk_child(k, depth, out)?;
-                self.walk_child(v, depth, out)?;
-                i += 1;
+            Kind::Object => {
+                self.walk_fields(obj, depth, out)?;
+                0
             }
-            ffi::PyDict_Size(obj)
-        } else {
-            return None;
+            Kind::Dict => {
+                let mut pos: ffi::Py_ssize_t = 0;
+                let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+                let mut i = 0;
+                while i < self.caps.max_items
+                    && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0
+                {
+                    self.walk_child(k, depth, out)?;
+                    self.walk_child(v, depth, out)?;
+                    i += 1;
+                }
+                ffi::PyDict_Size(obj)
+            }
+            // sets iterate in hash table order: not listed
+            _ => return None,
         };
         if let Some(Child::Open { len: slot, .. }) = out.get_mut(open) {
             *slot = len;
@@ -76,14 +98,11 @@ impl ValueEncoder {
         while shown < self.caps.max_items
             && ffi::PyDict_Next(dict, &mut pos, &mut name, &mut value) != 0
         {
-            if ffi::PyUnicode_Check(name) == 0 {
-                continue;
+            if ffi::PyUnicode_CheckExact(name) == 0 && ffi::PyUnicode_Check(name) == 0 {
+                continue; // not shown
             }
-            if !is_pinnable(name) {
-                result = None;
-                break;
-            }
-            // the name and the rules (part of the memo key) decide the action
+            // a name, of any length, is text that cannot change while the memo holds it; it
+            // and the rules (part of the memo key) decide the action
             out.push(Child::Pinned(name as usize));
             match self.attr_action_of(name) {
                 ValueAction::Drop => continue,
@@ -111,26 +130,25 @@ impl ValueEncoder {
         if out.len() >= MAX_CHILDREN {
             return None;
         }
-        if is_pinnable(c) {
-            out.push(Child::Pinned(c as usize));
+        let tp = ffi::Py_TYPE(c) as usize;
+        let info = self.kinds.of(c, &self.known);
+        let pinned = Child::Pinned(c as usize);
+        let shown_alone = match info.kind {
+            Kind::None | Kind::Bool => Some(pinned),
+            Kind::Int | Kind::Float if info.exact => Some(pinned),
+            Kind::Str | Kind::Bytes if info.exact && is_short_text(c) => Some(pinned),
+            // shown by value, but not kept alive: its address could come back as another
+            Kind::Int | Kind::Float | Kind::Str | Kind::Bytes => return None,
+            // shown by name (classes, modules, functions)
+            Kind::Named => return None,
+            Kind::Opaque => Some(Child::ByType(tp)),
+            Kind::Object | Kind::List | Kind::Tuple | Kind::Dict | Kind::Set => None,
+        };
+        if let Some(fact) = shown_alone {
+            out.push(fact);
             return Some(());
         }
-        let by_value = ffi::PyLong_Check(c) != 0
-            || ffi::PyFloat_Check(c) != 0
-            || ffi::PyUnicode_Check(c) != 0
-            || ffi::PyBytes_Check(c) != 0;
-        if by_value {
-            return None;
-        }
-        let tp = ffi::Py_TYPE(c) as usize;
-        let Some(is_container) = self.composite_kind(c) else {
-            // classes, modules and functions show their names; the rest `<T object>`
-            let by_type = ffi::PyType_Check(c) == 0
-                && tp != self.known.module
-                && tp != self.known.function
-                && tp != self.known.builtin_function;
-            return by_type.then(|| out.push(Child::ByType(tp)));
-        };
+        let kind = info.kind;
         let addr = c as usize;
         if self.path.contains(&addr) {
             return None;
@@ -140,14 +158,31 @@ impl ValueEncoder {
             return Some(());
         }
         let mark = out.len();
+        let span = self.spans.len();
+        self.spans.push(Span {
+            ptr: addr,
+            depth: depth + 1,
+            start: mark,
+            end: mark,
+            next: span,
+        });
         self.path.push(addr);
-        let walked = self.walk_composite(c, depth + 1, is_container, out);
+        let walked = self.walk_composite(c, depth + 1, kind, out);
         self.path.pop();
-        if walked.is_none() && !is_container && self.dictless_types.contains(&tp) {
+        if walked.is_none()
+            && kind == Kind::Object
+            && self.kinds.of(c, &self.known).kind == Kind::Opaque
+        {
             // just learned that its class has no `__dict__`: it shows as `<T object>`
             out.truncate(mark);
+            self.spans.truncate(span);
             out.push(Child::ByType(tp));
             return Some(());
+        }
+        let next = self.spans.len();
+        if let Some(s) = self.spans.get_mut(span) {
+            s.end = out.len();
+            s.next = next;
         }
         walked
     }
