@@ -42,15 +42,34 @@ pub struct TypeInfo {
 /// classes by the thousand cannot grow the table forever).
 const MAX_TYPES: usize = 100_000;
 
-#[derive(Default)]
+/// Slots of the direct-mapped cache in front of the map.
+const RECENT: usize = 64;
+
 pub struct TypeKinds {
     types: FastMap<usize, TypeInfo>,
+    /// The types met last, by address (only pinned ones, so an address is always its type).
+    recent: [(usize, TypeInfo); RECENT],
     keep: Vec<Py<PyAny>>,
+}
+
+impl Default for TypeKinds {
+    fn default() -> Self {
+        let none = TypeInfo {
+            kind: Kind::Opaque,
+            exact: false,
+        };
+        TypeKinds {
+            types: FastMap::default(),
+            recent: [(0, none); RECENT],
+            keep: Vec::new(),
+        }
+    }
 }
 
 impl TypeKinds {
     /// # Safety
     /// GIL held; `obj` a valid object.
+    #[inline]
     pub unsafe fn of(&mut self, obj: *mut ffi::PyObject, known: &KnownTypes) -> TypeInfo {
         if obj == ffi::Py_None() {
             return TypeInfo {
@@ -84,16 +103,39 @@ impl TypeKinds {
         if tp == &raw mut ffi::PyBytes_Type {
             return exact(Kind::Bytes);
         }
-        if let Some(info) = self.types.get(&(tp as usize)) {
-            return *info;
+        let slot = (tp as usize >> 4) % RECENT;
+        match self.recent.get(slot) {
+            Some(&(t, info)) if t == tp as usize => info,
+            _ => self.of_slow(obj, known, slot),
         }
-        let info = TypeInfo {
-            kind: classify(obj, known),
-            exact: false,
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn of_slow(
+        &mut self,
+        obj: *mut ffi::PyObject,
+        known: &KnownTypes,
+        slot: usize,
+    ) -> TypeInfo {
+        let tp = ffi::Py_TYPE(obj);
+        let info = match self.types.get(&(tp as usize)) {
+            Some(info) => *info,
+            None => {
+                let info = TypeInfo {
+                    kind: classify(obj, known),
+                    exact: false,
+                };
+                if self.types.len() >= MAX_TYPES {
+                    return info;
+                }
+                self.types.insert(tp as usize, info);
+                self.keep.push(retain(tp as *mut ffi::PyObject));
+                info
+            }
         };
-        if self.types.len() < MAX_TYPES {
-            self.types.insert(tp as usize, info);
-            self.keep.push(retain(tp as *mut ffi::PyObject));
+        if let Some(entry) = self.recent.get_mut(slot) {
+            *entry = (tp as usize, info);
         }
         info
     }
@@ -108,12 +150,12 @@ impl TypeKinds {
             kind: Kind::Opaque,
             exact: false,
         };
-        if let Some(old) = self.types.insert(tp as usize, info) {
-            if old.kind == Kind::Opaque {
-                return;
-            }
+        for entry in self.recent.iter_mut().filter(|e| e.0 == tp as usize) {
+            entry.1 = info;
         }
-        self.keep.push(retain(tp as *mut ffi::PyObject));
+        if self.types.insert(tp as usize, info).is_none() {
+            self.keep.push(retain(tp as *mut ffi::PyObject));
+        }
     }
 }
 

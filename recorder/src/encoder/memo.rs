@@ -7,7 +7,7 @@
 //! that list is pointer comparisons; encoding means formatting every number and string again.
 //! A step that shows an unchanged event loop or list of sixteen accounts reuses the bytes.
 //!
-//! The key includes the depth (it decides which children are capped) and the attribute rules
+//! The key includes the depth (it decides which values are capped) and the attribute rules
 //! (they decide which fields show). A value on the current encoding path would show as
 //! `<cycle>`, which depends on how it was reached, so such entries are never made or used.
 
@@ -58,44 +58,53 @@ pub unsafe fn is_short_text(value: *mut ffi::PyObject) -> bool {
     (0..=MAX_PINNED_LEN).contains(&len)
 }
 
-/// One fact an encoding depends on, in encoding order.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Child {
-    /// A small immutable value, by identity.
-    Pinned(usize),
-    /// A value shown by its type alone: its type.
-    ByType(usize),
-    /// A list, tuple, dict or object shown in full: its type and length (0 for an object);
-    /// what it shows follows, up to the matching [`Child::End`].
-    Open {
-        tp: usize,
-        len: isize,
-    },
-    End,
+/// One fact an encoding depends on, in encoding order: `[word, tag]`. Plain words, so that
+/// comparing two lists of facts is one `memcmp`.
+pub type Fact = [usize; 2];
+
+/// A small immutable value, by identity.
+pub fn pinned(ptr: usize) -> Fact {
+    [ptr, 0]
 }
+
+/// A value shown by its type alone: its type.
+pub fn by_type(tp: usize) -> Fact {
+    [tp, 1]
+}
+
+/// A list, tuple, dict or object shown in full: its type and length (0 for an object);
+/// what it shows follows, up to the matching [`END`].
+pub fn open(tp: usize, len: isize) -> Fact {
+    [tp, 2 | ((len as usize) << 2)]
+}
+
+pub const END: Fact = [0, 3];
 
 pub struct Entry {
     tp: usize,
     /// `None` once the object proved not worth keeping (too big, shows a value that cannot
     /// be checked by identity, or changes all the time).
-    leaf: Option<Leaf>,
+    kept: Option<Kept>,
     hits: u32,
     misses: u32,
 }
 
-struct Leaf {
-    children: Vec<Child>,
+struct Kept {
+    facts: Vec<Fact>,
     bytes: Vec<u8>,
+    serial: u64,
     /// Field redactions and drops counted while encoding, replayed on reuse.
     redactions: u64,
     drops: u64,
-    /// The types and small values named in `children`, so that their addresses stay theirs.
+    /// The types and small values named in `facts`, so that their addresses stay theirs.
     _pins: Vec<Py<PyAny>>,
 }
 
 /// A reusable encoding: its bytes, and the redaction and drop counts to add.
 pub struct Reuse<'a> {
     pub bytes: &'a [u8],
+    /// Unique to these bytes for the whole recording: equal serials, equal bytes.
+    pub serial: u64,
     pub redactions: u64,
     pub drops: u64,
 }
@@ -105,25 +114,28 @@ pub struct Memo {
     entries: FastMap<(usize, usize, usize), Entry>,
     /// Bytes of the encodings kept.
     bytes: usize,
+    /// The serial of the last encoding kept (never reset).
+    serial: u64,
 }
 
 impl Memo {
-    /// The encoding kept for `key` if it was made from the same `children` (walked from the
+    /// The encoding kept for `key` if it was made from the same `facts` (walked from the
     /// object now); `None` means encode, then [`Memo::store`].
     pub fn lookup(
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        children: &[Child],
+        facts: &[Fact],
     ) -> Option<Reuse<'_>> {
         let entry = self.entries.get_mut(&key).filter(|e| e.tp == tp)?;
-        let leaf = entry.leaf.as_ref()?;
-        if leaf.children == children {
+        let kept = entry.kept.as_ref()?;
+        if kept.facts == facts {
             entry.hits = entry.hits.saturating_add(1);
             Some(Reuse {
-                bytes: &leaf.bytes,
-                redactions: leaf.redactions,
-                drops: leaf.drops,
+                bytes: &kept.bytes,
+                serial: kept.serial,
+                redactions: kept.redactions,
+                drops: kept.drops,
             })
         } else {
             entry.misses = entry.misses.saturating_add(1);
@@ -135,18 +147,18 @@ impl Memo {
     pub fn skips(&self, key: &(usize, usize, usize), tp: usize) -> bool {
         self.entries
             .get(key)
-            .is_some_and(|e| e.tp == tp && e.leaf.is_none())
+            .is_some_and(|e| e.tp == tp && e.kept.is_none())
     }
 
-    /// Remembers an encoding; `children` is `None` when it could not be listed.
+    /// Remembers an encoding; `facts` is `None` when it could not be listed.
     ///
     /// # Safety
-    /// GIL held; every pointer in `children` is a live object.
+    /// GIL held; every pointer in `facts` is a live object.
     pub unsafe fn store(
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        children: Option<&[Child]>,
+        facts: Option<&[Fact]>,
         bytes: &[u8],
         counts: (u64, u64),
     ) {
@@ -156,20 +168,20 @@ impl Memo {
             .filter(|e| e.tp == tp)
             .map_or((0, 0), |e| (e.hits, e.misses));
         let volatile = misses >= VOLATILE_AFTER && hits.saturating_mul(4) < misses;
-        let leaf = match children {
-            Some(children) if !volatile && bytes.len() <= MAX_BYTES => Some(Leaf {
-                children: children.to_vec(),
+        let kept = match facts {
+            Some(facts) if !volatile && bytes.len() <= MAX_BYTES => Some(Kept {
+                facts: facts.to_vec(),
                 bytes: bytes.to_vec(),
+                serial: {
+                    self.serial += 1;
+                    self.serial
+                },
                 redactions: counts.0,
                 drops: counts.1,
-                _pins: children
+                _pins: facts
                     .iter()
-                    .filter_map(|c| match *c {
-                        Child::Pinned(ptr) | Child::ByType(ptr) | Child::Open { tp: ptr, .. } => {
-                            Some(retain(ptr as *mut ffi::PyObject))
-                        }
-                        Child::End => None,
-                    })
+                    .filter(|f| **f != END)
+                    .map(|f| retain(f[0] as *mut ffi::PyObject))
                     .collect(),
             }),
             _ => None,
@@ -179,18 +191,18 @@ impl Memo {
             self.entries.clear();
             self.bytes = 0;
         }
-        self.bytes += leaf.as_ref().map_or(0, |l| l.bytes.len());
+        self.bytes += kept.as_ref().map_or(0, |l| l.bytes.len());
         let old = self.entries.insert(
             key,
             Entry {
                 tp,
-                leaf,
+                kept,
                 hits,
                 misses,
             },
         );
-        if let Some(old_leaf) = old.and_then(|e| e.leaf) {
-            self.bytes = self.bytes.saturating_sub(old_leaf.bytes.len());
+        if let Some(old_kept) = old.and_then(|e| e.kept) {
+            self.bytes = self.bytes.saturating_sub(old_kept.bytes.len());
         }
     }
 }

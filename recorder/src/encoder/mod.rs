@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 pub use caps::Caps;
 use kinds::{Kind, TypeKinds};
 pub use memo::is_pinnable;
-use memo::{Child, Memo};
+use memo::{Fact, Memo};
 use reuse::Pending;
 use walk::Span;
 
@@ -153,11 +153,14 @@ pub struct ValueEncoder {
     /// Encodings of containers and objects (see `memo.rs`); `None` when turned off.
     memo: Option<Memo>,
     /// Reused buffer of what one value's encoding depends on, for the memo.
-    children_scratch: Vec<Child>,
+    children_scratch: Vec<Fact>,
     /// Where the last walk met nested containers and objects (reused buffer).
     spans: Vec<Span>,
     /// Set while a walked value is encoded afresh (see `reuse.rs`).
     pending: Option<Pending>,
+    /// The memo serial of the last value [`Self::encode`] wrote, when it was one kept
+    /// encoding reused whole.
+    whole_reuse: Option<u64>,
 }
 
 /// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
@@ -283,6 +286,7 @@ impl ValueEncoder {
             children_scratch: Vec::new(),
             spans: Vec::new(),
             pending: None,
+            whole_reuse: None,
         })
     }
 
@@ -302,6 +306,7 @@ impl ValueEncoder {
     }
 
     /// Identifies the attribute rules in force: objects encode alike under equal keys.
+    #[inline]
     pub fn rules_key(&self) -> usize {
         match &self.attr_rules {
             Some(rules) => std::sync::Arc::as_ptr(&rules.values) as usize,
@@ -310,15 +315,25 @@ impl ValueEncoder {
     }
 
     /// [`Self::attr_action`] for a field name object, computed once per (rules, name).
+    #[inline]
     unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
         let key = (self.rules_key(), name as usize);
         // objects are 16-byte aligned: the low bits carry nothing
         let slot = (key.1 >> 4) % RECENT_ACTIONS;
-        if let Some(&(rules, n, action)) = self.recent_actions.get(slot) {
-            if (rules, n) == key {
-                return action;
-            }
+        match self.recent_actions.get(slot) {
+            Some(&(rules, n, action)) if (rules, n) == key => action,
+            _ => self.attr_action_slow(name, key, slot),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn attr_action_slow(
+        &mut self,
+        name: *mut ffi::PyObject,
+        key: (usize, usize),
+        slot: usize,
+    ) -> ValueAction {
         let action = match self.attr_actions.get(&key) {
             Some(action) => *action,
             None => {
@@ -443,7 +458,14 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         self.path.clear();
+        self.whole_reuse = None;
         self.encode_at(w, obj, buf, 0)
+    }
+
+    /// The serial of the kept encoding the last [`Self::encode`] reused whole, if it did:
+    /// bytes with an equal serial are equal, with no need to compare them.
+    pub fn whole_reuse(&self) -> Option<u64> {
+        self.whole_reuse
     }
 
     unsafe fn encode_at(

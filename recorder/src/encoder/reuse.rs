@@ -9,7 +9,7 @@
 use pyo3::ffi;
 
 use super::kinds::Kind;
-use super::memo::Child;
+use super::memo::Fact;
 use super::walk::Span;
 use super::ValueEncoder;
 use crate::errors::RecorderResult;
@@ -18,7 +18,7 @@ use crate::trace_writer::TraceWriter;
 /// The walk of the value being encoded afresh; nested values take their facts from it in
 /// the order the walk met them.
 pub struct Pending {
-    facts: Vec<Child>,
+    facts: Vec<Fact>,
     spans: Vec<Span>,
     /// The span the next nested container or object should match.
     cursor: usize,
@@ -51,7 +51,10 @@ impl ValueEncoder {
         facts.clear();
         self.spans.clear();
         let listed = self.walk_composite(obj, depth, kind, &mut facts).is_some();
-        if listed && self.reuse(key, tp, &facts, buf) {
+        if let Some(serial) = listed.then(|| self.reuse(key, tp, &facts, buf)).flatten() {
+            if depth == 0 {
+                self.whole_reuse = Some(serial);
+            }
             self.children_scratch = facts;
             return Ok(());
         }
@@ -99,7 +102,7 @@ impl ValueEncoder {
         let key = (obj as usize, depth, self.rules_key());
         let mut pending = self.pending.take();
         let facts = pending.as_ref().and_then(|p| p.facts.get(range.clone()));
-        let reused = facts.is_some_and(|facts| self.reuse(key, tp, facts, buf));
+        let reused = facts.is_some_and(|facts| self.reuse(key, tp, facts, buf).is_some());
         if let Some(p) = pending.as_mut() {
             p.cursor = if reused { next } else { p.cursor + 1 };
         }
@@ -119,21 +122,20 @@ impl ValueEncoder {
         result
     }
 
-    /// Appends the kept encoding of `key` to `buf` if it was made from the same `facts`.
+    /// Appends the kept encoding of `key` to `buf` if it was made from the same `facts`, and
+    /// gives its serial.
     fn reuse(
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        facts: &[Child],
+        facts: &[Fact],
         buf: &mut Vec<u8>,
-    ) -> bool {
-        let Some(reuse) = self.memo.as_mut().and_then(|m| m.lookup(key, tp, facts)) else {
-            return false;
-        };
+    ) -> Option<u64> {
+        let reuse = self.memo.as_mut()?.lookup(key, tp, facts)?;
         buf.extend_from_slice(reuse.bytes);
         self.attr_redactions += reuse.redactions;
         self.attr_drops += reuse.drops;
-        true
+        Some(reuse.serial)
     }
 
     /// Keeps the encoding just written to `buf[start..]` (with the field rule counts since
@@ -142,7 +144,7 @@ impl ValueEncoder {
         &mut self,
         key: (usize, usize, usize),
         tp: usize,
-        facts: Option<&[Child]>,
+        facts: Option<&[Fact]>,
         buf: &[u8],
         start: usize,
         before: (u64, u64),

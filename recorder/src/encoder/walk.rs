@@ -10,7 +10,7 @@
 use pyo3::ffi;
 
 use super::kinds::Kind;
-use super::memo::{is_short_text, Child, MAX_CHILDREN};
+use super::memo::{by_type, is_short_text, open, pinned, Fact, END, MAX_CHILDREN};
 use super::{Sequence, ValueEncoder};
 use crate::trace_filter::ValueAction;
 
@@ -34,11 +34,11 @@ impl ValueEncoder {
         obj: *mut ffi::PyObject,
         depth: usize,
         kind: Kind,
-        out: &mut Vec<Child>,
+        out: &mut Vec<Fact>,
     ) -> Option<()> {
         let tp = ffi::Py_TYPE(obj) as usize;
-        let open = out.len();
-        out.push(Child::Open { tp, len: 0 });
+        let at = out.len();
+        out.push(open(tp, 0));
         let len = match kind {
             Kind::List | Kind::Tuple => {
                 let seq = Sequence {
@@ -76,10 +76,10 @@ impl ValueEncoder {
             // sets iterate in hash table order: not listed
             _ => return None,
         };
-        if let Some(Child::Open { len: slot, .. }) = out.get_mut(open) {
-            *slot = len;
+        if let Some(fact) = out.get_mut(at) {
+            *fact = open(tp, len);
         }
-        out.push(Child::End);
+        out.push(END);
         (out.len() <= MAX_CHILDREN).then_some(())
     }
 
@@ -88,7 +88,7 @@ impl ValueEncoder {
         &mut self,
         obj: *mut ffi::PyObject,
         depth: usize,
-        out: &mut Vec<Child>,
+        out: &mut Vec<Fact>,
     ) -> Option<()> {
         let dict = self.instance_dict(obj)?;
         let mut pos: ffi::Py_ssize_t = 0;
@@ -103,7 +103,7 @@ impl ValueEncoder {
             }
             // a name, of any length, is text that cannot change while the memo holds it; it
             // and the rules (part of the memo key) decide the action
-            out.push(Child::Pinned(name as usize));
+            out.push(pinned(name as usize));
             match self.attr_action_of(name) {
                 ValueAction::Drop => continue,
                 ValueAction::Redact => {}
@@ -125,23 +125,23 @@ impl ValueEncoder {
         &mut self,
         c: *mut ffi::PyObject,
         depth: usize,
-        out: &mut Vec<Child>,
+        out: &mut Vec<Fact>,
     ) -> Option<()> {
         if out.len() >= MAX_CHILDREN {
             return None;
         }
         let tp = ffi::Py_TYPE(c) as usize;
         let info = self.kinds.of(c, &self.known);
-        let pinned = Child::Pinned(c as usize);
+        let small = pinned(c as usize);
         let shown_alone = match info.kind {
-            Kind::None | Kind::Bool => Some(pinned),
-            Kind::Int | Kind::Float if info.exact => Some(pinned),
-            Kind::Str | Kind::Bytes if info.exact && is_short_text(c) => Some(pinned),
+            Kind::None | Kind::Bool => Some(small),
+            Kind::Int | Kind::Float if info.exact => Some(small),
+            Kind::Str | Kind::Bytes if info.exact && is_short_text(c) => Some(small),
             // shown by value, but not kept alive: its address could come back as another
             Kind::Int | Kind::Float | Kind::Str | Kind::Bytes => return None,
             // shown by name (classes, modules, functions)
             Kind::Named => return None,
-            Kind::Opaque => Some(Child::ByType(tp)),
+            Kind::Opaque => Some(by_type(tp)),
             Kind::Object | Kind::List | Kind::Tuple | Kind::Dict | Kind::Set => None,
         };
         if let Some(fact) = shown_alone {
@@ -154,7 +154,7 @@ impl ValueEncoder {
             return None;
         }
         if depth + 1 >= self.caps.max_depth {
-            out.push(Child::ByType(tp));
+            out.push(by_type(tp));
             return Some(());
         }
         let mark = out.len();
@@ -176,7 +176,7 @@ impl ValueEncoder {
             // just learned that its class has no `__dict__`: it shows as `<T object>`
             out.truncate(mark);
             self.spans.truncate(span);
-            out.push(Child::ByType(tp));
+            out.push(by_type(tp));
             return Some(());
         }
         let next = self.spans.len();

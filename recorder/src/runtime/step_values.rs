@@ -72,6 +72,9 @@ pub struct FrameValues {
 struct PlaceEntry {
     place: i64,
     digest: u128,
+    /// The encoder's memo serial of that value, when it was a kept encoding reused whole
+    /// (0: none): the same serial again means the same bytes, with no digest to compute.
+    serial: u64,
     /// The value itself when it is a small immutable one (see the module docs).
     pinned: Option<Py<PyAny>>,
 }
@@ -240,8 +243,8 @@ impl RuntimeTracer {
             .values
             .places
             .get(&key)
-            .map(|e| (e.place, e.digest, e.pinned.is_some()));
-        if let Some((place, _, true)) = known {
+            .map(|e| (e.place, e.digest, e.pinned.is_some(), e.serial));
+        if let Some((place, _, true, _)) = known {
             return Ok((place, false));
         }
         self.scratch.clear();
@@ -249,13 +252,23 @@ impl RuntimeTracer {
         let encoded = self.encode_filtered(var.value, var.action, &mut buf);
         self.scratch = buf;
         encoded?;
+        let serial = match var.action {
+            ValueAction::Allow => self.encoder.whole_reuse().unwrap_or(0),
+            _ => 0,
+        };
+        if let Some((place, _, _, last)) = known {
+            if serial != 0 && serial == last {
+                return Ok((place, false));
+            }
+        }
         let digest = xxh3_128(&self.scratch);
         let pinned = is_pinnable(var.value).then(|| retain(var.value));
         let state = &mut self.values;
         match known {
-            Some((place, old, _)) => {
+            Some((place, old, _, _)) => {
                 if let Some(entry) = state.places.get_mut(&key) {
                     entry.digest = digest;
+                    entry.serial = serial;
                     entry.pinned = pinned;
                 }
                 Ok((place, old != digest))
@@ -271,6 +284,7 @@ impl RuntimeTracer {
                     PlaceEntry {
                         place,
                         digest,
+                        serial,
                         pinned,
                     },
                 );
