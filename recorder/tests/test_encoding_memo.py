@@ -40,6 +40,7 @@ CASES = {
     "memo_cases small caps": (MEMO_CASES, [], ["--max-items", "3", "--max-depth", "5"]),
     "memo_cases depth 1": (MEMO_CASES, [], ["--max-depth", "1"]),
     "step_values": (PROGRAMS / "step_values.py", [], []),
+    "threads_in_turn": (PROGRAMS / "threads_in_turn.py", [], []),
     "objects": (BENCH / "objects.py", ["150"], []),
     "generators": (BENCH / "generators.py", ["60"], []),
     "coroutines": (BENCH / "coroutines.py", ["200"], []),

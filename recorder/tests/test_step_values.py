@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "programs"
 CASES = {
     "step_values": (PROGRAMS / "step_values.py", []),
     "big_values": (PROGRAMS / "big_values.py", []),
+    "threads_in_turn": (PROGRAMS / "threads_in_turn.py", []),
     "hanoi": (BENCH / "hanoi.py", ["5"]),
     "objects": (BENCH / "objects.py", ["120"]),
     "generators": (BENCH / "generators.py", ["60"]),
