@@ -105,12 +105,12 @@ class Trace:
         cells = ("VariableCell", "CellValue", "DropVariable", "Step", "Value", "Type")
         steps = [(step, self.named(view)) for step, view in self.step_views()]
         others = [self.named(e) for e in self.events if next(iter(e)) not in cells]
-        # thread switches name the thread's ident, which differs from run to run
-        idents = {}
+        # thread switches name the thread's ident, which differs from run to run (and a
+        # finished thread's ident can come back for the next one): compare where they are
         for e in others:
             body = e.get("Event")
             if body and body.get("metadata") == "thread":
-                body["content"] = idents.setdefault(body["content"], f"thread {len(idents)}")
+                body["content"] = "<thread ident>"
         return steps, others
 
     def step_views(self):
