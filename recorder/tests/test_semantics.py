@@ -83,6 +83,8 @@ def test_caps_truncate_long_strings_and_cut_cycles(trace):
     last = t.locals_at(line_of("print(greeting, half)"))[-1]
     text = last["long_text"]["text"]
     assert text.startswith("x" * 200) and "truncated: 1000 chars" in text and len(text) < 300
+    # cut after 200 characters (code points), not bytes
+    assert last["long_wide"]["text"] == ("é✓😀" * 100)[:200] + "…<truncated: 300 chars>"
     assert "<cycle>" in json.dumps(last["loop"]) or "<max depth>" in json.dumps(last["loop"])
 
 

@@ -25,7 +25,7 @@ const MAX_TOTAL_BYTES: usize = 16 << 20;
 /// Longer encodings are not kept.
 const MAX_BYTES: usize = 4096;
 /// Values showing more facts than this are not walked (nor kept).
-pub const MAX_CHILDREN: usize = 1024;
+pub const MAX_FACTS: usize = 1024;
 /// str and bytes up to this length count as small.
 const MAX_PINNED_LEN: isize = 1024;
 /// After this many changes with fewer than a quarter as many reuses, an object is treated

@@ -153,7 +153,7 @@ pub struct ValueEncoder {
     /// Encodings of containers and objects (see `memo.rs`); `None` when turned off.
     memo: Option<Memo>,
     /// Reused buffer of what one value's encoding depends on, for the memo.
-    children_scratch: Vec<Fact>,
+    facts_scratch: Vec<Fact>,
     /// Where the last walk met nested containers and objects (reused buffer).
     spans: Vec<Span>,
     /// Set while a walked value is encoded afresh (see `reuse.rs`).
@@ -259,10 +259,6 @@ fn memo_turned_off() -> bool {
     std::env::var_os("CODETRACER_ENCODING_MEMO").is_some_and(|v| v == "off")
 }
 
-fn truncate_chars(text: &str, max: usize) -> Option<&str> {
-    text.char_indices().nth(max).map(|(cut, _)| &text[..cut])
-}
-
 impl ValueEncoder {
     pub fn new(py: Python<'_>, caps: Caps) -> PyResult<Self> {
         Ok(ValueEncoder {
@@ -283,7 +279,7 @@ impl ValueEncoder {
             attr_redactions: 0,
             attr_drops: 0,
             memo: (!memo_turned_off()).then(Memo::default),
-            children_scratch: Vec::new(),
+            facts_scratch: Vec::new(),
             spans: Vec::new(),
             pending: None,
             whole_reuse: None,
@@ -553,8 +549,26 @@ impl ValueEncoder {
         let t = self.builtin(w, Builtin::Str)?;
         Self::push_header(buf, "String", t);
         buf.extend_from_slice(b",\"text\":");
-        let text = str_utf8(obj).unwrap_or("<unencodable str>");
-        self.push_capped_str(buf, text);
+        let total = ffi::PyUnicode_GetLength(obj);
+        let max = self.caps.max_string as ffi::Py_ssize_t;
+        if total > max {
+            // only the head is read: a string growing by a character per step must not cost
+            // its whole length per step (UTF-8 conversion, validation, counting)
+            let head = ffi::PyUnicode_Substring(obj, 0, max);
+            let text = if head.is_null() {
+                ffi::PyErr_Clear();
+                None
+            } else {
+                str_utf8(head)
+            };
+            let text = text.unwrap_or("<unencodable str>");
+            json::push_str(buf, &format!("{text}…<truncated: {total} chars>"));
+            if !head.is_null() {
+                ffi::Py_DecRef(head);
+            }
+        } else {
+            json::push_str(buf, str_utf8(obj).unwrap_or("<unencodable str>"));
+        }
         buf.push(b'}');
         Ok(())
     }
@@ -593,16 +607,6 @@ impl ValueEncoder {
             self.encode_container(w, obj, buf, depth)
         } else {
             self.encode_struct(w, obj, buf, depth)
-        }
-    }
-
-    fn push_capped_str(&self, buf: &mut Vec<u8>, text: &str) {
-        match truncate_chars(text, self.caps.max_string) {
-            None => json::push_str(buf, text),
-            Some(head) => {
-                let total = text.chars().count();
-                json::push_str(buf, &format!("{head}…<truncated: {total} chars>"));
-            }
         }
     }
 
@@ -1053,12 +1057,6 @@ mod tests {
             "b'a\\'b\\\\\\n\\x00\\xff'"
         );
         assert_eq!(bytes_literal(b"abcdef", 3), "b'abc'…<truncated: 6 bytes>");
-    }
-
-    #[test]
-    fn truncation_cuts_at_char_boundaries() {
-        assert_eq!(truncate_chars("héllo", 2), Some("hé"));
-        assert_eq!(truncate_chars("hé", 2), None);
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl ValueEncoder {
         if !walk {
             return self.encode_composite_fresh(w, obj, buf, depth, kind);
         }
-        let mut facts = std::mem::take(&mut self.children_scratch);
+        let mut facts = std::mem::take(&mut self.facts_scratch);
         facts.clear();
         self.spans.clear();
         let listed = self.walk_composite(obj, depth, kind, &mut facts).is_some();
@@ -55,7 +55,7 @@ impl ValueEncoder {
             if depth == 0 {
                 self.whole_reuse = Some(serial);
             }
-            self.children_scratch = facts;
+            self.facts_scratch = facts;
             return Ok(());
         }
         if listed {
@@ -75,7 +75,7 @@ impl ValueEncoder {
         if result.is_ok() {
             self.keep_encoding(key, tp, listed.then_some(&facts[..]), buf, start, before);
         }
-        self.children_scratch = facts;
+        self.facts_scratch = facts;
         result
     }
 

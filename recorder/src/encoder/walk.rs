@@ -4,13 +4,13 @@
 //! under the same caps and field rules, but reads only pointers, types and lengths. It gives
 //! up (`None`) on anything whose encoding it cannot vouch for by identity: a long string, an
 //! int or str subclass, a set (its order is the hash table's), a value on the current path
-//! (shown as `<cycle>`), or more than [`MAX_CHILDREN`] facts. It also notes where each nested
+//! (shown as `<cycle>`), or more than [`MAX_FACTS`] facts. It also notes where each nested
 //! container or object's facts are ([`Span`]), so they need no walk of their own.
 
 use pyo3::ffi;
 
 use super::kinds::Kind;
-use super::memo::{by_type, is_short_text, open, pinned, Fact, END, MAX_CHILDREN};
+use super::memo::{by_type, is_short_text, open, pinned, Fact, END, MAX_FACTS};
 use super::{Sequence, ValueEncoder};
 use crate::trace_filter::ValueAction;
 
@@ -80,7 +80,7 @@ impl ValueEncoder {
             *fact = open(tp, len);
         }
         out.push(END);
-        (out.len() <= MAX_CHILDREN).then_some(())
+        (out.len() <= MAX_FACTS).then_some(())
     }
 
     /// The fields an object shows: the same loop as `encode_fields`.
@@ -127,7 +127,7 @@ impl ValueEncoder {
         depth: usize,
         out: &mut Vec<Fact>,
     ) -> Option<()> {
-        if out.len() >= MAX_CHILDREN {
+        if out.len() >= MAX_FACTS {
             return None;
         }
         let tp = ffi::Py_TYPE(c) as usize;

@@ -61,6 +61,7 @@ bump(5)
 forget(7)
 big = 3**90
 long_text = "x" * 1000
+long_wide = "é✓😀" * 100
 nested = {"a": [1, {"b": (2, 3)}], "c": {4}}
 loop = []
 loop.append(loop)
