@@ -36,15 +36,21 @@ def _pyenv_python(version: str) -> Path:
 
 
 def _build(base: Path, venv: Path, abi3: bool) -> Path:
+    """A venv with the recorder installed from a wheel of its own (an editable install would
+    put both builds' modules side by side in recorder/python, and the import system would
+    pick the per-version one for both)."""
     subprocess.run([str(base), "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", "maturin"], check=True)
-    args = [str(venv / "bin" / "maturin"), "develop", "--release", "-q"]
+    wheels = venv / "wheels"
+    args = [str(venv / "bin" / "maturin"), "build", "--release", "-q", "-i", str(base),
+            "-o", str(wheels)]
     if not abi3:
         args.append("--no-default-features")
-    env = {**os.environ, "VIRTUAL_ENV": str(venv),
-           "CARGO_TARGET_DIR": str(venv / "target"), "PYO3_PYTHON": str(base)}
+    env = {**os.environ, "CARGO_TARGET_DIR": str(venv / "target"), "PYO3_PYTHON": str(base)}
     subprocess.run(args, cwd=REPO / "recorder", env=env, check=True)
+    (wheel,) = wheels.glob("*.whl")
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)
     return py
 
 
@@ -61,11 +67,14 @@ def _instructions(py: Path, program: str, trace_dir: Path) -> int | None:
     if not shutil.which("valgrind"):
         return None
     out = trace_dir.with_suffix(".cg")
+    shutil.rmtree(trace_dir, ignore_errors=True)
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     proc = subprocess.run([*argv, str(py), "-m", "codetracer_python_recorder", "--trace-dir",
                            str(trace_dir), str(PROGRAMS / f"{program}.py"), SIZES[program]],
                           capture_output=True, text=True)
     shutil.rmtree(trace_dir, ignore_errors=True)
+    if proc.returncode != 0:
+        sys.exit(f"abi3_cost: recording {program} under valgrind failed:\n{proc.stderr[-2000:]}")
     found = re.search(r"refs:\s+([\d,]+)", proc.stderr)
     return int(found.group(1).replace(",", "")) if found else None
 
@@ -81,6 +90,10 @@ def main() -> None:
         tmp = Path(tmp)
         builds = {"abi3": _build(base, tmp / "abi3", True),
                   "per-version": _build(base, tmp / "native", False)}
+        for name, py in builds.items():
+            native = subprocess.run([str(py), "-c", "import codetracer_python_recorder._native "
+                                     "as n; print(n.__file__)"], capture_output=True, text=True)
+            print(f"{name}: {native.stdout.strip()}")
         print(f"Python {args.python}: median wall of {args.runs} runs, alternating builds")
         print("| program (size) | abi3 | per-version | abi3 / per-version | instructions abi3 / "
               "per-version |")
