@@ -4,7 +4,7 @@
 //! pins, so HashDoS resistance buys nothing while SipHash showed up in profiles. This is the
 //! Fx multiply-rotate hash used by rustc.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 #[derive(Default, Clone, Copy)]
@@ -50,11 +50,55 @@ impl Hasher for FxHasher {
 }
 
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// A cache in front of a [`FastMap`] on a hot path: one entry per slot, chosen by an object
+/// address (16-byte aligned, so the low bits carry nothing); the newest entry wins its slot.
+/// Only for keys whose objects are pinned, so an address always means the same object.
+pub struct RecentByAddress<K, V, const N: usize> {
+    slots: [Option<(K, V)>; N],
+}
+
+impl<K: Copy + Eq, V: Copy, const N: usize> Default for RecentByAddress<K, V, N> {
+    fn default() -> Self {
+        RecentByAddress { slots: [None; N] }
+    }
+}
+
+impl<K: Copy + Eq, V: Copy, const N: usize> RecentByAddress<K, V, N> {
+    fn slot(&self, addr: usize) -> usize {
+        (addr >> 4) % N
+    }
+
+    #[inline]
+    pub fn get(&self, addr: usize, key: K) -> Option<V> {
+        match self.slots.get(self.slot(addr)) {
+            Some(Some((k, v))) if *k == key => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn put(&mut self, addr: usize, key: K, value: V) {
+        let slot = self.slot(addr);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some((key, value));
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_by_address_keeps_the_newest_per_slot() {
+        let mut r: RecentByAddress<usize, u32, 4> = RecentByAddress::default();
+        r.put(16, 16, 1);
+        assert_eq!(r.get(16, 16), Some(1));
+        r.put(16 * 5, 16 * 5, 2); // same slot as 16
+        assert_eq!(r.get(16, 16), None);
+        assert_eq!(r.get(16 * 5, 16 * 5), Some(2));
+        assert_eq!(r.get(32, 32), None);
+    }
 
     #[test]
     fn distinct_keys_stay_distinct() {

@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::{retain, KnownTypes};
-use crate::fast_hash::FastMap;
+use crate::fast_hash::{FastMap, RecentByAddress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -45,25 +45,12 @@ const MAX_TYPES: usize = 100_000;
 /// Slots of the direct-mapped cache in front of the map.
 const RECENT: usize = 64;
 
+#[derive(Default)]
 pub struct TypeKinds {
     types: FastMap<usize, TypeInfo>,
-    /// The types met last, by address (only pinned ones, so an address is always its type).
-    recent: [(usize, TypeInfo); RECENT],
+    /// The types met last (only pinned ones, so an address is always its type).
+    recent: RecentByAddress<usize, TypeInfo, RECENT>,
     keep: Vec<Py<PyAny>>,
-}
-
-impl Default for TypeKinds {
-    fn default() -> Self {
-        let none = TypeInfo {
-            kind: Kind::Opaque,
-            exact: false,
-        };
-        TypeKinds {
-            types: FastMap::default(),
-            recent: [(0, none); RECENT],
-            keep: Vec::new(),
-        }
-    }
 }
 
 impl TypeKinds {
@@ -78,6 +65,8 @@ impl TypeKinds {
             };
         }
         let tp = ffi::Py_TYPE(obj);
+        // one compare each, in order of how common they are (a table of them looped over ran
+        // 9% more instructions on the objects benchmark)
         let exact = |kind| TypeInfo { kind, exact: true };
         if tp == &raw mut ffi::PyLong_Type {
             return exact(Kind::Int);
@@ -103,21 +92,16 @@ impl TypeKinds {
         if tp == &raw mut ffi::PyBytes_Type {
             return exact(Kind::Bytes);
         }
-        let slot = (tp as usize >> 4) % RECENT;
-        match self.recent.get(slot) {
-            Some(&(t, info)) if t == tp as usize => info,
-            _ => self.of_slow(obj, known, slot),
+        let tp = tp as usize;
+        match self.recent.get(tp, tp) {
+            Some(info) => info,
+            None => self.of_slow(obj, known),
         }
     }
 
     #[cold]
     #[inline(never)]
-    unsafe fn of_slow(
-        &mut self,
-        obj: *mut ffi::PyObject,
-        known: &KnownTypes,
-        slot: usize,
-    ) -> TypeInfo {
+    unsafe fn of_slow(&mut self, obj: *mut ffi::PyObject, known: &KnownTypes) -> TypeInfo {
         let tp = ffi::Py_TYPE(obj);
         let info = match self.types.get(&(tp as usize)) {
             Some(info) => *info,
@@ -134,9 +118,7 @@ impl TypeKinds {
                 info
             }
         };
-        if let Some(entry) = self.recent.get_mut(slot) {
-            *entry = (tp as usize, info);
-        }
+        self.recent.put(tp as usize, tp as usize, info);
         info
     }
 
@@ -150,9 +132,7 @@ impl TypeKinds {
             kind: Kind::Opaque,
             exact: false,
         };
-        for entry in self.recent.iter_mut().filter(|e| e.0 == tp as usize) {
-            entry.1 = info;
-        }
+        self.recent.put(tp as usize, tp as usize, info);
         if self.types.insert(tp as usize, info).is_none() {
             self.keep.push(retain(tp as *mut ffi::PyObject));
         }

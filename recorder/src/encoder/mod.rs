@@ -26,7 +26,7 @@ use reuse::Pending;
 use walk::Span;
 
 use crate::errors::RecorderResult;
-use crate::fast_hash::FastMap;
+use crate::fast_hash::{FastMap, RecentByAddress};
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::json;
 use crate::trace_writer::{TraceWriter, TypeKind};
@@ -141,7 +141,7 @@ pub struct ValueEncoder {
     attr_actions: FastMap<(usize, usize), ValueAction>,
     /// The same for the names met last, by address (a field per step of every object shown
     /// made the map lookup show in profiles).
-    recent_actions: Vec<(usize, usize, ValueAction)>,
+    recent_actions: Box<RecentByAddress<(usize, usize), ValueAction, RECENT_ACTIONS>>,
     keep: Vec<Py<PyAny>>,
     known: KnownTypes,
     /// Objects on the current encoding path, to cut cycles before the depth cap does.
@@ -271,7 +271,7 @@ impl ValueEncoder {
             kinds: TypeKinds::default(),
             shape_scratch: Vec::new(),
             attr_actions: FastMap::default(),
-            recent_actions: vec![(0, 0, ValueAction::Allow); RECENT_ACTIONS],
+            recent_actions: Box::default(),
             keep: Vec::new(),
             known: KnownTypes::load(py)?,
             path: Vec::new(),
@@ -314,11 +314,9 @@ impl ValueEncoder {
     #[inline]
     unsafe fn attr_action_of(&mut self, name: *mut ffi::PyObject) -> ValueAction {
         let key = (self.rules_key(), name as usize);
-        // objects are 16-byte aligned: the low bits carry nothing
-        let slot = (key.1 >> 4) % RECENT_ACTIONS;
-        match self.recent_actions.get(slot) {
-            Some(&(rules, n, action)) if (rules, n) == key => action,
-            _ => self.attr_action_slow(name, key, slot),
+        match self.recent_actions.get(key.1, key) {
+            Some(action) => action,
+            None => self.attr_action_slow(name, key),
         }
     }
 
@@ -328,7 +326,6 @@ impl ValueEncoder {
         &mut self,
         name: *mut ffi::PyObject,
         key: (usize, usize),
-        slot: usize,
     ) -> ValueAction {
         let action = match self.attr_actions.get(&key) {
             Some(action) => *action,
@@ -344,9 +341,7 @@ impl ValueEncoder {
             }
         };
         // only pinned names go here: an address in this table is always the same name
-        if let Some(entry) = self.recent_actions.get_mut(slot) {
-            *entry = (key.0, key.1, action);
-        }
+        self.recent_actions.put(key.1, key, action);
         action
     }
 
