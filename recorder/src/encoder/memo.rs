@@ -14,6 +14,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::kinds::{Kind, TypeInfo};
 use super::retain;
 use crate::fast_hash::FastMap;
 
@@ -32,30 +33,19 @@ const MAX_PINNED_LEN: isize = 1024;
 /// as one that changes all the time and is no longer checked.
 const VOLATILE_AFTER: u32 = 8;
 
-/// Small immutable values: their encoding can only change with their identity.
+/// Small immutable values (None, bool, exact int and float, exact str and bytes up to 1024
+/// long): their encoding can only change with their identity.
 ///
 /// # Safety
-/// GIL held; `value` a valid object.
-pub unsafe fn is_pinnable(value: *mut ffi::PyObject) -> bool {
-    value == ffi::Py_None()
-        || ffi::PyBool_Check(value) != 0
-        || ffi::PyLong_CheckExact(value) != 0
-        || ffi::PyFloat_CheckExact(value) != 0
-        || (ffi::PyUnicode_CheckExact(value) != 0 && is_short_text(value))
-        || (ffi::PyBytes_CheckExact(value) != 0 && is_short_text(value))
-}
-
-/// Whether an exact `str` or `bytes` is short enough to count as small.
-///
-/// # Safety
-/// GIL held; `value` an exact `str` or `bytes`.
-pub unsafe fn is_short_text(value: *mut ffi::PyObject) -> bool {
-    let len = if ffi::PyUnicode_CheckExact(value) != 0 {
-        ffi::PyUnicode_GetLength(value)
-    } else {
-        ffi::PyBytes_Size(value)
-    };
-    (0..=MAX_PINNED_LEN).contains(&len)
+/// GIL held; `value` a valid object whose kind is `info`.
+pub unsafe fn is_pinnable(info: TypeInfo, value: *mut ffi::PyObject) -> bool {
+    match info.kind {
+        Kind::None | Kind::Bool => true,
+        Kind::Int | Kind::Float => info.exact,
+        Kind::Str => info.exact && (0..=MAX_PINNED_LEN).contains(&ffi::PyUnicode_GetLength(value)),
+        Kind::Bytes => info.exact && (0..=MAX_PINNED_LEN).contains(&ffi::PyBytes_Size(value)),
+        _ => false,
+    }
 }
 
 /// One fact an encoding depends on, in encoding order: `[word, tag]`. Plain words, so that

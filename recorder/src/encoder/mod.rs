@@ -20,7 +20,6 @@ use pyo3::prelude::*;
 
 pub use caps::Caps;
 use kinds::{Kind, TypeKinds};
-pub use memo::is_pinnable;
 use memo::{Fact, Memo};
 use reuse::Pending;
 use walk::Span;
@@ -451,6 +450,16 @@ impl ValueEncoder {
         self.path.clear();
         self.whole_reuse = None;
         self.encode_at(w, obj, buf, 0)
+    }
+
+    /// Whether `value` is a small immutable one, whose encoding can only change with its
+    /// identity (see `memo::is_pinnable`).
+    ///
+    /// # Safety
+    /// GIL held; `value` a valid object.
+    pub unsafe fn is_pinnable(&mut self, value: *mut ffi::PyObject) -> bool {
+        let info = self.kinds.of(value, &self.known);
+        memo::is_pinnable(info, value)
     }
 
     /// The serial of the kept encoding the last [`Self::encode`] reused whole, if it did:

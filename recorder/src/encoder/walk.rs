@@ -10,7 +10,7 @@
 use pyo3::ffi;
 
 use super::kinds::Kind;
-use super::memo::{by_type, is_short_text, open, pinned, Fact, END, MAX_FACTS};
+use super::memo::{by_type, is_pinnable, open, pinned, Fact, END, MAX_FACTS};
 use super::{Sequence, ValueEncoder};
 use crate::trace_filter::ValueAction;
 
@@ -132,23 +132,23 @@ impl ValueEncoder {
         }
         let tp = ffi::Py_TYPE(c) as usize;
         let info = self.kinds.of(c, &self.known);
-        let small = pinned(c as usize);
-        let shown_alone = match info.kind {
-            Kind::None | Kind::Bool => Some(small),
-            Kind::Int | Kind::Float if info.exact => Some(small),
-            Kind::Str | Kind::Bytes if info.exact && is_short_text(c) => Some(small),
-            // shown by value, but not kept alive: its address could come back as another
-            Kind::Int | Kind::Float | Kind::Str | Kind::Bytes => return None,
-            // shown by name (classes, modules, functions)
-            Kind::Named => return None,
-            Kind::Opaque => Some(by_type(tp)),
-            Kind::Object | Kind::List | Kind::Tuple | Kind::Dict | Kind::Set => None,
-        };
-        if let Some(fact) = shown_alone {
-            out.push(fact);
+        if is_pinnable(info, c) {
+            out.push(pinned(c as usize));
             return Some(());
         }
-        let kind = info.kind;
+        let kind = match info.kind {
+            Kind::Opaque => {
+                out.push(by_type(tp));
+                return Some(());
+            }
+            Kind::Object | Kind::List | Kind::Tuple | Kind::Dict | Kind::Set => info.kind,
+            // shown by value but not kept alive (its address could come back as another
+            // value), or by name (classes, modules, functions)
+            Kind::None | Kind::Bool | Kind::Int | Kind::Float | Kind::Str | Kind::Bytes => {
+                return None
+            }
+            Kind::Named => return None,
+        };
         let addr = c as usize;
         if self.path.contains(&addr) {
             return None;

@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::RuntimeTracer;
-use crate::encoder::{is_pinnable, retain};
+use crate::encoder::retain;
 use crate::errors::RecorderResult;
 use crate::fast_hash::FastMap;
 use crate::trace_filter::ValueAction;
@@ -262,7 +262,10 @@ impl RuntimeTracer {
             }
         }
         let digest = xxh3_128(&self.scratch);
-        let pinned = is_pinnable(var.value).then(|| retain(var.value));
+        let pinned = self
+            .encoder
+            .is_pinnable(var.value)
+            .then(|| retain(var.value));
         let state = &mut self.values;
         match known {
             Some((place, old, _, _)) => {
