@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     if outcome.exception is not None:
         runner.report_exception(outcome.exception)
     try:
-        written = session.stop(outcome.exit_status, interrupted="SIGINT" if outcome.interrupted else None)
+        interrupted = outcome.interrupted or outcome.interrupted_while_joining
+        written = session.stop(outcome.exit_status, interrupted="SIGINT" if interrupted else None)
         _native.log("info", f"trace written to {written} (exit status {outcome.exit_status})")
     except RecorderError as err:
         if opts.require_trace or opts.on_recorder_error == "abort":
