@@ -287,13 +287,14 @@ def run(argv: list[str]) -> int:
         target = [opts.program]
     argv_child = [*rec.prefix, *opts.recorder_options(), "--trace-dir", str(out), *target, *opts.args]
     started = time.time()
-    status = launch.run(argv_child, env)
+    ended = launch.run_child(argv_child, env)
     duration = time.time() - started
+    status = ended.status
 
     meta = importer.read_metadata(out)
     if meta is None or "program" not in meta:
-        _no_trace(opts, out, created, status)
-        return status
+        _no_trace(opts, out, created, ended)
+        return launch.end_like(ended)
     extra = {
         "language": language,
         "interpreter": interp.path,
@@ -303,7 +304,7 @@ def run(argv: list[str]) -> int:
         "exit_status": None if meta.get("exit_status") is not None else status,
     }
     _index_trace(opts, out, meta, patch, extra)
-    return status
+    return launch.end_like(ended)
 
 
 def _recorder_version(meta: dict) -> str | None:
@@ -311,7 +312,7 @@ def _recorder_version(meta: dict) -> str | None:
     return recorder.get("version") if isinstance(recorder, dict) else None
 
 
-def _no_trace(opts: RecordOptions, out: Path, created: bool, status: int) -> None:
+def _no_trace(opts: RecordOptions, out: Path, created: bool, ended: launch.Ended) -> None:
     """The recorder published nothing: tidy our empty folder and say so (see README)."""
     if created:
         try:
@@ -320,7 +321,11 @@ def _no_trace(opts: RecordOptions, out: Path, created: bool, status: int) -> Non
             pass
     # Recorder statuses always get a line; other statuses without a trace (a syntax error, a
     # program killed by SIGKILL) are exactly what plain Python shows, so --quiet holds.
-    text = f"no trace was recorded (status {status}; see the message above)"
+    status = ended.status
+    if ended.signal is not None:  # nothing above explains it: name the signal
+        text = f"no trace: the program was killed by {launch.signal_name(ended.signal)}"
+    else:
+        text = f"no trace was recorded (status {status}; see the message above)"
     if status in RECORDER_FAILURES:
         warn(text)
     else:
@@ -354,4 +359,4 @@ def run_shim(argv: list[str]) -> int:
     env = launch.child_env()
     interp = interpreter.discover(env)
     rec = recorder_locate.locate(interp)
-    return launch.run([*rec.prefix, *argv], env)
+    return launch.end_like(launch.run_child([*rec.prefix, *argv], env))

@@ -47,6 +47,7 @@ class Outcome:
         self.exception = exception  # uncaught, to be reported like Python does
         self.system_exit = system_exit  # re-raised so Python prints its message
         self.interrupted = interrupted
+        self.interrupted_while_joining = False
 
 
 def prepare_script(target: Target):
@@ -72,30 +73,50 @@ def _main_module(path: str) -> types.ModuleType:
 
 def run(target: Target, code=None) -> Outcome:
     """Runs the target in this process and reports how it ended. Never raises for errors of
-    the program itself."""
+    the program itself, nor for a Ctrl-C that arrives after the program's own (see
+    ``shield_sigint``)."""
     try:
-        if target.module is not None:
-            sys.argv = [target.module, *target.args]
-            sys.path[0] = os.getcwd()
-            runpy._run_module_as_main(target.module, alter_argv=True)
-        else:
-            path = os.path.abspath(target.script or "")
-            sys.argv = [target.script or "", *target.args]
-            sys.path[0] = os.path.dirname(os.path.realpath(path))
-            module = _main_module(path)
-            sys.modules["__main__"] = module
-            exec(code, module.__dict__)
-        status = 0
-        outcome = Outcome(0)
-    except SystemExit as exc:
-        status = _system_exit_status(exc)
-        outcome = Outcome(status, system_exit=exc)
-    except KeyboardInterrupt as exc:
+        try:
+            outcome = _execute(target, code)
+        finally:
+            shield_sigint()
+    except KeyboardInterrupt as exc:  # the program's, or a second one while it unwound
         outcome = Outcome(130, exception=exc, interrupted=True)
-    except BaseException as exc:  # noqa: BLE001 - reported like the interpreter would
-        outcome = Outcome(1, exception=exc)
-    _join_threads()
+    shield_sigint()
+    if not _join_threads() and not outcome.interrupted:
+        # Ctrl-C while waiting for the program's threads: plain Python stops waiting and
+        # keeps the status; the trace says it was interrupted.
+        outcome.interrupted_while_joining = True
     return outcome
+
+
+def _execute(target: Target, code) -> Outcome:
+    if target.module is not None:
+        sys.argv = [target.module, *target.args]
+        sys.path[0] = os.getcwd()
+        try:
+            runpy._run_module_as_main(target.module, alter_argv=True)
+        except SystemExit as exc:
+            return Outcome(_system_exit_status(exc), system_exit=exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - reported like the interpreter would
+            return Outcome(1, exception=exc)
+        return Outcome(0)
+    path = os.path.abspath(target.script or "")
+    sys.argv = [target.script or "", *target.args]
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
+    module = _main_module(path)
+    sys.modules["__main__"] = module
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as exc:
+        return Outcome(_system_exit_status(exc), system_exit=exc)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - reported like the interpreter would
+        return Outcome(1, exception=exc)
+    return Outcome(0)
 
 
 def _system_exit_status(exc: SystemExit) -> int:
@@ -107,12 +128,46 @@ def _system_exit_status(exc: SystemExit) -> int:
     return 1
 
 
-def _join_threads() -> None:
-    """Waits for non-daemon threads, as interpreter shutdown would, while still recording."""
+def _join_threads() -> bool:
+    """Waits for non-daemon threads, as interpreter shutdown would, while still recording.
+    Returns False when a Ctrl-C ended the wait (as it ends plain Python's)."""
     current = threading.current_thread()
     for thread in threading.enumerate():
-        if thread is not current and not thread.daemon and thread.is_alive():
-            thread.join()
+        if thread is current or thread.daemon:
+            continue
+        while thread.is_alive():
+            if _sigints:
+                return False
+            thread.join(0.05)
+    return True
+
+
+# SIGINTs noted after the program ended (while threads are joined and the trace is written).
+_sigints: list[int] = []
+
+
+def _note_sigint(signum, frame) -> None:
+    _sigints.append(signum)
+
+
+def shield_sigint() -> None:
+    """From the end of the program to the end of the process a Ctrl-C (often the second
+    half of a double Ctrl-C, or the same one sent twice) must not raise KeyboardInterrupt
+    inside the recorder and lose the trace: it is noted, ends a wait for threads, and makes
+    the process end by SIGINT once the trace is published. Ignored stays ignored."""
+    if not hasattr(signal, "SIGINT") or signal.getsignal(signal.SIGINT) in (
+        signal.SIG_IGN,
+        _note_sigint,
+    ):
+        return
+    try:
+        signal.signal(signal.SIGINT, _note_sigint)
+    except ValueError:  # not the main thread (library use)
+        pass
+
+
+def sigint_seen() -> bool:
+    return bool(_sigints)
 
 
 def strip_recorder_frames(tb):
@@ -163,6 +218,7 @@ def finalize_on_sigterm(finish) -> None:
 
     def on_sigterm(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        shield_sigint()
         try:
             finish()
         finally:
