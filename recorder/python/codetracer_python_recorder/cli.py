@@ -45,6 +45,12 @@ options:
   --max-string N --max-bytes N --max-items N --max-depth N
                            value caps (defaults 200 chars, 64 bytes, 16 items, depth 3)
                            [CODETRACER_MAX_STRING ...]
+  --deps record|replay=PATH
+                           record the program's HTTP/Redis/PostgreSQL calls into deps.jsonl,
+                           or answer them from a trace folder or deps.jsonl [CODETRACER_DEPS]
+  --deps-miss error|live   replay: a call with no recorded answer fails like an unreachable
+                           service (error, default) or goes to the service (live)
+  --deps-only              with --deps: no time-travel tracing, dependency capture only
   -h, --help               show this help
   --version                show the recorder version
 
@@ -67,6 +73,8 @@ _VALUE_OPTIONS = {
     "--max-bytes": "max_bytes",
     "--max-items": "max_items",
     "--max-depth": "max_depth",
+    "--deps": "deps",
+    "--deps-miss": "deps_miss",
 }
 _FLAG_OPTIONS = {
     "--require-trace": "require_trace",
@@ -97,6 +105,9 @@ class Options:
         self.caps: dict[str, int] = {}
         self.step_values = "changes"
         self.target = runner.Target()
+        self.deps: str | None = None
+        self.deps_miss: str | None = None
+        self.deps_only = False
 
 
 def _usage_error(message: str) -> RecorderError:
@@ -123,6 +134,7 @@ def _from_env(opts: Options, environ) -> None:
         opts.step_values = _check_choice(
             "step_values", environ["CODETRACER_STEP_VALUES"], "CODETRACER_STEP_VALUES"
         )
+    opts.deps = environ.get("CODETRACER_DEPS") or None
     if environ.get("CODETRACER_TRACE_DIR"):
         opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
 
@@ -175,6 +187,10 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         if not arg.startswith("-") or arg == "-":
             break
         name, eq, inline = arg.partition("=")
+        if arg == "--deps-only":
+            opts.deps_only = True
+            i += 1
+            continue
         if name in _FLAG_OPTIONS:
             if eq:
                 raise _usage_error(f"{name} takes no value")
@@ -297,9 +313,17 @@ def main(argv: list[str] | None = None) -> None:
             extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts),
                             "run_as": "script" if target.script else "module"},
         )
+        deps_plan = None
+        if opts.deps or opts.deps_only:
+            from .deps import launch as deps_launch
+
+            deps_plan = deps_launch.prepare(opts.deps, opts.deps_miss, opts.deps_only)
         _configure_logging(opts, session.trace_id)
         runner.arm_sigint_exit()
-        session.start()
+        if not opts.deps_only:
+            session.start()
+        if deps_plan is not None:
+            deps_plan.start(session, target.program, target.args)
         _native.log("info", f"recording {target.program} into {session.trace_dir}")
         runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
     except RecorderError as err:
@@ -308,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     outcome = runner.run(target, code)
     if outcome.exception is not None:
         runner.report_exception(outcome.exception)
+    if deps_plan is not None:
+        deps_launch.finish(outcome.exit_status)
     try:
         interrupted = outcome.interrupted or outcome.interrupted_while_joining
         written = session.stop(outcome.exit_status, interrupted="SIGINT" if interrupted else None)

@@ -1,0 +1,81 @@
+"""Dependency capture and replay: the program's calls to HTTP, Redis and PostgreSQL.
+
+Off unless ``--deps`` (or ``CODETRACER_DEPS``) turns it on; then an import hook patches only
+the libraries the program imports. ``record`` streams every call into ``deps.jsonl`` in the
+trace folder (format: ``store``); ``replay=PATH`` answers every call from a capture, with no
+traffic to the services (``replay``, ``matching``). Secrets are masked when recorded
+(``masking``). One module per library lives in ``libs``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from . import hook, state, store
+from .libs import PATCHES
+
+MODES = ("record", "replay")
+MISS_MODES = ("error", "live")
+
+
+class SpecError(ValueError):
+    """A bad ``--deps`` / ``--deps-miss`` value."""
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """``record`` -> ("record", None); ``replay=PATH`` -> ("replay", PATH)."""
+    mode, eq, path = spec.partition("=")
+    if mode == "record" and not eq:
+        return "record", None
+    if mode == "replay" and path:
+        return "replay", path
+    raise SpecError(
+        f"invalid --deps value '{spec}' (allowed: record, replay=PATH with PATH a trace folder "
+        "or a deps.jsonl)")
+
+
+def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None = None,
+           miss: str = "error", header: dict | None = None):
+    """Starts capture (``capture_dir`` receives ``deps.jsonl``) or replay (from
+    ``replay_path``) and installs the import hook. Returns the engine."""
+    if miss not in MISS_MODES:
+        raise SpecError(f"invalid --deps-miss value '{miss}' (allowed: {', '.join(MISS_MODES)})")
+    if mode == "record":
+        from .record import Recorder
+
+        writer = store.Writer(os.path.join(capture_dir or ".", store.FILE_NAME), header or {})
+        engine = Recorder(writer)
+    elif mode == "replay":
+        from .replay import Replayer
+
+        _, records = store.load(replay_path or "")
+        engine = Replayer(records, miss=miss, source=replay_path or "")
+    else:
+        raise SpecError(f"invalid deps mode '{mode}' (allowed: {', '.join(MODES)})")
+    state.engine = engine
+    hook.install({name: _patcher(lib) for name, (lib, _category) in PATCHES.items()})
+    return engine
+
+
+def _patcher(lib: str):
+    def patch(module) -> None:
+        try:
+            importlib.import_module(f"{__name__}.libs.{lib}").patch(module)
+        except Exception as exc:  # noqa: BLE001 - the program must run even if a patch fails
+            sys.stderr.write(f"codetracer deps: {module.__name__} is not captured "
+                             f"(patching failed: {type(exc).__name__}: {exc})\n")
+
+    return patch
+
+
+def finish(exit_status: int | None = None) -> None:
+    """Stops capture: closes the capture file, or lists recorded calls left unused."""
+    engine, state.engine = state.engine, None
+    hook.uninstall()
+    if engine is not None:
+        try:
+            engine.finish(exit_status)
+        except OSError as exc:
+            sys.stderr.write(f"codetracer deps: cannot finish the capture: {exc}\n")

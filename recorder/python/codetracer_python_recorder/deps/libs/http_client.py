@@ -1,0 +1,280 @@
+"""``http.client``: one layer under urllib, urllib3, requests and botocore.
+
+Record: the bytes the program sends are kept per connection (request line, headers, body);
+``getresponse`` reads the whole response body and hands the program a response rebuilt from
+the same bytes (status, headers, body byte for byte, ``Content-Encoding`` untouched; the body
+is no longer streamed from the socket). Replay: ``connect`` and ``send`` touch no socket;
+``getresponse`` builds the response from the capture. Connects are recorded as
+``CONNECT scheme://host:port`` (FIFO like any key), so a failed connect is raised again at
+the same point of a replay; a replay that connects more often than the recording (a pool
+that kept no socket) finds no record and connects to nothing. Key:
+``METHOD scheme://host:port/path?query`` with secret query values masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+
+from .. import masking, state
+from ..replay import Miss
+
+CATEGORY = "http"
+LIBRARY = "http.client"
+_ATTR = "_ct_deps_request"
+
+
+class _Request:
+    __slots__ = ("method", "url", "buf", "start")
+
+    def __init__(self, method: str, url: str, start) -> None:
+        self.method, self.url, self.buf, self.start = method, url, bytearray(), start
+
+
+class _BytesSocket:
+    """What ``HTTPResponse`` reads a rebuilt response from."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def makefile(self, *args, **kwargs):
+        return io.BytesIO(self._raw)
+
+
+class _ReplaySocket:
+    """Stands in for a connected socket during replay (urllib3 sets timeouts on it and polls
+    it for readability); its descriptor is the read end of a pipe nobody writes to."""
+
+    _fd: int | None = None
+
+    def fileno(self) -> int:
+        if _ReplaySocket._fd is None:
+            import os
+
+            _ReplaySocket._fd = os.pipe()[0]
+        return _ReplaySocket._fd
+
+    def settimeout(self, timeout) -> None:
+        pass
+
+    def gettimeout(self):
+        return None
+
+    def setsockopt(self, *args) -> None:
+        pass
+
+    def shutdown(self, how) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _scheme(conn) -> str:
+    return "https" if getattr(conn, "default_port", 80) == 443 else "http"
+
+
+def _origin(conn) -> str:
+    return f"{_scheme(conn)}://{conn.host}:{conn.port}"
+
+
+def _key_and_match(conn, req: _Request) -> tuple[str, dict]:
+    from urllib.parse import urlsplit
+
+    url = req.url
+    if "://" in url:  # absolute form (proxies)
+        parts = urlsplit(url)
+        origin, path, query = f"{parts.scheme}://{parts.netloc}", parts.path or "/", parts.query
+    else:
+        path, _, query = url.partition("?")
+        origin = _origin(conn)
+    query = masking.query(query)
+    key = f"{req.method} {origin}{path}" + (f"?{query}" if query else "")
+    head, body = _split(bytes(req.buf))
+    match = {"method": req.method, "origin": origin, "path": path, "query": query,
+             "body": hashlib.sha256(_masked_body(head, body)).hexdigest()[:16] if body else ""}
+    return key, match
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return (head, body) if sep else (raw, b"")
+
+
+def _header_pairs(head: bytes) -> list[tuple[str, str]]:
+    pairs = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            pairs.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+    return pairs
+
+
+def _masked_body(head: bytes, body: bytes) -> bytes:
+    """A JSON body with secret fields masked; other bodies as they are."""
+    if body[:1] not in (b"{", b"["):
+        return body
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    masked = masking.mapping(value)
+    return body if masked == value else json.dumps(masked).encode()
+
+
+def _request_record(req: _Request) -> dict:
+    head, body = _split(bytes(req.buf))
+    path, sep, query = req.url.partition("?")
+    return {"method": req.method, "url": path + sep + masking.query(query),
+            "headers": [list(p) for p in masking.headers(_header_pairs(head))],
+            "body": _masked_body(head, body)}
+
+
+def _raw_response(result: dict) -> bytes:
+    version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(result.get("version"), "HTTP/1.1")
+    lines = [f"{version} {result['status']} {result.get('reason', '')}"]
+    lines += [f"{k}: {v}" for k, v in result["headers"]]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + result["body"]
+
+
+def _rebuild(http_client, conn, result: dict):
+    response = http_client.HTTPResponse(
+        _BytesSocket(_raw_response(result)), method=getattr(conn, "_method", None))
+    response.begin()
+    return response
+
+
+def _result_of(response, method: str) -> dict:
+    body = response.read()
+    headers = []
+    for k, v in response.msg.items():
+        low = k.lower()
+        if low == "transfer-encoding":
+            continue  # the body is kept de-chunked
+        if low == "content-length" and method != "HEAD":
+            continue
+        headers.append([k, v])
+    if method != "HEAD":
+        headers.append(["Content-Length", str(len(body))])
+    headers = [list(p) for p in masking.headers(headers)]
+    return {"status": response.status, "reason": response.reason, "version": response.version,
+            "headers": headers, "body": body}
+
+
+def patch(module) -> None:
+    """Patches ``http.client`` (or the ``connect`` of ``urllib3.connection``'s classes)."""
+    http_client = sys.modules["http.client"]  # loaded first: urllib3 imports it
+    base = http_client.HTTPConnection
+    if not getattr(base, "_ct_deps_patched", False):
+        _patch_base(http_client, base)
+    _patch_connects(base)
+
+
+def _patch_base(http_client, base) -> None:
+    orig_putrequest, orig_send, orig_getresponse = base.putrequest, base.send, base.getresponse
+
+    def putrequest(self, method, url, *args, **kwargs):
+        engine = state.engine
+        if engine is not None:
+            start = engine.reserve() if engine.mode == "record" else None
+            setattr(self, _ATTR, _Request(method, url, start))
+        return orig_putrequest(self, method, url, *args, **kwargs)
+
+    def send(self, data):
+        engine, req = state.engine, getattr(self, _ATTR, None)
+        if engine is None or req is None or getattr(self, "_ct_deps_live", False):
+            return orig_send(self, data)
+        if hasattr(data, "read"):
+            data = data.read()
+            data = data.encode("iso-8859-1") if isinstance(data, str) else data
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            req.buf += data
+        if engine.mode == "record":
+            return orig_send(self, data)
+        if self.sock is None and self.auto_open:
+            self.connect()  # raises a recorded connect error, else touches nothing
+
+    def getresponse(self):
+        engine, req = state.engine, getattr(self, _ATTR, None)
+        if engine is None or req is None:
+            return orig_getresponse(self)
+        setattr(self, _ATTR, None)
+        key, match = _key_and_match(self, req)
+        if engine.mode == "record":
+            p = engine.begin(CATEGORY, LIBRARY, key, _request_record(req), match, start=req.start)
+            try:
+                response = orig_getresponse(self)
+                result = _result_of(response, req.method)
+            except BaseException as exc:
+                engine.end(p, error=exc)
+                raise
+            engine.end(p, result=result, summary=f"{key} -> {result['status']}")
+            return _rebuild(http_client, self, result)
+        try:
+            record = engine.answer(CATEGORY, key, match)
+        except Miss:
+            self._HTTPConnection__state = http_client._CS_IDLE
+            raise ConnectionRefusedError(
+                111, f"Connection refused (codetracer replay has no recorded {key})") from None
+        if record is None:  # --deps-miss live
+            self._ct_deps_live = True
+            try:
+                if self.sock is None or isinstance(self.sock, _ReplaySocket):
+                    self.sock = None
+                    self.connect()
+                orig_send(self, bytes(req.buf))
+                return orig_getresponse(self)
+            finally:
+                self._ct_deps_live = False
+        self._HTTPConnection__state = http_client._CS_IDLE
+        self._HTTPConnection__response = None
+        result = engine.result(record)
+        return _rebuild(http_client, self, result)
+
+    base.putrequest, base.send, base.getresponse = putrequest, send, getresponse
+    base._ct_deps_patched = True
+
+
+def _subclasses(cls):
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _subclasses(sub)
+
+
+def _patch_connects(base) -> None:
+    """Every class that defines its own ``connect`` (http.client's HTTPS, urllib3's)."""
+    for cls in _subclasses(base):
+        if "connect" in cls.__dict__ and not getattr(cls.__dict__["connect"], "_ct_deps", False):
+            cls.connect = _connect_wrapper(cls.__dict__["connect"])
+
+
+def _connect_wrapper(orig):
+    def connect(self):
+        engine = state.engine
+        if engine is None or getattr(self, "_ct_deps_live", False) or getattr(
+                self, "_ct_deps_connecting", False):
+            return orig(self)
+        key = f"CONNECT {_origin(self)}"
+        if engine.mode == "record":
+            self._ct_deps_connecting = True
+            p = engine.begin(CATEGORY, LIBRARY, key)
+            try:
+                value = orig(self)
+            except BaseException as exc:
+                engine.end(p, error=exc)
+                raise
+            finally:
+                self._ct_deps_connecting = False
+            engine.end(p, summary=f"{key} -> connected")
+            return value
+        record = engine.index.take(CATEGORY, key, "")
+        if record is not None and "error" in record:
+            engine.result(record)  # raises the recorded error
+        self.sock = _ReplaySocket()
+        if hasattr(self, "is_verified"):  # urllib3 warns about unverified HTTPS otherwise
+            self.is_verified = True
+
+    connect._ct_deps = True
+    return connect

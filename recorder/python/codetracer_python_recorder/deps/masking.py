@@ -1,0 +1,71 @@
+"""Secrets are masked when a call is recorded, so they never reach the capture file.
+
+Headers are masked by exact name; keys (query parameters, JSON and form fields, connection
+options) by whole words: ``api_key``, ``apiKey``, ``X-Auth-Token`` and ``password`` are
+masked, ``message``, ``usage``, ``company`` and ``tokens_used`` are not (a substring rule
+would mask ``message`` for ``age`` and ``tokens_used`` for ``token``). Replay masks the live
+call the same way before matching, so masked calls still match.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "<masked>"
+
+SECRET_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
+    "x-auth-token", "x-amz-security-token", "x-goog-api-key",
+})
+SECRET_WORDS = frozenset({
+    "password", "passwd", "pwd", "secret", "token", "authorization", "apikey", "credential",
+    "credentials", "passphrase", "signature", "sessionid", "cookie",
+})
+#: two-word secrets, as adjacent words of a key
+SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"),
+                          ("session", "id"), ("client", "secret")})
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def words(key: str) -> list[str]:
+    """``X-Api-Key`` / ``apiKey`` / ``api_key`` -> ``['x', 'api', 'key']`` style word lists."""
+    return [w.lower() for w in _WORDS.findall(key)]
+
+
+def is_secret_key(key) -> bool:
+    if not isinstance(key, str):
+        return False
+    parts = words(key)
+    if any(w in SECRET_WORDS for w in parts):
+        return True
+    return any(pair in SECRET_PAIRS for pair in zip(parts, parts[1:], strict=False))
+
+
+def is_secret_header(name: str) -> bool:
+    return name.lower() in SECRET_HEADERS or is_secret_key(name)
+
+
+def headers(pairs):
+    """[(name, value), ...] with secret values replaced."""
+    return [(k, MASK if is_secret_header(k) else v) for k, v in pairs]
+
+
+def mapping(value):
+    """A JSON-like structure with the values of secret keys replaced, recursively."""
+    if isinstance(value, dict):
+        return {k: (MASK if is_secret_key(k) else mapping(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mapping(v) for v in value]
+    return value
+
+
+def query(query_string: str) -> str:
+    """``a=1&api_key=x`` -> ``a=1&api_key=<masked>`` (order kept, nothing re-encoded)."""
+    if not query_string:
+        return query_string
+    out = []
+    for part in query_string.split("&"):
+        name, eq, _ = part.partition("=")
+        out.append(f"{name}={MASK}" if eq and is_secret_key(name) else part)
+    return "&".join(out)

@@ -1,0 +1,92 @@
+"""Record mode: run each call for real and write what happened to the capture.
+
+A call gets its ``seq`` (start order) when it starts and is written when it ends, with its
+masked request, result or error, duration, thread, task and call site.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+from . import context, events, exceptions, store
+
+
+class Pending:
+    __slots__ = ("seq", "category", "library", "key", "request", "match", "t0", "thread", "task",
+                 "site")
+
+
+class Recorder:
+    mode = "record"
+
+    def __init__(self, writer: store.Writer) -> None:
+        self.writer = writer
+        self._seq = itertools.count(1)
+        self._seq_lock = threading.Lock()
+        self._t0 = time.perf_counter()
+        self.calls = 0
+
+    def reserve(self) -> tuple[int, float]:
+        """A start number and time taken when a call starts but its key is not known yet."""
+        with self._seq_lock:
+            return next(self._seq), time.perf_counter()
+
+    def begin(self, category, library, key, request=None, match=None, *, start=None) -> Pending:
+        p = Pending()
+        p.seq, p.t0 = start if start is not None else self.reserve()
+        p.category, p.library, p.key = category, library, key
+        p.request, p.match = request, match
+        p.thread, p.task, p.site = context.thread_name(), context.task_name(), context.call_site()
+        return p
+
+    def end(self, p: Pending, *, result=None, error: BaseException | None = None,
+            summary: str = "") -> None:
+        t1 = time.perf_counter()
+        record = {
+            "seq": p.seq, "category": p.category, "library": p.library, "key": p.key,
+            "start": round(p.t0 - self._t0, 6), "duration": round(t1 - p.t0, 6),
+            "thread": p.thread, "task": p.task, "site": p.site,
+            "request": store.encode(p.request),
+        }
+        if p.match:
+            record["match"] = p.match
+        if error is not None:
+            record["error"] = exceptions.describe(error)
+            summary = f"{p.key} -> {type(error).__name__}: {error}"
+        else:
+            record["result"] = store.encode(result)
+            summary = summary or p.key
+        self.calls += 1
+        self.writer.write(record)
+        events.emit(p.category, summary)
+
+    def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
+             summarize=None, **_replay_only):
+        """Runs ``live()`` and records its value (``to_record(value)``) or its exception."""
+        p = self.begin(category, library, key, request, match)
+        try:
+            value = live()
+        except BaseException as exc:
+            self.end(p, error=exc)
+            raise
+        recorded = to_record(value) if to_record else value
+        self.end(p, result=recorded, summary=summarize(recorded) if summarize else "")
+        return value
+
+    async def acall(self, category, library, key, live, *, request=None, match=None,
+                    to_record=None, summarize=None, **_replay_only):
+        """``call`` for a coroutine function ``live``."""
+        p = self.begin(category, library, key, request, match)
+        try:
+            value = await live()
+        except BaseException as exc:
+            self.end(p, error=exc)
+            raise
+        recorded = to_record(value) if to_record else value
+        self.end(p, result=recorded, summary=summarize(recorded) if summarize else "")
+        return value
+
+    def finish(self, exit_status: int | None) -> None:
+        self.writer.close({"exit_status": exit_status, "calls": self.calls})

@@ -1,0 +1,181 @@
+"""The capture file (``deps.jsonl``): writing, reading, and the value codec.
+
+One JSON object per line. Line 1 is the header ``{"format": "codetracer-deps", "version": N,
+...}``; every other line with a ``"seq"`` is one call. Lines are written when a call ends, so
+the file is in completion order; ``seq`` is the start order, which replay uses. Loading uses
+``json.loads`` only and rebuilds a fixed set of value types: a capture never runs code.
+
+Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": ...}`` bytes,
+``{"$tuple": [...]}``, ``{"$dict": [[k, v], ...]}`` (non-string keys), ``{"$decimal": "1.5"}``,
+``{"$datetime"|"$date"|"$time": iso}``, ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
+``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$repr": text}`` (not rebuildable).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+
+FORMAT = "codetracer-deps"
+VERSION = 1
+FILE_NAME = "deps.jsonl"
+
+
+class CaptureError(Exception):
+    """A capture file that cannot be used (missing, not a capture, newer format)."""
+
+
+def encode(value):
+    """Python value -> JSON-ready value (see the module docstring for the tags)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else {
+            "$float": repr(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$b64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v) for v in value]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [encode(v) for v in value]}
+    name = type(value).__name__
+    if name == "Decimal":
+        return {"$decimal": str(value)}
+    if name in ("datetime", "date", "time") and hasattr(value, "isoformat"):
+        return {"$" + name: value.isoformat()}
+    if name == "timedelta":
+        return {"$timedelta": value.total_seconds()}
+    if name == "UUID":
+        return {"$uuid": str(value)}
+    return {"$repr": f"<{type(value).__qualname__}>"}
+
+
+def decode(value):
+    """The inverse of :func:`encode`; unknown tags stay as they are."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (tag, inner), = value.items()
+        if tag.startswith("$"):
+            return _decode_tag(tag, inner, value)
+    return {k: decode(v) for k, v in value.items()}
+
+
+def _decode_tag(tag, inner, whole):
+    if tag == "$b64":
+        return base64.b64decode(inner)
+    if tag == "$tuple":
+        return tuple(decode(v) for v in inner)
+    if tag == "$dict":
+        return {_hashable(decode(k)): decode(v) for k, v in inner}
+    if tag == "$set":
+        return {_hashable(decode(v)) for v in inner}
+    if tag == "$float":
+        return float(inner)
+    if tag == "$decimal":
+        import decimal
+
+        return decimal.Decimal(inner)
+    if tag in ("$datetime", "$date", "$time"):
+        import datetime
+
+        return getattr(datetime, tag[1:]).fromisoformat(inner)
+    if tag == "$timedelta":
+        import datetime
+
+        return datetime.timedelta(seconds=inner)
+    if tag == "$uuid":
+        import uuid
+
+        return uuid.UUID(inner)
+    if tag == "$repr":
+        return inner
+    return {k: decode(v) for k, v in whole.items()}
+
+
+def _hashable(value):
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+class Writer:
+    """Appends call records to ``deps.jsonl``, one flushed line each (a crash keeps what was
+    written). Thread-safe; ``close()`` is idempotent."""
+
+    def __init__(self, path: str, header: dict) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._line({"format": FORMAT, "version": VERSION, **header})
+
+    def _line(self, obj: dict) -> None:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            if self._file is not None:
+                self._file.write(text)
+                self._file.flush()
+
+    def write(self, record: dict) -> None:
+        self._line(record)
+
+    def close(self, footer: dict | None = None) -> None:
+        if footer is not None:
+            self._line({"end": True, **footer})
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def resolve(path: str) -> str:
+    """A trace folder or a capture file -> the capture file's path."""
+    if os.path.isdir(path):
+        candidate = os.path.join(path, FILE_NAME)
+        if not os.path.isfile(candidate):
+            raise CaptureError(
+                f"{path} holds no {FILE_NAME}; record it with --deps record (or pass the file)")
+        return candidate
+    if not os.path.isfile(path):
+        raise CaptureError(f"capture {path} does not exist; pass a trace folder or a deps.jsonl")
+    return path
+
+
+def load(path: str) -> tuple[dict, list[dict]]:
+    """Reads a capture: (header, call records sorted by start order)."""
+    path = resolve(path)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except ValueError:
+        header = {}
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CaptureError(f"{path} is not a codetracer dependency capture (no '{FORMAT}' header)")
+    version = header.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CaptureError(
+            f"{path} is capture format version {version}; this recorder reads up to version "
+            f"{VERSION}: upgrade codetracer-python-recorder to replay it")
+    records = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                break  # the last line of a killed recording may be cut short
+            raise CaptureError(f"{path}:{number} is not valid JSON; the capture is damaged") from None
+        if isinstance(obj, dict) and "seq" in obj:
+            records.append(obj)
+    records.sort(key=lambda r: r["seq"])
+    return header, records
