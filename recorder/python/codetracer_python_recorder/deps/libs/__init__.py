@@ -4,4 +4,6 @@
 PATCHES = {
     "http.client": ("http_client", "http"),
     "urllib3.connection": ("http_client", "http"),
+    "redis.client": ("redis_py", "redis"),
+    "redis.asyncio.client": ("redis_py", "redis"),
 }

@@ -1,0 +1,152 @@
+"""redis-py, sync and asyncio: commands (``Redis.execute_command``) and pipelines
+(``Pipeline.execute``, transactions included).
+
+Key: the command and its arguments (``SET user:1 alice``); a pipeline is one call keyed by its
+commands (``PIPELINE GET a | INCR n``). The reply is recorded after redis-py's response
+callbacks, so replay returns exactly what the program saw. Replay opens no connection (redis-py
+connects lazily, inside the patched calls); a miss raises ``redis.exceptions.ConnectionError``.
+``AUTH`` arguments and values of secret-named keys are masked.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import masking, state
+
+CATEGORY = "redis"
+LIBRARY = "redis-py"
+_SECRET_COMMANDS = {"AUTH", "HELLO", "MIGRATE"}
+
+
+def _text(arg) -> str:
+    """An argument as key text; a long one as its head and digest (keys stay short)."""
+    raw = arg if isinstance(arg, bytes) else str(arg).encode()
+    if len(raw) > 100:
+        import hashlib
+
+        head = raw[:24].decode("utf-8", "backslashreplace")
+        return f"{head}...<{len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
+    return raw.decode("utf-8", "backslashreplace") if isinstance(arg, bytes) else str(arg)
+
+
+def _command_key(args) -> str:
+    words = [_text(a) for a in args]
+    if not words:
+        return ""
+    name = words[0].upper()
+    if name in _SECRET_COMMANDS and len(words) > 1:
+        return " ".join([name, *[masking.MASK] * (len(words) - 1)])
+    if name == "CONFIG" and len(words) > 2 and masking.is_secret_key(words[2]):
+        words[3:] = [masking.MASK] * len(words[3:])
+    return " ".join([name, *words[1:]])
+
+
+def _target(client) -> str:
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
+    if kwargs.get("path"):
+        return f"unix:{kwargs['path']}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def _miss_error(client, key):
+    exceptions = sys.modules["redis.exceptions"]
+    return lambda: exceptions.ConnectionError(
+        f"Error 111 connecting to {_target(client)}. Connection refused. "
+        f"(codetracer replay has no recorded {key})")
+
+
+def _summary(key):
+    return lambda reply: f"{key} -> {_short(reply)}"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _pipeline_key(pipe) -> str:
+    kind = "MULTI" if getattr(pipe, "transaction", getattr(pipe, "is_transaction", False)) \
+        else "PIPELINE"
+    return f"{kind} " + " | ".join(_command_key(args) for args, _options in pipe.command_stack)
+
+
+def patch(module) -> None:
+    if module.__name__ == "redis.client":
+        _patch_sync(module)
+    elif module.__name__ == "redis.asyncio.client":
+        _patch_async(module)
+
+
+def _patch_sync(module) -> None:
+    redis_cls, pipeline_cls = module.Redis, module.Pipeline
+    if getattr(redis_cls, "_ct_deps_patched", False):
+        return
+    orig_command, orig_execute = redis_cls.execute_command, pipeline_cls.execute
+
+    def execute_command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return orig_command(self, *args, **options)
+        key = _command_key(args)
+        return engine.call(CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
+                           request={"target": _target(self)}, match={"command": key},
+                           miss_error=_miss_error(self, key), summarize=_summary(key))
+
+    def execute(self, raise_on_error=True):
+        engine = state.engine
+        if engine is None or not self.command_stack:
+            return orig_execute(self, raise_on_error)
+        key = _pipeline_key(self)
+        if engine.mode == "record":
+            return engine.call(CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
+                               request={"target": _target(self)}, match={"command": key},
+                               summarize=_summary(key))
+        try:
+            return engine.call(CATEGORY, LIBRARY, key,
+                               lambda: orig_execute(self, raise_on_error),
+                               match={"command": key}, miss_error=_miss_error(self, key))
+        finally:
+            if self.command_stack:
+                self.reset()
+
+    redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
+    redis_cls._ct_deps_patched = True
+
+
+def _patch_async(module) -> None:
+    redis_cls, pipeline_cls = module.Redis, module.Pipeline
+    if getattr(redis_cls, "_ct_deps_patched", False):
+        return
+    orig_command, orig_execute = redis_cls.execute_command, pipeline_cls.execute
+
+    async def execute_command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return await orig_command(self, *args, **options)
+        key = _command_key(args)
+        return await engine.acall(
+            CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
+            request={"target": _target(self)}, match={"command": key},
+            miss_error=_miss_error(self, key), summarize=_summary(key))
+
+    async def execute(self, raise_on_error=True):
+        engine = state.engine
+        if engine is None or not self.command_stack:
+            return await orig_execute(self, raise_on_error)
+        key = _pipeline_key(self)
+        if engine.mode == "record":
+            return await engine.acall(
+                CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
+                request={"target": _target(self)}, match={"command": key},
+                summarize=_summary(key))
+        try:
+            return await engine.acall(CATEGORY, LIBRARY, key,
+                                      lambda: orig_execute(self, raise_on_error),
+                                      match={"command": key}, miss_error=_miss_error(self, key))
+        finally:
+            if self.command_stack:
+                await self.reset()
+
+    redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
+    redis_cls._ct_deps_patched = True
