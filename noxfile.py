@@ -149,6 +149,7 @@ def build_appimage(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Smoke-test an artifact: ``nox -s smoke -- PATH [--python 3.12]`` (default dist/*.AppImage)."""
     args = session.posargs or _artifacts("dist/*.AppImage")
+    session.install(".")  # smoke.checks opens trace.ct with ct's reader (needs zstandard)
     session.run("python", "-m", "smoke", *args)
 
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
+
+try:
+    from ct import ctfs
+except ImportError:  # run from a checkout without `pip install .`: the repository's reader
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from ct import ctfs
+
+#: functions of examples/python_script.py every recording must show
+FUNCTIONS = ("main", "fib", "deposit", "withdraw")
 
 
 class CheckFailed(AssertionError):
@@ -21,10 +31,63 @@ def _load(path: Path):
 
 
 def check_trace_folder(trace_dir: Path, script: Path, args: list[str]) -> dict:
+    """A recording of ``script`` that CodeTracer opens; returns the recorder's metadata.
+
+    The layout follows the recorder's ``format``: ``ctfs`` requires a ``trace.ct`` that opens
+    with ct's reader; ``json`` (or no ``format``, a recorder from before trace.ct) the
+    runtime_tracing ``trace.json`` folder."""
+    meta = _load(trace_dir / "trace_metadata.json")
+    if not isinstance(meta, dict):
+        raise CheckFailed("trace_metadata.json is not an object")
+    fmt = meta.get("format")
+    if fmt == "ctfs":
+        return check_ctfs_folder(trace_dir, script, args, meta)
+    if fmt not in (None, "json"):
+        raise CheckFailed(f"trace_metadata.json: unknown format {fmt!r}")
+    return check_json_folder(trace_dir, script, args, meta)
+
+
+def _check_args(recorded: list, args: list[str], where: str) -> None:
+    if recorded != args and recorded[-len(args):] != args:
+        raise CheckFailed(f"{where} args {recorded!r} != {args!r}")
+
+
+def check_ctfs_folder(trace_dir: Path, script: Path, args: list[str], meta: dict) -> dict:
+    """``trace.ct`` opens as CodeTracer opens it, with steps, the script and its functions."""
+    path = trace_dir / "trace.ct"
+    if not path.is_file():
+        raise CheckFailed(f"the recorder says format ctfs but {trace_dir} has no trace.ct "
+                          f"({sorted(p.name for p in trace_dir.iterdir())})")
+    try:
+        with ctfs.open_trace(path) as trace:
+            found = trace.meta
+            steps, calls = trace.steps(), trace.calls()
+            functions = set(trace.function_calls())
+    except ctfs.CtfsError as exc:
+        raise CheckFailed(f"trace.ct would not open in CodeTracer: {exc}") from exc
+    if not steps:
+        raise CheckFailed(f"trace.ct has {steps} steps")
+    if not calls:
+        raise CheckFailed(f"trace.ct has {calls} calls")
+    if not str(found.program).endswith(script.name):
+        raise CheckFailed(f"meta.dat program {found.program!r} is not {script.name}")
+    _check_args(found.args, args, "meta.dat")
+    if not any(str(p).endswith(script.name) for p in found.paths):
+        raise CheckFailed(f"meta.dat paths do not list {script.name}: {found.paths!r:.200}")
+    _check_functions(functions)
+    return meta
+
+
+def _check_functions(functions: set[str]) -> None:
+    for name in FUNCTIONS:
+        if not any(f == name or f.endswith("." + name) for f in functions):
+            raise CheckFailed(f"function {name} not recorded (have {sorted(functions)[:20]})")
+
+
+def check_json_folder(trace_dir: Path, script: Path, args: list[str], meta: dict) -> dict:
     """A valid runtime_tracing folder for ``script``; returns the metadata."""
     events = _load(trace_dir / "trace.json")
     paths = _load(trace_dir / "trace_paths.json")
-    meta = _load(trace_dir / "trace_metadata.json")
     if not isinstance(events, list) or not events:
         raise CheckFailed("trace.json is not a non-empty array")
     kinds: Counter[str] = Counter()
@@ -37,17 +100,13 @@ def check_trace_folder(trace_dir: Path, script: Path, args: list[str]) -> dict:
             raise CheckFailed(f"trace.json has no {needed} event ({dict(kinds)})")
     if kinds["Call"] != kinds["Return"]:
         raise CheckFailed(f"unbalanced: {kinds['Call']} Call vs {kinds['Return']} Return")
-    functions = {e["Function"]["name"] for e in events if "Function" in e}
-    for name in ("main", "fib", "deposit", "withdraw"):
-        if not any(f == name or f.endswith("." + name) for f in functions):
-            raise CheckFailed(f"function {name} not recorded (have {sorted(functions)[:20]})")
+    _check_functions({e["Function"]["name"] for e in events if "Function" in e})
     if not isinstance(paths, list) or not any(str(p).endswith(script.name) for p in paths):
         raise CheckFailed(f"trace_paths.json does not list {script.name}: {paths!r:.200}")
     for key in ("workdir", "program", "args"):
         if key not in meta:
             raise CheckFailed(f"trace_metadata.json lacks {key}")
-    if meta["args"] != args and meta["args"][-len(args):] != args:
-        raise CheckFailed(f"metadata args {meta['args']!r} != {args!r}")
+    _check_args(meta["args"], args, "metadata")
     return meta
 
 

@@ -8,10 +8,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ct import importer, paths
+from ct import ctfs, importer, paths, summary
 from ct.errors import TARGET, CtError
 from ct.index import Index, move_aside, salvage_trace_dirs
-from ct.summary import summarize
 
 
 def _local_time(iso: str | None) -> str:
@@ -76,17 +75,22 @@ def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
     trace_dir = Path(row["trace_dir"])
     present = trace_dir.is_dir()
     meta = importer.read_metadata(trace_dir) or {}
-    try:
-        trace_paths = importer.read_json(trace_dir / importer.PATHS) if present else []
-    except (OSError, ValueError):
-        trace_paths = []
-    summary = summarize(trace_dir) if present else None
+    container = _container_info(trace_dir) if present else None
+    if container and "paths" in container:
+        trace_paths = container["paths"]
+    else:
+        try:
+            trace_paths = importer.read_json(trace_dir / importer.PATHS) if present else []
+        except (OSError, ValueError):
+            trace_paths = []
     info = {
         **row,
         "present": present,
-        "top_functions": summary.top_functions(trace_paths, top) if summary else [],
+        "top_functions": summary.top_functions(trace_dir, trace_paths, top) if present else [],
         "metadata": meta,
     }
+    if container is not None:
+        info["container"] = container
     if as_json:
         json.dump(info, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -105,6 +109,9 @@ def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
         ("size", _size(row.get("size_bytes"))),
         ("trace folder", str(trace_dir) + ("" if present else "  (MISSING)")),
     ]
+    if container is not None:
+        lines.append(("format", "CTFS trace.ct, opens in CodeTracer" if container["opens"]
+                      else f"CTFS trace.ct, will NOT open in CodeTracer: {container['problem']}"))
     if row.get("partial"):
         lines.append(("partial", str(meta.get("partial_reason") or "yes")))
     if (trace_dir / "diff_index.json").is_file():
@@ -122,6 +129,20 @@ def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
             where = f"{fn['path']}:{fn['line']}" if fn.get("path") else ""
             print(f"  {fn['calls']:>8}  {fn['name']}  {where}".rstrip())
     return 0
+
+
+def _container_info(trace_dir: Path) -> dict | None:
+    """What ``ct show`` says about a folder's ``trace.ct`` (None for a JSON trace): whether
+    CodeTracer opens it, else why not; its recording id and source paths. Header and meta.dat
+    only, so it costs the same on any trace size."""
+    if summary.layout(trace_dir) != "ctfs":
+        return None
+    try:
+        with ctfs.open_trace(trace_dir) as trace:
+            return {"opens": True, "route": trace.route,
+                    "recording_id": trace.meta.recording_id, "paths": trace.meta.paths}
+    except ctfs.CtfsError as exc:
+        return {"opens": False, "problem": str(exc)}
 
 
 def import_folders(folders: list[Path], quiet: bool = False) -> int:
@@ -154,10 +175,10 @@ def cmd_index(import_dirs: list[str], rebuild: bool) -> int:
         tdir = paths.traces_dir()
         if tdir.is_dir():
             for child in sorted(tdir.iterdir()):
-                if (child / importer.METADATA).is_file():
+                if importer.is_trace_folder(child):
                     folders[str(child.absolute())] = child
         for k in known:
-            if Path(k, importer.METADATA).is_file():
+            if importer.is_trace_folder(Path(k)):
                 folders.setdefault(k, Path(k))
         with Index(db):
             pass  # creates a fresh, current-schema index even when there is nothing to import

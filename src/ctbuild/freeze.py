@@ -28,6 +28,9 @@ def pyinstaller_command(out: Path, work: Path) -> list[str]:
         "--distpath", str(out), "--workpath", str(work / "work"), "--specpath", str(work),
         "--paths", str(config.ROOT / "src"),
         "--collect-submodules", "ct",
+        # ct.ctfs reads trace.ct chunks with zstandard; CPython loads its C backend
+        "--hidden-import", "zstandard.backend_c",
+        "--exclude-module", "zstandard.backend_cffi",
         # the recorder is never frozen in: it runs in the user's interpreter
         "--exclude-module", config.RECORDER_DIST_NAME,
         "--exclude-module", "ctbuild",
