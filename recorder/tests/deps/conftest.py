@@ -226,12 +226,17 @@ class PostgresServer:
 
 
 @pytest.fixture
-def pg_server(tmp_path_factory):
+def pg_server():
     bindir = _pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
     pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install psycopg[binary])")
-    base = tmp_path_factory.mktemp("pgbase")
-    server = PostgresServer(base, bindir)
-    yield server
-    server.stop()
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="ct-deps-pg-"))  # pytest's tmp is private to root
+    try:
+        server = PostgresServer(base, bindir)
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -7,7 +7,7 @@ the file is in completion order; ``seq`` is the start order, which replay uses. 
 
 Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": ...}`` bytes,
 ``{"$tuple": [...]}``, ``{"$dict": [[k, v], ...]}`` (non-string keys), ``{"$decimal": "1.5"}``,
-``{"$datetime"|"$date"|"$time": iso}``, ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
+``{"$datetime"|"$date"|"$time": iso}`` (``[iso, zone name]`` for a ZoneInfo), ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
 ``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$repr": text}`` (not rebuildable).
 """
 
@@ -50,7 +50,8 @@ def encode(value):
     if name == "Decimal":
         return {"$decimal": str(value)}
     if name in ("datetime", "date", "time") and hasattr(value, "isoformat"):
-        return {"$" + name: value.isoformat()}
+        zone = getattr(getattr(value, "tzinfo", None), "key", None)  # a ZoneInfo keeps its name
+        return {"$" + name: [value.isoformat(), zone] if zone else value.isoformat()}
     if name == "timedelta":
         return {"$timedelta": value.total_seconds()}
     if name == "UUID":
@@ -89,6 +90,12 @@ def _decode_tag(tag, inner, whole):
     if tag in ("$datetime", "$date", "$time"):
         import datetime
 
+        if isinstance(inner, list):
+            import zoneinfo
+
+            iso, zone = inner
+            return getattr(datetime, tag[1:]).fromisoformat(iso).replace(
+                tzinfo=zoneinfo.ZoneInfo(zone))
         return getattr(datetime, tag[1:]).fromisoformat(inner)
     if tag == "$timedelta":
         import datetime

@@ -6,4 +6,5 @@ PATCHES = {
     "urllib3.connection": ("http_client", "http"),
     "redis.client": ("redis_py", "redis"),
     "redis.asyncio.client": ("redis_py", "redis"),
+    "psycopg": ("psycopg", "sql"),
 }

@@ -1,0 +1,430 @@
+"""psycopg 3, sync and async: ``connect``, ``execute``, ``executemany`` and what the cursor
+fetches afterwards.
+
+Record: after a real ``execute`` the result rows are read once as tuples (then the cursor is
+scrolled back, so the program fetches them as usual); column names and type OIDs, rowcount
+and status message are kept. Replay: ``connect`` returns a stand-in connection that opens no
+socket; its cursors answer ``execute`` from the capture and fetch from the recorded rows
+(tuple, dict and namedtuple row factories). Key: ``SQL <query text> <params>``; connections
+are keyed ``CONNECT host=... port=... dbname=... user=...`` (the password never recorded).
+A miss raises ``psycopg.OperationalError``. Server-side (named) cursors, COPY and pipelines
+are not captured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+from .. import masking, state, store
+from ..replay import Miss
+
+CATEGORY = "sql"
+LIBRARY = "psycopg"
+
+
+def _query_text(query) -> str:
+    if isinstance(query, bytes):
+        query = query.decode("utf-8", "backslashreplace")
+    elif not isinstance(query, str):
+        try:  # psycopg.sql.Composable; no connection, so record and replay spell it alike
+            query = query.as_string(None)
+        except Exception:  # noqa: BLE001
+            query = str(query)
+    return re.sub(r"\s+", " ", query).strip()
+
+
+def _params_text(params) -> str:
+    if params is None:
+        return ""
+    if isinstance(params, dict):
+        params = masking.mapping(params)
+    return json.dumps(store.encode(params), sort_keys=True, ensure_ascii=False)
+
+
+def _key(query, params) -> str:
+    text = _params_text(params)
+    return f"SQL {_query_text(query)}" + (f" {text}" if text else "")
+
+
+def _many_key(query, params_seq) -> tuple[str, list]:
+    params_list = list(params_seq)
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(_params_text(p) for p in params_list).encode()).hexdigest()
+    return (f"SQL MANY {_query_text(query)} <{len(params_list)} rows "
+            f"sha256:{digest[:16]}>", params_list)
+
+
+_CONNECT_OPTIONS = {"autocommit", "prepare_threshold", "context", "row_factory",
+                    "cursor_factory"}
+
+
+def _connect_key(conninfo, kwargs) -> str:
+    conninfo_mod = sys.modules["psycopg.conninfo"]
+    kwargs = {k: v for k, v in kwargs.items() if k not in _CONNECT_OPTIONS}
+    try:
+        params = conninfo_mod.conninfo_to_dict(conninfo_mod.make_conninfo(conninfo, **kwargs))
+    except Exception:  # noqa: BLE001 - a bad conninfo fails for real in the original call
+        params = {}
+    shown = [f"{k}={params[k]}" for k in ("host", "port", "dbname", "user") if params.get(k)]
+    return "CONNECT " + " ".join(shown)
+
+
+def _miss_error(key):
+    errors = sys.modules["psycopg"]
+    return errors.OperationalError(
+        f"connection failed: Connection refused (codetracer replay has no recorded {key})")
+
+
+def _result_of(cur) -> dict:
+    """What the program can read from a cursor after execute, rows as tuples."""
+    result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None}
+    desc = cur.description
+    if desc is not None:
+        result["columns"] = [[c.name, c.type_code] for c in desc]
+        rows_mod = sys.modules["psycopg.rows"]
+        factory = cur.row_factory
+        try:
+            cur.row_factory = rows_mod.tuple_row
+            result["rows"] = [list(r) for r in cur.fetchall()]
+            cur.scroll(0, "absolute")
+        finally:
+            cur.row_factory = factory
+    return result
+
+
+def _summary(key, result) -> str:
+    rows = result.get("rows")
+    return f"{key} -> {result.get('status')}" + (f" ({len(rows)} rows)" if rows is not None else "")
+
+
+def patch(module) -> None:
+    if getattr(module.Cursor, "_ct_deps_patched", False):
+        return
+    _patch_sync(module)
+    _patch_async(module)
+    module.Cursor._ct_deps_patched = True
+
+
+def _patch_sync(psycopg) -> None:
+    conn_cls, cur_cls = psycopg.Connection, psycopg.Cursor
+    orig_connect = conn_cls.__dict__["connect"].__func__
+    orig_execute, orig_many = cur_cls.execute, cur_cls.executemany
+
+    def connect(cls, conninfo="", **kwargs):
+        engine = state.engine
+        if engine is None:
+            return orig_connect(cls, conninfo, **kwargs)
+        key = _connect_key(conninfo, kwargs)
+        if engine.mode == "record":
+            return engine.call(CATEGORY, LIBRARY, key, lambda: orig_connect(cls, conninfo, **kwargs),
+                               to_record=lambda conn: None, summarize=lambda _: f"{key} -> ok")
+        _replay_answer(engine, key)
+        return ReplayConnection(kwargs.get("row_factory"), kwargs.get("autocommit", False))
+
+    def execute(self, query, params=None, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return orig_execute(self, query, params, **kwargs)
+        key = _key(query, params)
+        p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
+        try:
+            orig_execute(self, query, params, **kwargs)
+            result = _result_of(self)
+        except BaseException as exc:
+            engine.end(p, error=exc)
+            raise
+        engine.end(p, result=result, summary=_summary(key, result))
+        return self
+
+    def executemany(self, query, params_seq, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return orig_many(self, query, params_seq, **kwargs)
+        key, params_list = _many_key(query, params_seq)
+        return engine.call(CATEGORY, LIBRARY, key,
+                           lambda: orig_many(self, query, params_list, **kwargs),
+                           to_record=lambda _: {"rowcount": self.rowcount},
+                           summarize=lambda r: f"{key} -> {r['rowcount']} rows")
+
+    conn_cls.connect = classmethod(connect)
+    cur_cls.execute, cur_cls.executemany = execute, executemany
+    if getattr(psycopg, "connect", None) is not None:  # ``connect = Connection.connect``
+        psycopg.connect = conn_cls.connect
+
+
+def _patch_async(psycopg) -> None:
+    conn_cls, cur_cls = psycopg.AsyncConnection, psycopg.AsyncCursor
+    orig_connect = conn_cls.__dict__["connect"].__func__
+    orig_execute, orig_many = cur_cls.execute, cur_cls.executemany
+
+    async def connect(cls, conninfo="", **kwargs):
+        engine = state.engine
+        if engine is None:
+            return await orig_connect(cls, conninfo, **kwargs)
+        key = _connect_key(conninfo, kwargs)
+        if engine.mode == "record":
+            return await engine.acall(
+                CATEGORY, LIBRARY, key, lambda: orig_connect(cls, conninfo, **kwargs),
+                to_record=lambda conn: None, summarize=lambda _: f"{key} -> ok")
+        _replay_answer(engine, key)
+        return AsyncReplayConnection(kwargs.get("row_factory"), kwargs.get("autocommit", False))
+
+    async def execute(self, query, params=None, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return await orig_execute(self, query, params, **kwargs)
+        key = _key(query, params)
+        p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
+        try:
+            await orig_execute(self, query, params, **kwargs)
+            result = await _aresult_of(self)
+        except BaseException as exc:
+            engine.end(p, error=exc)
+            raise
+        engine.end(p, result=result, summary=_summary(key, result))
+        return self
+
+    async def executemany(self, query, params_seq, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return await orig_many(self, query, params_seq, **kwargs)
+        key, params_list = _many_key(query, params_seq)
+        return await engine.acall(CATEGORY, LIBRARY, key,
+                                  lambda: orig_many(self, query, params_list, **kwargs),
+                                  to_record=lambda _: {"rowcount": self.rowcount},
+                                  summarize=lambda r: f"{key} -> {r['rowcount']} rows")
+
+    conn_cls.connect = classmethod(connect)
+    cur_cls.execute, cur_cls.executemany = execute, executemany
+
+
+async def _aresult_of(cur) -> dict:
+    result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None}
+    desc = cur.description
+    if desc is not None:
+        result["columns"] = [[c.name, c.type_code] for c in desc]
+        factory = cur.row_factory
+        try:
+            cur.row_factory = sys.modules["psycopg.rows"].tuple_row
+            result["rows"] = [list(r) for r in await cur.fetchall()]
+            await cur.scroll(0, "absolute")
+        finally:
+            cur.row_factory = factory
+    return result
+
+
+def _replay_answer(engine, key):
+    """The recorded value for ``key``; a miss raises psycopg's OperationalError."""
+    try:
+        record = engine.answer(CATEGORY, key, {"sql": key})
+    except Miss:
+        raise _miss_error(key) from None
+    if record is None:  # --deps-miss live needs a real connection, which replay never opens
+        raise _miss_error(key)
+    return engine.result(record)
+
+
+# --- replay stand-ins ---------------------------------------------------------------------
+
+class Column:
+    """What ``cursor.description`` items offer: ``name`` and ``type_code``."""
+
+    def __init__(self, name: str, type_code: int) -> None:
+        self.name, self.type_code = name, type_code
+
+    def __getitem__(self, i):
+        return (self.name, self.type_code, None, None, None, None, None)[i]
+
+    def __repr__(self) -> str:
+        return f"<Column {self.name!r}, type: {self.type_code}>"
+
+
+class ReplayCursor:
+    """A cursor whose results come from the capture."""
+
+    def __init__(self, connection, row_factory=None) -> None:
+        self.connection = connection
+        self.row_factory = row_factory or connection.row_factory
+        self._rows: list = []
+        self._pos = 0
+        self.description = None
+        self.rowcount = -1
+        self.statusmessage = None
+        self.closed = False
+
+    def _load(self, result: dict) -> None:
+        columns = result.get("columns")
+        self.description = [Column(n, t) for n, t in columns] if columns is not None else None
+        self.rowcount = result.get("rowcount", -1)
+        self.statusmessage = result.get("status")
+        rows = [tuple(r) for r in result.get("rows") or []]
+        self._rows = [self._make(r) for r in rows] if columns is not None else []
+        self._pos = 0
+
+    def _make(self, values: tuple):
+        factory = self.row_factory
+        name = getattr(factory, "__name__", "")
+        names = [c.name for c in self.description or []]
+        if factory is None or name == "tuple_row":
+            return values
+        if name == "dict_row":
+            return dict(zip(names, values, strict=False))
+        if name == "namedtuple_row":
+            import collections
+
+            return collections.namedtuple("Row", names, rename=True)(*values)
+        return factory(self)(values)
+
+    def execute(self, query, params=None, **kwargs):
+        key = _key(query, params)
+        self._load(_replay_answer(state.engine, key))
+        return self
+
+    def executemany(self, query, params_seq, **kwargs):
+        key, _ = _many_key(query, params_seq)
+        self._load({"rowcount": _replay_answer(state.engine, key)["rowcount"], "columns": None})
+
+    def fetchone(self):
+        if self._pos >= len(self._rows):
+            return None
+        self._pos += 1
+        return self._rows[self._pos - 1]
+
+    def fetchmany(self, size: int = 0):
+        size = size or 1
+        out = self._rows[self._pos:self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def fetchall(self):
+        out = self._rows[self._pos:]
+        self._pos = len(self._rows)
+        return out
+
+    def scroll(self, value: int, mode: str = "relative") -> None:
+        self._pos = value if mode == "absolute" else self._pos + value
+
+    def __iter__(self):
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+
+class ReplayConnection:
+    """Stands in for ``psycopg.Connection`` during replay: no socket, answers from capture."""
+
+    def __init__(self, row_factory=None, autocommit=False) -> None:
+        self.row_factory = row_factory
+        self.autocommit = autocommit
+        self.closed = False
+
+    def cursor(self, *args, row_factory=None, **kwargs):
+        return ReplayCursor(self, row_factory)
+
+    def execute(self, query, params=None, **kwargs):
+        return self.cursor().execute(query, params, **kwargs)
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def transaction(self, *args, **kwargs):
+        return _Transaction()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncReplayCursor(ReplayCursor):
+    async def execute(self, query, params=None, **kwargs):
+        return ReplayCursor.execute(self, query, params, **kwargs)
+
+    async def executemany(self, query, params_seq, **kwargs):
+        ReplayCursor.executemany(self, query, params_seq, **kwargs)
+
+    async def fetchone(self):
+        return ReplayCursor.fetchone(self)
+
+    async def fetchmany(self, size: int = 0):
+        return ReplayCursor.fetchmany(self, size)
+
+    async def fetchall(self):
+        return ReplayCursor.fetchall(self)
+
+    async def scroll(self, value: int, mode: str = "relative") -> None:
+        ReplayCursor.scroll(self, value, mode)
+
+    def __aiter__(self):
+        return self._aiter()
+
+    async def _aiter(self):
+        while (row := ReplayCursor.fetchone(self)) is not None:
+            yield row
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.closed = True
+
+
+class AsyncReplayConnection(ReplayConnection):
+    def cursor(self, *args, row_factory=None, **kwargs):
+        return AsyncReplayCursor(self, row_factory)
+
+    async def execute(self, query, params=None, **kwargs):
+        return await self.cursor().execute(query, params, **kwargs)
+
+    async def commit(self) -> None:
+        pass
+
+    async def rollback(self) -> None:
+        pass
+
+    async def set_autocommit(self, value: bool) -> None:
+        self.autocommit = value
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.closed = True

@@ -1,0 +1,92 @@
+"""psycopg 3 capture and replay (sync and async) against a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import load_capture, needs_recorder, run_recorder
+
+pytestmark = needs_recorder
+
+PROGRAM = textwrap.dedent('''
+    import asyncio, sys
+    import psycopg
+    from psycopg.rows import dict_row
+
+    dsn = sys.argv[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS item")
+        conn.execute("CREATE TABLE item (id serial PRIMARY KEY, name text, price numeric,"
+                     " data bytea, seen timestamptz DEFAULT '2026-01-02T03:04:05Z')")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO item (name, price, data) VALUES (%s, %s, %s)",
+                            [("apple", "1.50", b"\\x00\\xff"), ("pear", "2.25", None)])
+            print("inserted", cur.rowcount)
+            cur.execute("SELECT id, name, price, data, seen FROM item ORDER BY id")
+            print([d.name for d in cur.description])
+            print(cur.fetchone())
+            print(cur.fetchall())
+        cur = conn.cursor(row_factory=dict_row)
+        print(cur.execute("SELECT name FROM item WHERE price > %(p)s", {"p": 2}).fetchall())
+        try:
+            conn.execute("SELECT * FROM missing_table")
+        except psycopg.errors.UndefinedTable as e:
+            print("error:", type(e).__name__, str(e).splitlines()[0])
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(dsn) as aconn:
+            async with aconn.cursor() as cur:
+                await cur.execute("SELECT count(*) FROM item")
+                print("async", await cur.fetchone())
+
+    asyncio.run(main())
+''')
+
+
+@pytest.fixture
+def program(tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text(PROGRAM, encoding="utf-8")
+    return path
+
+
+def test_replay_with_server_stopped(tmp_path, pg_server, program):
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(program),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "error: UndefinedTable" in rec.stdout and "async (2,)" in rec.stdout
+    assert "Decimal('1.50')" in rec.stdout and "b'\\x00\\xff'" in rec.stdout
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(program), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert keys[0] == f"CONNECT host=127.0.0.1 port={pg_server.port} dbname=postgres user=postgres"
+    assert 'SQL SELECT name FROM item WHERE price > %(p)s {"p": 2}' in keys
+
+
+def test_changed_query_misses_with_operational_error(tmp_path, pg_server, program):
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(program),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    pg_server.stop()
+    changed = tmp_path / "changed.py"
+    changed.write_text(PROGRAM.replace('{"p": 2}', '{"p": 1}').replace(
+        'cur = conn.cursor(row_factory=dict_row)',
+        'cur = conn.cursor(row_factory=dict_row)\n    try:\n'
+        '        cur.execute("SELECT name FROM item WHERE price > %(p)s", {"p": 1})\n'
+        '    except psycopg.OperationalError as e:\n'
+        '        print("miss:", type(e).__name__)\n'
+        '        raise SystemExit(4)'), encoding="utf-8")
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(changed), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 4, rep.stderr
+    assert "miss: OperationalError" in rep.stdout
+    miss = [line for line in rep.stderr.splitlines() if "replay miss" in line]
+    assert len(miss) == 1
+    assert 'sql SQL SELECT name FROM item WHERE price > %(p)s {"p": 1}' in miss[0]
+    assert 'closest recorded: SQL SELECT name FROM item WHERE price > %(p)s {"p": 2}' in miss[0]
+    assert "not used in this replay" in rep.stderr
