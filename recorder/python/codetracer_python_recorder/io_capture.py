@@ -15,6 +15,11 @@ from . import _native
 
 
 class _StreamProxy:
+    """Forwards everything to ``_ct_stream``. ``_ct_kind`` is the stream's name while
+    recording and ``None`` once detached: a daemon thread may keep a proxy and write through it
+    until the interpreter is gone, long after the trace was closed, so a detached proxy only
+    forwards and never calls into the native module again."""
+
     __slots__ = ("_ct_stream", "_ct_kind")
 
     def __init__(self, stream, kind: str) -> None:
@@ -22,7 +27,15 @@ class _StreamProxy:
         object.__setattr__(self, "_ct_kind", kind)
 
     def __getattr__(self, name):
-        return getattr(self._ct_stream, name)
+        # Reached only for names the proxy lacks. At interpreter exit the garbage collector may
+        # have cleared the slots already; asking for ``self._ct_stream`` here would come back
+        # to ``__getattr__`` until RecursionError. Then the proxy is simply closed.
+        if name in ("_ct_stream", "_ct_kind"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "_ct_stream"), name)
+
+    def _ct_detach(self) -> None:
+        object.__setattr__(self, "_ct_kind", None)
 
     def __setattr__(self, name, value) -> None:
         setattr(self._ct_stream, name, value)
@@ -43,8 +56,9 @@ class OutputProxy(_StreamProxy):
 
     def write(self, text):
         written = self._ct_stream.write(text)
-        if isinstance(text, str) and text:
-            _native.record_io(self._ct_kind, text)
+        kind = self._ct_kind
+        if kind is not None and isinstance(text, str) and text:
+            _native.record_io(kind, text)
         return written
 
     def writelines(self, lines) -> None:
@@ -56,7 +70,7 @@ class InputProxy(_StreamProxy):
     __slots__ = ()
 
     def _seen(self, text):
-        if isinstance(text, str) and text:
+        if self._ct_kind is not None and isinstance(text, str) and text:
             _native.record_io("stdin", text)
         return text
 
@@ -87,18 +101,26 @@ class IOCapture:
 
     def __init__(self) -> None:
         self._saved: tuple | None = None
+        self._proxies: list[_StreamProxy] = []
 
     def install(self) -> None:
         self._saved = (sys.stdout, sys.stderr, sys.stdin)
         if sys.stdout is not None:
             sys.stdout = OutputProxy(sys.stdout, "stdout")
+            self._proxies.append(sys.stdout)
         if sys.stderr is not None:
             sys.stderr = OutputProxy(sys.stderr, "stderr")
+            self._proxies.append(sys.stderr)
         if sys.stdin is not None:
             sys.stdin = InputProxy(sys.stdin, "stdin")
+            self._proxies.append(sys.stdin)
 
     def uninstall(self) -> None:
-        """Restores the real streams, unless the program replaced them itself."""
+        """Restores the real streams, unless the program replaced them itself, and detaches
+        every proxy (threads that still hold one write straight through)."""
+        for proxy in self._proxies:
+            proxy._ct_detach()
+        self._proxies = []
         if self._saved is None:
             return
         for name, original in zip(("stdout", "stderr", "stdin"), self._saved, strict=True):
