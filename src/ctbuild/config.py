@@ -78,6 +78,10 @@ PINS = {
     "rich": "rich>=13",
     "pytest": "pytest>=8",
     "pyyaml": "pyyaml>=6",  # tests/build/test_workflows.py reads the workflows
+    # service clients whose calls recorder/tests/deps records and replays
+    "redis": "redis>=5",
+    "psycopg": "psycopg[binary]>=3.1",
+    "httpx": "httpx>=0.27",
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)

@@ -7,4 +7,5 @@ PATCHES = {
     "redis.client": ("redis_py", "redis"),
     "redis.asyncio.client": ("redis_py", "redis"),
     "psycopg": ("psycopg", "sql"),
+    "httpx": ("httpx", "http"),
 }
