@@ -124,10 +124,12 @@ def cmd_show(ref: str, as_json: bool, top: int = 10) -> int:
     for k, v in lines:
         print(f"{k.ljust(width)}  {v}")
     if info["top_functions"]:
-        print("\ntop functions by calls:")
+        sampled = any(fn.get("estimated") for fn in info["top_functions"])
+        print("\ntop functions by calls" + (" (estimated from a sample):" if sampled else ":"))
         for fn in info["top_functions"]:
             where = f"{fn['path']}:{fn['line']}" if fn.get("path") else ""
-            print(f"  {fn['calls']:>8}  {fn['name']}  {where}".rstrip())
+            calls = f"~{fn['calls']}" if fn.get("estimated") else str(fn["calls"])
+            print(f"  {calls:>8}  {fn['name']}  {where}".rstrip())
     return 0
 
 

@@ -2,7 +2,8 @@
 
 * ``trace.ct`` (CTFS): counts come from the container's streams (``ct.ctfs``), which decode
   only what they must: the last chunk for step and call counts, the calls stream for the
-  function ranking (one varint per call).
+  function ranking (one varint per call; past ``SAMPLE_CHUNKS`` chunks, an even sample scaled
+  to the whole, marked ``estimated``).
 * ``trace.json``: the recorder writes one compact event per line, so a large file is scanned
   in big blocks with byte searches (``Call`` function ids by regex, ``Function`` lines decoded);
   a file laid out otherwise falls back to a line-by-line scan, small files to ``json.load``.
@@ -21,6 +22,8 @@ from pathlib import Path
 from ct import ctfs
 
 SMALL_TRACE_BYTES = 8 * 1024 * 1024
+#: calls.dat chunks (256 calls each) ranked at most; a longer stream is sampled evenly
+SAMPLE_CHUNKS = 2000
 BLOCK_BYTES = 32 * 1024 * 1024
 CACHE = "ct_summary.json"
 METADATA = "trace_metadata.json"
@@ -50,6 +53,7 @@ class Summary:
         self.functions: list[dict] = []  # id -> {"name", "path_id", "line"}
         self.calls: Counter[int] = Counter()
         self.counts: Counter[str] = Counter()  # event kind -> number
+        self.estimated = False  # call counts scaled up from a sample of the calls stream
 
     def add(self, event: dict) -> None:
         kind = next(iter(event), "")
@@ -67,6 +71,8 @@ class Summary:
             path = paths[pid] if isinstance(pid, int) and 0 <= pid < len(paths) else None
             out.append({"name": fn.get("name", f"#{fid}"), "path": path, "line": fn.get("line"),
                         "calls": n})
+            if self.estimated:
+                out[-1]["estimated"] = True
         return out
 
     def stats(self) -> dict:
@@ -179,7 +185,8 @@ def summarize_ctfs(path: Path) -> Summary:
     """Summarise a ``trace.ct``: names from funcs.dat, counts from the streams."""
     summary = Summary()
     with ctfs.open_trace(path) as trace:
-        ranked = trace.function_calls()
+        ranked = trace.function_calls(max_chunks=SAMPLE_CHUNKS)
+        summary.estimated = trace.sampled
         summary.functions = [{"name": name} for name in ranked]
         summary.calls = Counter({i: n for i, n in enumerate(ranked.values())})
         summary.counts.update({"Step": trace.steps() or 0, "Call": trace.calls() or 0})

@@ -220,3 +220,15 @@ def test_folder_without_a_single_container(tmp_path):
     assert ctfs.find_container(tmp_path) is None  # ambiguous, as CodeTracer finds it
     with pytest.raises(ctfs.CtfsError, match="no trace.ct"):
         ctfs.open_trace(tmp_path)
+
+
+def test_function_ranking_samples_long_call_streams(tmp_path):
+    calls = [0] * (256 * 30) + [1] * (256 * 10)  # 40 chunks: 3/4 of calls go to "a"
+    write(tmp_path, cb.split_trace(calls=calls, funcs=["a", "b"]))
+    with ctfs.open_trace(tmp_path) as t:
+        assert t.function_calls() == {"a": 256 * 30, "b": 256 * 10} and not t.sampled
+        sample = t.function_calls(max_chunks=8)
+        assert t.sampled
+        assert sum(sample.values()) == pytest.approx(len(calls), abs=2)
+        assert sample["a"] == pytest.approx(256 * 30, rel=0.2)
+        assert sample.most_common(1)[0][0] == "a"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import ctfs_builder as cb
@@ -165,7 +166,50 @@ def test_ct_record_writes_a_trace_ct_that_opens(ct_env, tmp_path, recorder_py):
     assert any(f["name"] == "f" and f["calls"] == 5 for f in info["top_functions"])
     if Path("/work/shared/tools/ctfs_read.py").is_file():  # the independent reader agrees
         doc = json.loads(subprocess.run(
-            ["python3", "/work/shared/tools/ctfs_read.py", str(out / "trace.ct"), "--json"],
+            [sys.executable, "/work/shared/tools/ctfs_read.py", str(out / "trace.ct"), "--json"],
             capture_output=True, text=True, check=True).stdout)
         assert doc["db_backend"]["opens"] is True
         assert len(doc["split_streams"]["steps"]["records"]) == steps
+
+
+def test_json_block_scan_agrees_and_show_caches_the_ranking(tmp_path, monkeypatch):
+    """The block scan over the recorder's compact trace.json agrees with a full decode, and
+    the ranking of a big trace is kept in ct_summary.json until the trace changes."""
+    from ct import summary
+
+    folder = tmp_path / "j"
+    folder.mkdir()
+    events = [{"Path": "/w/a.py"}] + [
+        {"Function": {"path_id": 0, "line": i, "name": f"f{i}"}} for i in range(200)]
+    for i in range(3000):
+        events += [{"Call": {"function_id": (i * 7) % 200 if i % 3 else 150, "args": []}},
+                   {"Step": {"path_id": 0, "line": 1}},
+                   {"Value": {"variable_id": 0, "value": {"kind": "String", "text": "x\ny"}}},
+                   {"Return": {"return_value": {"kind": "None", "type_id": 0}}}]
+    text = "[\n" + ",\n".join(json.dumps(e, separators=(",", ":")) for e in events) + "\n]\n"
+    (folder / "trace.json").write_text(text)
+    monkeypatch.setattr(summary, "SMALL_TRACE_BYTES", 0)
+    monkeypatch.setattr(summary, "BLOCK_BYTES", 4096)  # many blocks, lines cut across them
+    fast = summary.Summary()
+    assert summary._scan_blocks(folder / "trace.json", fast)
+    whole = summary.Summary()
+    for e in events:
+        whole.add(e)
+    assert fast.stats() == whole.stats()
+    assert fast.top_functions(["/w/a.py"], 5) == whole.top_functions(["/w/a.py"], 5)
+    # a spaced layout is not the compact one: the block scan declines, nothing half-counted
+    spaced = folder / "spaced.json"
+    spaced.write_text("[\n" + ",\n".join(json.dumps(e) for e in events) + "\n]\n")
+    declined = summary.Summary()
+    assert not summary._scan_blocks(spaced, declined) and not declined.calls
+
+    top = summary.top_functions(folder, ["/w/a.py"], 3)
+    assert top == whole.top_functions(["/w/a.py"], 3) and top[0]["name"] == "f150"
+    cached = json.loads((folder / summary.CACHE).read_text())
+    assert cached["top_functions"] == top
+    cached["top_functions"][0]["calls"] = -1  # served from the cache while the trace is the same
+    (folder / summary.CACHE).write_text(json.dumps(cached))
+    assert summary.top_functions(folder, ["/w/a.py"], 3)[0]["calls"] == -1
+    with (folder / "trace.json").open("a") as fh:
+        fh.write("\n")  # the trace changed: scanned again
+    assert summary.top_functions(folder, ["/w/a.py"], 3) == top
