@@ -81,3 +81,72 @@ def test_daemon_threads_writing_at_exit_do_not_crash(tmp_path, unbuffered):
         if proc.returncode == 0:
             assert b"main done" in proc.stdout
             assert (out / "trace_metadata.json").is_file()
+
+
+def _paths(folder):
+    import json
+
+    return json.loads((folder / "trace_paths.json").read_text())
+
+
+def _metadata(folder):
+    import json
+
+    return json.loads((folder / "trace_metadata.json").read_text())
+
+
+def test_a_directory_runs_its_main_like_python_dir(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__main__.py").write_text("import sys\nprint(sys.argv, sys.path[0], __file__)\n")
+    (app / "helper.py").write_text("")
+    plain = subprocess.run([sys.executable, "app", "x"], cwd=tmp_path, capture_output=True)
+    rec = subprocess.run([*RECORDER, "--trace-dir", str(tmp_path / "t"), "app", "x"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert (rec.returncode, rec.stdout, rec.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert _paths(tmp_path / "t")[0] == str(app / "__main__.py")
+
+
+def test_a_directory_without_main_fails_like_python(tmp_path):
+    (tmp_path / "empty").mkdir()
+    plain = subprocess.run([sys.executable, "empty"], cwd=tmp_path, capture_output=True)
+    rec = subprocess.run([*RECORDER, "--trace-dir", str(tmp_path / "t"), "empty"], cwd=tmp_path,
+                         capture_output=True, timeout=120)
+    assert rec.returncode == plain.returncode == 1 and rec.stderr == plain.stderr
+    assert b"can't find '__main__' module" in rec.stderr
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "-1", str(2**64), "1e3"])
+@pytest.mark.parametrize("where", ["flag", "environment"])
+def test_absurd_caps_are_usage_errors(tmp_path, value, where):
+    (tmp_path / "app.py").write_text("print('ran')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    flag = []
+    if where == "flag":
+        flag = ["--max-depth", value]
+    else:
+        env["CODETRACER_MAX_DEPTH"] = value
+    proc = subprocess.run([*RECORDER, "--trace-dir", str(tmp_path / "t"), *flag, "app.py"],
+                          cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.count("\n") == 1 and "[ERR_INVALID_ARGUMENT]" in err and "Traceback" not in err
+    assert ("--max-depth" if where == "flag" else "CODETRACER_MAX_DEPTH") in err
+    assert proc.stdout == b""
+
+
+@pytest.mark.parametrize("module,file", [("mod", "mod.py"), ("pkg", "pkg/__main__.py"),
+                                         ("pkg.sub", "pkg/sub.py")])
+def test_dash_m_records_the_modules_file_as_path_0(tmp_path, module, file):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__main__.py").write_text("print('pkg')\n")
+    (tmp_path / "pkg" / "sub.py").write_text("print('sub')\n")
+    (tmp_path / "mod.py").write_text("print('mod')\n")
+    proc = subprocess.run([*RECORDER, "--trace-dir", str(tmp_path / "t"), "-m", module],
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert _paths(tmp_path / "t")[0] == str(tmp_path / file)
+    meta = _metadata(tmp_path / "t")
+    assert (meta["program"], meta["run_as"]) == (module, "module")

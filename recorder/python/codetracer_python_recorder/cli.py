@@ -156,8 +156,10 @@ def _parse_cap(value: str, source: str) -> int:
         n = int(value)
     except ValueError:
         n = -1
-    if n < 0:
-        raise _usage_error(f"invalid value '{value}' for {source} (expected a whole number >= 0)")
+    if not 0 <= n <= sys.maxsize:
+        raise _usage_error(
+            f"invalid value '{value}' for {source} (expected a whole number from 0 to {sys.maxsize})"
+        )
     return n
 
 
@@ -289,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"[Errno 2] No such file or directory\n"
                 )
                 raise SystemExit(2)
+            if os.path.isdir(target.script):  # `python DIR` runs DIR/__main__.py
+                runner.use_directory_main(target)
             try:
                 code = runner.prepare_script(target)
             except SyntaxError as exc:
@@ -299,9 +303,12 @@ def main(argv: list[str] | None = None) -> None:
             activation = os.path.abspath(target.script)
         elif activation is not None:
             activation = os.path.abspath(activation)
+        program = target.program  # path 0 of the trace: a file, also for -m MODULE
+        if target.module is not None:
+            program = runner.module_file(target.module) or target.module
         session = Session(
             opts.trace_dir or _default_trace_dir(),
-            target.program,
+            program,
             target.args,
             activation_path=activation,
             caps=opts.caps,
@@ -311,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
             trace_filters=opts.trace_filters,
             script_dir=os.path.dirname(os.path.abspath(target.script)) if target.script else os.getcwd(),
             extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts),
-                            "run_as": "script" if target.script else "module"},
+                            "run_as": "script" if target.script else "module",
+                            **({"program": target.module} if target.module else {})},
         )
         deps_plan = None
         if opts.deps or opts.deps_only:

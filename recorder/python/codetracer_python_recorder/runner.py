@@ -27,6 +27,8 @@ class Target:
         self.script = script
         self.module = module
         self.args = list(args)
+        self.argv0: str | None = None  # sys.argv[0] when it is not ``script`` (a directory)
+        self.path0: str | None = None  # sys.path[0] when it is not the script's folder
 
     @property
     def program(self) -> str:
@@ -57,6 +59,41 @@ def prepare_script(target: Target):
     with open(path, "rb") as f:
         source = f.read()
     return compile(source, path, "exec", dont_inherit=True)
+
+
+def use_directory_main(target: Target) -> None:
+    """``python DIR`` runs ``DIR/__main__.py`` with ``sys.argv[0] == DIR`` and DIR first on
+    ``sys.path``; without one it says so, in Python's words and with its status (1)."""
+    directory = target.script or ""
+    main = os.path.join(directory, "__main__.py")
+    if not os.path.isfile(main):
+        sys.stderr.write(
+            f"{sys.executable}: can't find '__main__' module in {os.path.abspath(directory)!r}\n"
+        )
+        raise SystemExit(1)
+    target.argv0 = directory
+    target.path0 = os.path.abspath(directory)
+    target.script = main
+
+
+def module_file(name: str) -> str | None:
+    """The file ``python -m NAME`` would run (a package's ``__main__.py``), found on the path
+    ``-m`` uses without importing anything, so no code of the program runs before recording.
+    ``None`` when it cannot be told that way (a package that changes its ``__path__``)."""
+    from importlib.machinery import PathFinder
+
+    search = [os.getcwd(), *sys.path[1:]]
+    spec = None
+    for part in name.split("."):
+        spec = PathFinder.find_spec(part, search)
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    if spec is not None and spec.submodule_search_locations is not None:
+        spec = PathFinder.find_spec("__main__", list(spec.submodule_search_locations))
+    if spec is None or not spec.has_location or not spec.origin:
+        return None
+    return os.path.abspath(spec.origin)
 
 
 def _main_module(path: str) -> types.ModuleType:
@@ -104,8 +141,8 @@ def _execute(target: Target, code) -> Outcome:
             return Outcome(1, exception=exc)
         return Outcome(0)
     path = os.path.abspath(target.script or "")
-    sys.argv = [target.script or "", *target.args]
-    sys.path[0] = os.path.dirname(os.path.realpath(path))
+    sys.argv = [target.argv0 or target.script or "", *target.args]
+    sys.path[0] = target.path0 or os.path.dirname(os.path.realpath(path))
     module = _main_module(path)
     sys.modules["__main__"] = module
     try:
