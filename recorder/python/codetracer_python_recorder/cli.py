@@ -306,6 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         program = target.program  # path 0 of the trace: a file, also for -m MODULE
         if target.module is not None:
             program = runner.module_file(target.module) or target.module
+            if program == target.module and not runner.module_exists(target.module):
+                # Python's words and status; no trace of a program that never ran
+                sys.stderr.write(f"{sys.executable}: No module named {target.module}\n")
+                raise SystemExit(1)
         session = Session(
             opts.trace_dir or _default_trace_dir(),
             program,

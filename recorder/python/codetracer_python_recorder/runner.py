@@ -96,6 +96,20 @@ def module_file(name: str) -> str | None:
     return os.path.abspath(spec.origin)
 
 
+def module_exists(name: str) -> bool:
+    """False only when ``python -m NAME`` would certainly say "No module named": its top-level
+    package is nowhere (checked without importing it)."""
+    import importlib.util
+
+    top = name.partition(".")[0]
+    if top in sys.modules or top in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None or module_file(top) is not None
+    except (ImportError, ValueError):
+        return True  # let runpy report it exactly as Python does
+
+
 def _main_module(path: str) -> types.ModuleType:
     module = types.ModuleType("__main__")
     module.__file__ = path

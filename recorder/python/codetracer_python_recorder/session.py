@@ -237,9 +237,21 @@ def _remove_tree(path: Path) -> None:
 
 
 def _publish(staging: Path, final: Path) -> None:
-    """Moves the finished staging folder to ``final`` in one rename."""
+    """Moves the finished staging folder to ``final`` in one rename. An empty folder that
+    cannot be replaced (a mount point, or a symlink to a folder) is filled entry by entry
+    instead, ``trace_metadata.json`` last, so the trace still counts as finished only once
+    complete."""
     if final.is_dir():
-        final.rmdir()  # only an empty folder can be here (checked at start)
+        try:
+            final.rmdir()  # only an empty folder can be here (checked at start)
+        except OSError:
+            import shutil
+
+            names = sorted(os.listdir(staging), key=lambda n: n == "trace_metadata.json")
+            for name in names:
+                shutil.move(str(staging / name), str(final / name))
+            staging.rmdir()
+            return
     os.replace(staging, final)
 
 
