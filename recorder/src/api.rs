@@ -15,9 +15,9 @@ use crate::errors::{ErrorCode, RecorderError};
 use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
 use crate::policy::{OnRecorderError, PolicyError};
-use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, StepValues, TracerConfig};
+use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, TracerConfig};
 use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
-use crate::trace_writer::{EventKind, TraceWriter};
+use crate::trace_writer::{EventKind, Format, RecordingInfo, TraceWriter};
 
 fn busy() -> PyErr {
     RecorderError::new(
@@ -51,7 +51,7 @@ fn parse_choice<T>(
 /// `script_dir`, `CODETRACER_TRACE_FILTER`, then `trace_filters`) and loaded before anything
 /// runs, so a malformed filter file fails before the program starts.
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), stdlib=Vec::new(), script_dir=None, trace_filters=Vec::new(), on_error="disable", step_values="changes"))]
+#[pyo3(signature = (trace_dir, program, *, activation_path=None, caps=None, never=Vec::new(), stdlib=Vec::new(), script_dir=None, trace_filters=Vec::new(), on_error="disable", format="ctfs", args=Vec::new(), workdir=String::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     py: Python<'_>,
@@ -64,7 +64,9 @@ pub fn start(
     script_dir: Option<PathBuf>,
     trace_filters: Vec<PathBuf>,
     on_error: &str,
-    step_values: &str,
+    format: &str,
+    args: Vec<String>,
+    workdir: String,
 ) -> PyResult<()> {
     guard(|| {
         let mut slot = lock_active().ok_or_else(busy)?;
@@ -87,12 +89,7 @@ pub fn start(
             OnRecorderError::ALLOWED,
             OnRecorderError::parse,
         )?;
-        let step_values = parse_choice(
-            "step_values",
-            step_values,
-            StepValues::ALLOWED,
-            StepValues::parse,
-        )?;
+        let format = parse_choice("format", format, Format::ALLOWED, Format::parse)?;
         let env_filters = std::env::var_os(FILTER_ENV_VAR);
         let chain = resolve_filter_chain(
             script_dir.as_deref(),
@@ -100,14 +97,18 @@ pub fn start(
             &trace_filters,
         );
         let filters = Engine::load(&chain, stdlib).map_err(RecorderError::from)?;
-        let writer = TraceWriter::create(&trace_dir)?;
+        let info = RecordingInfo {
+            program: program.clone(),
+            args,
+            workdir,
+        };
+        let writer = TraceWriter::create(&trace_dir, format, info)?;
         let config = TracerConfig {
             caps: cap_values,
             scope: ScopePolicy { never },
             filters,
             activation_path,
             on_error,
-            step_values,
         };
         *slot = Some(RuntimeTracer::start(py, writer, config, &program)?);
         Ok(())

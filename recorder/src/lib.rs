@@ -1,8 +1,9 @@
 //! CodeTracer's Python recorder, native part.
 //!
-//! `sys.monitoring` callbacks implemented in Rust stream a runtime_tracing JSON trace to disk.
+//! `sys.monitoring` callbacks implemented in Rust stream a CTFS trace (`trace.ct`, or runtime_tracing
+//! JSON on request) to disk.
 //! Layout: [`monitoring`] claims a tool id and owns the callback table, [`runtime`] turns
-//! events into trace records, [`encoder`] turns Python values into JSON without running user
+//! events into trace records, [`encoder`] turns Python values into value-record JSON without running user
 //! code, [`trace_writer`] streams the records, [`errors`] and [`ffi_guard`] keep every failure
 //! typed and every panic on the Rust side of the boundary.
 
@@ -10,6 +11,7 @@ pub mod api;
 pub mod encoder;
 pub mod errors;
 pub mod fast_hash;
+pub mod json_text;
 pub mod ffi_guard;
 pub mod logging;
 pub mod monitoring;

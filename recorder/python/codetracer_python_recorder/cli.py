@@ -24,7 +24,9 @@ Options must come before SCRIPT / -m MODULE; everything after is passed to the p
 options:
   --trace-dir DIR          write trace files directly into DIR (must not exist or be empty;
                            default: $CODETRACER_TRACE_DIR or ./codetracer-trace-<time>)
-  --format json            trace format (json is the only format)
+  --format ctfs|json       trace format: ctfs (default) writes trace.ct, the CTFS container
+                           today's CodeTracer opens; json writes the legacy trace.json, for
+                           debugging [CODETRACER_FORMAT]
   --activation-path PATH   start recording when execution first enters PATH (default: SCRIPT)
   --with-diff SPEC         recorded in metadata (ct computes the diff itself)
   --trace-filter FILE      trace filter TOML (repeatable; applied after project/env filters)
@@ -38,10 +40,6 @@ options:
   --log-level LEVEL        error|warn|info|debug|trace [CODETRACER_LOG_LEVEL]
   --log-file FILE          write recorder logs to FILE instead of stderr [CODETRACER_LOG_FILE]
   --json-errors            add one JSON line per recorder error on stderr [CODETRACER_JSON_ERRORS]
-  --step-values changes|full
-                           changes (default): a variable's value is written when it first
-                           appears and whenever it changes (db-backend variable cells);
-                           full: every step lists every variable [CODETRACER_STEP_VALUES]
   --max-string N --max-bytes N --max-items N --max-depth N
                            value caps (defaults 200 chars, 64 bytes, 16 items, depth 3)
                            [CODETRACER_MAX_STRING ...]
@@ -68,7 +66,6 @@ _VALUE_OPTIONS = {
     "--on-recorder-error": "on_recorder_error",
     "--log-level": "log_level",
     "--log-file": "log_file",
-    "--step-values": "step_values",
     "--max-string": "max_string",
     "--max-bytes": "max_bytes",
     "--max-items": "max_items",
@@ -81,7 +78,7 @@ _FLAG_OPTIONS = {
     "--keep-partial-trace": "keep_partial_trace",
     "--json-errors": "json_errors",
 }
-_CHOICES = {"format": ("json",), "step_values": ("changes", "full")}
+_CHOICES = {"format": ("ctfs", "json")}
 _POLICY_VALUES = ("on_recorder_error", "log_level", "log_file")
 _CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
 
@@ -91,7 +88,7 @@ class Options:
 
     def __init__(self) -> None:
         self.trace_dir: str | None = None
-        self.format = "json"
+        self.format = "ctfs"
         self.activation_path: str | None = None
         self.with_diff: str | None = None
         self.trace_filters: list[str] = []
@@ -103,7 +100,6 @@ class Options:
         self.json_errors = False
         self.logging_requested = False
         self.caps: dict[str, int] = {}
-        self.step_values = "changes"
         self.target = runner.Target()
         self.deps: str | None = None
         self.deps_miss: str | None = None
@@ -130,10 +126,8 @@ def _from_env(opts: Options, environ) -> None:
         var = "CODETRACER_" + cap.upper()
         if environ.get(var):
             opts.caps[cap] = _parse_cap(environ[var], var)
-    if environ.get("CODETRACER_STEP_VALUES"):
-        opts.step_values = _check_choice(
-            "step_values", environ["CODETRACER_STEP_VALUES"], "CODETRACER_STEP_VALUES"
-        )
+    if environ.get("CODETRACER_FORMAT"):
+        opts.format = _check_choice("format", environ["CODETRACER_FORMAT"], "CODETRACER_FORMAT")
     opts.deps = environ.get("CODETRACER_DEPS") or None
     if environ.get("CODETRACER_TRACE_DIR"):
         opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
@@ -316,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
             target.args,
             activation_path=activation,
             caps=opts.caps,
-            step_values=opts.step_values,
+            format=opts.format,
             on_recorder_error=opts.on_recorder_error,
             keep_partial=opts.keep_partial_trace,
             trace_filters=opts.trace_filters,

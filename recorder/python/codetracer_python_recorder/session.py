@@ -20,6 +20,14 @@ from .io_capture import IOCapture
 from .scope import default_scope
 
 RECORDER_NAME = "codetracer-python-recorder"
+# the file each format writes, and how it shows threads
+TRACE_FILES = {"ctfs": "trace.ct", "json": "trace.json"}
+THREADS = {
+    "ctfs": "all threads in one step stream; a thread change is a ThreadSwitch step slot "
+    "(tag 4) and each thread has its own call stack in calls.dat",
+    "json": "all threads in one stream; a thread change is an Event "
+    "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
+}
 
 
 def check_target_dir(trace_dir: Path) -> None:
@@ -50,7 +58,7 @@ class Session:
         *,
         activation_path: str | None = None,
         caps: dict[str, int] | None = None,
-        step_values: str = "changes",
+        format: str = "ctfs",
         on_recorder_error: str = "disable",
         keep_partial: bool = False,
         capture_io: bool = True,
@@ -63,7 +71,7 @@ class Session:
         self.args = list(args)
         self.activation_path = activation_path
         self.caps = caps or {}
-        self.step_values = step_values
+        self.format = format
         self.on_recorder_error = on_recorder_error
         self.keep_partial = keep_partial
         self.trace_filters = [os.path.abspath(f) for f in trace_filters]
@@ -101,7 +109,9 @@ class Session:
                 self.program,
                 activation_path=self.activation_path,
                 caps=self.caps,
-                step_values=self.step_values,
+                format=self.format,
+                args=self.args,
+                workdir=os.getcwd(),
                 on_error=self.on_recorder_error,
                 script_dir=self.script_dir,
                 trace_filters=self.trace_filters,
@@ -181,7 +191,7 @@ class Session:
     ) -> dict:
         trace_bytes = 0
         with contextlib.suppress(OSError):
-            trace_bytes = (staging / "trace.json").stat().st_size
+            trace_bytes = (staging / TRACE_FILES[self.format]).stat().st_size
         return {
             "workdir": os.getcwd(),
             "program": self.program,
@@ -200,13 +210,12 @@ class Session:
             "started_at": self._started_at,
             "duration_s": round(time.perf_counter() - self._t0, 6),
             "activation_path": self.activation_path,
-            "step_values": self.step_values,
+            "format": self.format,
             "stats": {
                 **{k: v for k, v in stats.items() if not k.startswith("failure")},
                 "trace_bytes": trace_bytes,
             },
-            "threads": "all threads in one stream; a thread change is an Event "
-            "(kind TraceLogEvent, metadata 'thread', content = thread ident)",
+            "threads": THREADS[self.format],
             **self.extra_metadata,
         }
 

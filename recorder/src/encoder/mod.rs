@@ -27,7 +27,7 @@ use walk::Span;
 use crate::errors::RecorderResult;
 use crate::fast_hash::{FastMap, RecentByAddress};
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
-use crate::trace_writer::json;
+use crate::json_text as json;
 use crate::trace_writer::{TraceWriter, TypeKind};
 
 /// The builtin types every recording uses; their ids are cached in an array so the hot path
@@ -525,22 +525,20 @@ impl ValueEncoder {
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Float)?;
         let v = ffi::PyFloat_AsDouble(obj);
+        // `f` is text: today's trace types parse it with `f64::from_str`, which also takes
+        // "NaN", "inf" and "-inf"
+        Self::push_header(buf, "Float", t);
+        buf.extend_from_slice(b",\"f\":\"");
         if v.is_finite() {
-            Self::push_header(buf, "Float", t);
-            buf.extend_from_slice(b",\"f\":");
             json::push_f64(buf, v);
-            buf.push(b'}');
+        } else if v.is_nan() {
+            buf.extend_from_slice(b"NaN");
+        } else if v > 0.0 {
+            buf.extend_from_slice(b"inf");
         } else {
-            // JSON has no NaN/inf: keep the value readable as text under the float type.
-            let text = if v.is_nan() {
-                "nan"
-            } else if v > 0.0 {
-                "inf"
-            } else {
-                "-inf"
-            };
-            Self::push_raw(buf, t, text);
+            buf.extend_from_slice(b"-inf");
         }
+        buf.extend_from_slice(b"\"}");
         Ok(())
     }
 

@@ -28,12 +28,7 @@ impl RuntimeTracer {
     pub(super) fn note_thread(&mut self) -> RecorderResult<u64> {
         let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
         if self.stacks.switch_to(ident) {
-            let content = ident.to_string();
-            self.writer.emit(TraceEvent::Log {
-                kind: EventKind::TraceLogEvent,
-                metadata: "thread",
-                content: &content,
-            })?;
+            self.writer.emit(TraceEvent::ThreadSwitch { ident })?;
         }
         Ok(ident)
     }
@@ -82,8 +77,7 @@ impl RuntimeTracer {
         self.call_args = args;
         self.param_scratch = params;
         result?;
-        let values = self.values.fresh_frame();
-        self.stacks.push(key, values);
+        self.stacks.push(key);
         Ok(Action::Continue)
     }
 

@@ -2,16 +2,13 @@
 //!
 //! They keep `Call`/`Return` balanced: a return is only written for a frame whose call was
 //! written, frames skipped by an exception are closed on the way, and whatever is still open
-//! when recording stops is closed by `finish`. Each open frame carries what the trace last
-//! showed of its variables ([`FrameValues`]).
+//! when recording stops is closed by `finish`.
 
-use super::step_values::FrameValues;
 use crate::fast_hash::FastMap;
 
 /// One frame with a `Call` in the trace.
 pub struct Frame {
     pub code: usize,
-    pub values: FrameValues,
 }
 
 /// The current thread's stack is kept apart from the others: every event touches it, and
@@ -38,16 +35,12 @@ impl ThreadStacks {
         changed
     }
 
-    pub fn push(&mut self, code: usize, values: FrameValues) {
-        self.current_stack.push(Frame { code, values });
+    pub fn push(&mut self, code: usize) {
+        self.current_stack.push(Frame { code });
     }
 
     pub fn is_top(&self, code: usize) -> bool {
         self.current_stack.last().map(|f| f.code) == Some(code)
-    }
-
-    pub fn top_mut(&mut self) -> Option<&mut Frame> {
-        self.current_stack.last_mut()
     }
 
     /// Pops up to and including the innermost frame of `code`. Returns how many frames above
@@ -73,15 +66,15 @@ mod tests {
     fn pop_to_closes_frames_above() {
         let mut s = ThreadStacks::default();
         assert!(!s.switch_to(1));
-        s.push(10, FrameValues::default());
-        s.push(20, FrameValues::default());
-        s.push(30, FrameValues::default());
+        s.push(10, );
+        s.push(20, );
+        s.push(30, );
         assert_eq!(s.pop_to(20), Some(1));
         assert!(s.is_top(10));
         assert!(s.pop_to(99).is_none());
         assert!(s.switch_to(2));
         assert!(!s.is_top(10));
-        s.push(40, FrameValues::default());
+        s.push(40, );
         assert_eq!(s.open_frames(), 2);
         assert!(s.switch_to(1));
         assert!(s.is_top(10));

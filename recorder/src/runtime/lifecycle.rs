@@ -28,7 +28,6 @@ impl RuntimeTracer {
             args: &CallArgs::default(),
         })?;
         let activated = config.activation_path.is_none();
-        let values = super::step_values::StepValueState::new(config.step_values);
         let filter_summary = config.filters.summary();
         let install = monitoring::install(py)?;
         Ok(RuntimeTracer {
@@ -44,7 +43,6 @@ impl RuntimeTracer {
             name_actions: FastMap::default(),
             filter_summary,
             locals: super::locals::LocalsSource::for_interpreter(py),
-            values,
             step_vars: Vec::new(),
             name_scratch: Vec::new(),
             param_scratch: Vec::new(),

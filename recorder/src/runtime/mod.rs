@@ -34,8 +34,7 @@ use code_info::CodeEntry;
 pub use code_info::ScopePolicy;
 use frames::ThreadStacks;
 use locals::LocalsSource;
-pub use step_values::StepValues;
-use step_values::{StepValueState, StepVar};
+use step_values::StepVar;
 
 /// What a redacted value shows.
 pub const REDACTED: &str = "<redacted>";
@@ -67,7 +66,6 @@ pub struct TracerConfig {
     /// Recording starts when execution first enters this file.
     pub activation_path: Option<String>,
     pub on_error: OnRecorderError,
-    pub step_values: StepValues,
 }
 
 /// Callback invocations skipped because the tracer was busy (a finalizer re-entering, or a
@@ -103,8 +101,6 @@ pub struct RuntimeTracer {
     filter_summary: FilterSummary,
     /// How function bodies' variables are read on this interpreter.
     locals: LocalsSource,
-    /// How steps' variables are written, and the per-frame state that needs.
-    values: StepValueState,
     /// Reused buffer of one step's variables.
     step_vars: Vec<StepVar>,
     /// Reused buffer of name object addresses for one step.

@@ -1,0 +1,228 @@
+//! The call stream: one record per call, at the index of its call key (the order calls were
+//! entered), written only once the call has returned.
+//!
+//! A record is `varint function_id, zigzag parent_key (-1: none), varint first_step, varint
+//! last_step, varint depth, varint nargs, nargs x (varint varname_id, varint len, CBOR),
+//! varint len + CBOR return value, varint len + exception (empty), varint nchildren,
+//! children keys`. The first step is the callee's first step; a call with no step of its own
+//! takes the step it was called from (as the Nim writer does), the last step is the last one
+//! written before it returned.
+//!
+//! Records complete in return order but belong in entry order, and `<toplevel>` returns last,
+//! so nothing could be written before the end. Finished records go to a spill file beside the
+//! trace instead, in return order; memory keeps one offset per call. At the end they are read
+//! back in key order into the call stream and the spill file is removed.
+//!
+//! Each thread has its own stack of open calls: a thread's first call has no parent.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::container::Container;
+use super::stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor};
+use crate::errors::{RecorderError, RecorderResult};
+use crate::fast_hash::FastMap;
+
+struct Open {
+    key: u64,
+    function_id: u64,
+    parent: i64,
+    first_step: u64,
+    depth: u64,
+    /// `varint nargs` and the arguments, already encoded.
+    args: Vec<u8>,
+    children: Vec<u64>,
+}
+
+/// A spill file this large or smaller is read back whole at the end; larger ones record by
+/// record.
+const READ_WHOLE_MAX: u64 = 128 << 20;
+const NOT_DONE: u64 = u64::MAX;
+
+pub struct Calls {
+    stacks: FastMap<u64, Vec<Open>>,
+    thread: u64,
+    next_key: u64,
+    spill: BufWriter<File>,
+    spill_path: PathBuf,
+    spilled: u64,
+    /// Spill offset of each finished call's record, by key.
+    offsets: Vec<u64>,
+    record: Vec<u8>,
+}
+
+impl Calls {
+    pub fn create(dir: &Path) -> RecorderResult<Self> {
+        let spill_path = dir.join("calls.spill");
+        // read back at the end, so opened for both
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&spill_path)
+            .map_err(|e| RecorderError::io("cannot create", &spill_path, &e))?;
+        Ok(Calls {
+            stacks: FastMap::default(),
+            thread: 0,
+            next_key: 0,
+            spill: BufWriter::with_capacity(256 * 1024, file),
+            spill_path,
+            spilled: 0,
+            offsets: Vec::new(),
+            record: Vec::new(),
+        })
+    }
+
+    pub fn switch_thread(&mut self, ident: u64) {
+        self.thread = ident;
+    }
+
+    /// A call entered; `args` is `varint nargs` and the encoded arguments. `next_step` is the
+    /// index the next step will get.
+    pub fn enter(&mut self, function_id: u64, args: Vec<u8>, next_step: u64) {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.offsets.push(NOT_DONE);
+        let stack = self.stacks.entry(self.thread).or_default();
+        let parent = match stack.last_mut() {
+            Some(caller) => {
+                caller.children.push(key);
+                caller.key as i64
+            }
+            None => -1,
+        };
+        let depth = stack.len() as u64;
+        stack.push(Open {
+            key,
+            function_id,
+            parent,
+            first_step: next_step,
+            depth,
+            args,
+            children: Vec::new(),
+        });
+    }
+
+    /// The current thread's innermost call returned `value` (CBOR). `steps` is the number of
+    /// steps written so far. A return with no open call is ignored.
+    pub fn leave(&mut self, value: &[u8], steps: u64) -> RecorderResult<()> {
+        let Some(open) = self.stacks.get_mut(&self.thread).and_then(Vec::pop) else {
+            return Ok(());
+        };
+        self.spill_record(open, value, steps)
+    }
+
+    fn spill_record(&mut self, open: Open, value: &[u8], steps: u64) -> RecorderResult<()> {
+        let last_step = steps.saturating_sub(1);
+        let first_step = if steps > open.first_step {
+            open.first_step
+        } else {
+            last_step
+        };
+        let r = &mut self.record;
+        r.clear();
+        push_varint(r, open.function_id);
+        push_svarint(r, open.parent);
+        push_varint(r, first_step);
+        push_varint(r, last_step);
+        push_varint(r, open.depth);
+        r.extend_from_slice(&open.args);
+        push_blob(r, value);
+        push_blob(r, &[]);
+        push_varint(r, open.children.len() as u64);
+        for child in &open.children {
+            push_varint(r, *child);
+        }
+        if let Some(slot) = self.offsets.get_mut(open.key as usize) {
+            *slot = self.spilled;
+        }
+        let mut framed = Vec::with_capacity(self.record.len() + 5);
+        push_blob(&mut framed, &self.record);
+        self.spill
+            .write_all(&framed)
+            .map_err(|e| RecorderError::io("cannot write", &self.spill_path, &e))?;
+        self.spilled += framed.len() as u64;
+        Ok(())
+    }
+
+    /// Returns every call still open with `void` (0xFF, the format's marker for no return
+    /// value), then writes all records in key order to `stream` and removes the spill file.
+    pub fn finish(
+        mut self,
+        steps: u64,
+        c: &mut Container,
+        z: &mut Compressor,
+        stream: &mut ChunkedStream,
+    ) -> RecorderResult<()> {
+        let mut open: Vec<Open> = Vec::new();
+        for stack in self.stacks.values_mut() {
+            while let Some(call) = stack.pop() {
+                open.push(call);
+            }
+        }
+        for call in open {
+            self.spill_record(call, &[0xFF], steps)?;
+        }
+        let io = |e: std::io::Error| RecorderError::io("cannot read", &self.spill_path, &e);
+        let mut file = self.spill.into_inner().map_err(|e| io(e.into_error()))?;
+        let result = if self.spilled <= READ_WHOLE_MAX {
+            let mut all = Vec::with_capacity(self.spilled as usize);
+            file.seek(SeekFrom::Start(0))
+                .and_then(|_| file.read_to_end(&mut all))
+                .map_err(io)?;
+            self.offsets.iter().try_for_each(|&offset| {
+                let record = framed_at(&all, offset).unwrap_or(&[]);
+                stream.push_framed(c, z, record)
+            })
+        } else {
+            let mut record = Vec::new();
+            self.offsets.iter().try_for_each(|&offset| {
+                read_framed(&mut file, offset, &mut record).map_err(io)?;
+                stream.push_framed(c, z, &record)
+            })
+        };
+        drop(file);
+        let _ = std::fs::remove_file(&self.spill_path);
+        result
+    }
+
+    /// Closes the spill file without writing what is buffered (see `CtfsTrace::abandon`).
+    pub fn abandon(self) {
+        let _ = self.spill.into_parts();
+    }
+}
+
+fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *data.get(pos)?;
+        pos += 1;
+        value |= ((b & 0x7F) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Some((value, pos));
+        }
+    }
+    None
+}
+
+fn framed_at(all: &[u8], offset: u64) -> Option<&[u8]> {
+    let (len, start) = read_varint_at(all, offset as usize)?;
+    all.get(start..start + len as usize)
+}
+
+fn read_framed(file: &mut File, offset: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
+    into.clear();
+    if offset == NOT_DONE {
+        return Ok(());
+    }
+    let mut head = [0u8; 10];
+    file.seek(SeekFrom::Start(offset))?;
+    let n = file.read(&mut head)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt call spill");
+    let (len, start) = read_varint_at(&head[..n], 0).ok_or_else(bad)?;
+    into.resize(len as usize, 0);
+    file.seek(SeekFrom::Start(offset + start as u64))?;
+    file.read_exact(into)
+}

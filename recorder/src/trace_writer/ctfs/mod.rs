@@ -1,0 +1,367 @@
+//! The CTFS backend: `trace.ct` in the split-stream layout CodeTracer's db-backend opens
+//! (the layout the upstream Python recorder writes; facts and sources in `shared/ctfs.md`).
+//!
+//! - `paths`, `funcs`, `types`, `varnames` (`.dat` + `.off`): interning tables, a record per
+//!   id. Functions and types are names only on this route; paths carry their line lengths.
+//! - `steps` (chunks of 4096): a record per step slot: an absolute position (the first step of
+//!   every chunk), a zigzag delta, or a thread switch marker.
+//! - `values` (chunks of 256): parallel to `steps`, a record per slot: the full snapshot of the
+//!   step's visible variables (CodeTracer shows only a step's own values on this route).
+//! - `calls` (chunks of 256): a record per call, in entry order (`calls.rs`).
+//! - `events` (chunks of 64): standard streams, exceptions, dependency calls, at their step.
+//! - `meta.dat`: program, arguments, workdir, paths.
+//!
+//! Value bytes arrive as JSON and are transcoded to CBOR (`cbor.rs`); a value seen again
+//! (the same encoding, as most variables are from one step to the next) reuses its CBOR.
+
+mod calls;
+mod cbor;
+pub mod container;
+mod lines;
+mod meta;
+mod stream;
+
+use std::path::Path;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use super::{Backend, EventKind, RecordingInfo, TraceEvent, TypeKind};
+use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::fast_hash::FastMap;
+use calls::Calls;
+use cbor::{FieldTypes, StructFields};
+use container::Container;
+use lines::LineTables;
+use stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor, Table};
+
+const STEP_CHUNK: usize = 4096;
+const VALUE_CHUNK: usize = 256;
+const CALL_CHUNK: usize = 256;
+const EVENT_CHUNK: usize = 64;
+
+const TAG_ABSOLUTE_STEP: u8 = 0;
+const TAG_DELTA_STEP: u8 = 1;
+const TAG_THREAD_SWITCH: u8 = 4;
+const TAG_STEP_VALUES: u8 = 0;
+
+/// Encodings shorter than this are transcoded again rather than looked up.
+const REUSE_MIN_BYTES: usize = 48;
+const REUSE_MAX_ENTRIES: usize = 1 << 14;
+
+pub const RECORDER_ID: &str = concat!("codetracer-python-recorder ", env!("CARGO_PKG_VERSION"));
+
+/// The on-disk `EventLogKind` ordinal of an event. The reader CodeTracer uses folds ordinals
+/// into stdout (0-2), file operation (3-10), error (11) and stderr (12-13), so stderr must be
+/// written as 12, not runtime_tracing's WriteOther (2).
+fn disk_kind(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::WriteOther => 12,
+        other => other as u8,
+    }
+}
+
+pub struct CtfsTrace {
+    c: Container,
+    z: Compressor,
+    info: RecordingInfo,
+    paths: Table,
+    funcs: Table,
+    types: Table,
+    varnames: Table,
+    steps: ChunkedStream,
+    values: ChunkedStream,
+    events: ChunkedStream,
+    calls_stream: ChunkedStream,
+    calls: Option<Calls>,
+    lines: LineTables,
+    position: u64,
+    /// The step whose values are being collected has not been written to `values` yet.
+    step_open: bool,
+    step_vars: u64,
+    step_entries: Vec<u8>,
+    structs: StructFields,
+    field_types: FieldTypes,
+    /// Digest of a value's JSON → its CBOR.
+    reuse: FastMap<u128, Vec<u8>>,
+    scratch: Vec<u8>,
+}
+
+impl CtfsTrace {
+    pub fn create(dir: &Path, info: RecordingInfo) -> RecorderResult<Self> {
+        let mut c = Container::create(&dir.join("trace.ct"))?;
+        let paths = Table::create(&mut c, "paths")?;
+        let funcs = Table::create(&mut c, "funcs")?;
+        let types = Table::create(&mut c, "types")?;
+        let varnames = Table::create(&mut c, "varnames")?;
+        let steps = ChunkedStream::create(&mut c, "steps", STEP_CHUNK)?;
+        let values = ChunkedStream::create(&mut c, "values", VALUE_CHUNK)?;
+        let calls_stream = ChunkedStream::create(&mut c, "calls", CALL_CHUNK)?;
+        let events = ChunkedStream::create(&mut c, "events", EVENT_CHUNK)?;
+        Ok(CtfsTrace {
+            c,
+            z: Compressor::new()?,
+            info,
+            paths,
+            funcs,
+            types,
+            varnames,
+            steps,
+            values,
+            events,
+            calls_stream,
+            calls: Some(Calls::create(dir)?),
+            lines: LineTables::default(),
+            position: 0,
+            step_open: false,
+            step_vars: 0,
+            step_entries: Vec::new(),
+            structs: StructFields::default(),
+            field_types: FieldTypes::default(),
+            reuse: FastMap::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    fn calls(&mut self) -> RecorderResult<&mut Calls> {
+        self.calls
+            .as_mut()
+            .ok_or_else(|| RecorderError::new(ErrorCode::Internal, "trace already finished"))
+    }
+
+    /// Appends the CBOR of a JSON value record to `out`.
+    fn cbor_into(
+        structs: &StructFields,
+        fields: FieldTypes,
+        reuse: &mut FastMap<u128, Vec<u8>>,
+        json: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let digest = (json.len() >= REUSE_MIN_BYTES).then(|| xxh3_128(json));
+        if let Some(known) = digest.and_then(|d| reuse.get(&d)) {
+            out.extend_from_slice(known);
+            return;
+        }
+        let start = out.len();
+        if cbor::transcode(json, structs, fields, out).is_err() {
+            out.truncate(start);
+            // never a decode error in CodeTracer: say what happened as a value
+            cbor::error_value(out, "<value the recorder could not transcode>");
+        }
+        if let Some(d) = digest {
+            if reuse.len() >= REUSE_MAX_ENTRIES {
+                reuse.clear();
+            }
+            reuse.insert(d, out[start..].to_vec());
+        }
+    }
+
+    /// Writes the collected values of the open step as its `values` record.
+    fn close_step(&mut self) -> RecorderResult<()> {
+        if !self.step_open {
+            return Ok(());
+        }
+        self.step_open = false;
+        let mut record = std::mem::take(&mut self.scratch);
+        record.clear();
+        if self.step_vars > 0 {
+            record.push(TAG_STEP_VALUES);
+            push_varint(&mut record, self.step_vars);
+            record.extend_from_slice(&self.step_entries);
+        }
+        let result = self.values.push_framed(&mut self.c, &mut self.z, &record);
+        self.scratch = record;
+        self.step_vars = 0;
+        self.step_entries.clear();
+        result
+    }
+
+    /// Starts a step slot: the first record of a chunk is always an absolute position.
+    fn write_step(&mut self, position: u64) -> RecorderResult<()> {
+        self.close_step()?;
+        let absolute = self.steps.at_chunk_start();
+        let buf = self.steps.buf();
+        if absolute {
+            buf.push(TAG_ABSOLUTE_STEP);
+            push_varint(buf, position);
+        } else {
+            buf.push(TAG_DELTA_STEP);
+            push_svarint(buf, position as i64 - self.position as i64);
+        }
+        self.position = position;
+        self.steps.end_record(&mut self.c, &mut self.z)?;
+        self.step_open = true;
+        Ok(())
+    }
+
+    fn write_thread_switch(&mut self, ident: u64) -> RecorderResult<()> {
+        self.close_step()?;
+        if self.steps.at_chunk_start() {
+            // markers leave the running position alone; a chunk must still start absolute
+            let buf = self.steps.buf();
+            buf.push(TAG_ABSOLUTE_STEP);
+            push_varint(buf, self.position);
+            self.steps.end_record(&mut self.c, &mut self.z)?;
+            self.values.push_framed(&mut self.c, &mut self.z, &[])?;
+        }
+        let buf = self.steps.buf();
+        buf.push(TAG_THREAD_SWITCH);
+        push_varint(buf, ident);
+        self.steps.end_record(&mut self.c, &mut self.z)?;
+        self.values.push_framed(&mut self.c, &mut self.z, &[])?;
+        self.calls()?.switch_thread(ident);
+        Ok(())
+    }
+
+    fn write_event(&mut self, kind: EventKind, metadata: &str, content: &str) -> RecorderResult<()> {
+        let mut record = std::mem::take(&mut self.scratch);
+        record.clear();
+        record.push(disk_kind(kind));
+        push_varint(&mut record, self.steps.records().saturating_sub(1));
+        push_blob(&mut record, metadata.as_bytes());
+        push_blob(&mut record, content.as_bytes());
+        let result = self.events.push_framed(&mut self.c, &mut self.z, &record);
+        self.scratch = record;
+        result
+    }
+}
+
+impl Backend for CtfsTrace {
+    fn path(&mut self, _id: usize, path: &str) -> RecorderResult<()> {
+        let record = self.lines.register(path);
+        self.paths.push(&mut self.c, &record)
+    }
+
+    fn function(&mut self, _id: usize, _path_id: usize, _line: i64, name: &str) -> RecorderResult<()> {
+        self.funcs.push(&mut self.c, name.as_bytes())
+    }
+
+    fn variable(&mut self, _id: usize, name: &str) -> RecorderResult<()> {
+        self.varnames.push(&mut self.c, name.as_bytes())
+    }
+
+    fn type_record(
+        &mut self,
+        id: usize,
+        _kind: TypeKind,
+        lang_type: &str,
+        fields: Option<&[(&str, usize)]>,
+    ) -> RecorderResult<()> {
+        if let Some(fields) = fields {
+            let names = fields.iter().map(|(n, _)| n.to_string()).collect();
+            self.structs.insert(id, names);
+        }
+        self.types.push(&mut self.c, lang_type.as_bytes())
+    }
+
+    fn struct_field_types(&mut self, pair: usize, name: usize) {
+        self.field_types = FieldTypes {
+            pair: pair as u64,
+            name: name as u64,
+        };
+    }
+
+    fn event(&mut self, event: &TraceEvent<'_>) -> RecorderResult<()> {
+        match *event {
+            TraceEvent::Step { path_id, line } => {
+                let position = self.lines.position(path_id, line);
+                self.write_step(position)
+            }
+            TraceEvent::Value { variable_id, value } => {
+                if !self.step_open {
+                    return Ok(());
+                }
+                push_varint(&mut self.step_entries, variable_id as u64);
+                let mut blob = std::mem::take(&mut self.scratch);
+                blob.clear();
+                let fields = self.field_types;
+                Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
+                push_blob(&mut self.step_entries, &blob);
+                self.scratch = blob;
+                self.step_vars += 1;
+                Ok(())
+            }
+            TraceEvent::Call { function_id, args } => {
+                let mut encoded = Vec::with_capacity(16);
+                push_varint(&mut encoded, args.len() as u64);
+                let mut blob = std::mem::take(&mut self.scratch);
+                for (variable_id, value) in args.iter() {
+                    push_varint(&mut encoded, variable_id as u64);
+                    blob.clear();
+                    let fields = self.field_types;
+                    Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
+                    push_blob(&mut encoded, &blob);
+                }
+                self.scratch = blob;
+                let next_step = self.steps.records();
+                self.calls()?.enter(function_id as u64, encoded, next_step);
+                Ok(())
+            }
+            TraceEvent::Return { value } => {
+                let mut blob = std::mem::take(&mut self.scratch);
+                blob.clear();
+                let fields = self.field_types;
+                Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
+                let steps = self.steps.records();
+                let result = self.calls().and_then(|calls| calls.leave(&blob, steps));
+                self.scratch = blob;
+                result
+            }
+            TraceEvent::ThreadSwitch { ident } => self.write_thread_switch(ident),
+            TraceEvent::Log {
+                kind,
+                metadata,
+                content,
+            } => self.write_event(kind, metadata, content),
+        }
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.c.bytes_written()
+    }
+
+    fn finish(&mut self, paths: &[String]) -> RecorderResult<()> {
+        self.close_step()?;
+        let steps = self.steps.records();
+        if let Some(calls) = self.calls.take() {
+            calls.finish(steps, &mut self.c, &mut self.z, &mut self.calls_stream)?;
+        }
+        for stream in [
+            &mut self.steps,
+            &mut self.values,
+            &mut self.calls_stream,
+            &mut self.events,
+        ] {
+            stream.flush(&mut self.c, &mut self.z)?;
+        }
+        for table in [&self.paths, &self.funcs, &self.types, &self.varnames] {
+            table.finish(&mut self.c)?;
+        }
+        let recording_id = meta::uuid_v7();
+        let info = &self.info;
+        let meta = meta::encode(
+            &meta::Meta {
+                recording_id: &recording_id,
+                program: &info.program,
+                args: &info.args,
+                workdir: &info.workdir,
+                recorder_id: RECORDER_ID,
+                paths,
+            },
+            meta::HAS_COLUMN_AWARE_STEPS | meta::HAS_STREAMS,
+        );
+        let meta_file = self.c.add_file("meta.dat")?;
+        self.c.append(meta_file, &meta)?;
+        self.c.finish()?;
+        Ok(())
+    }
+
+    /// Lets go of the files without writing what is buffered: after `fork`, the files on
+    /// disk are the parent's, and the child must not write into them or remove them.
+    fn abandon(self: Box<Self>) {
+        let this = *self;
+        this.c.abandon();
+        if let Some(calls) = this.calls {
+            calls.abandon();
+        }
+    }
+}
