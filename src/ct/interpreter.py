@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 
 from ct.errors import ENVIRONMENT, NOT_FOUND, CtError
@@ -103,28 +105,79 @@ def find(environ: dict[str, str] | None = None) -> tuple[str, str]:
     raise CtError("python3: command not found", NOT_FOUND, prefix="")
 
 
-def probe(path: str, source: str, env: dict[str, str] | None = None) -> Interpreter:
-    """Run the interpreter once; fill in version and installed-recorder facts."""
+PROBE_TIMEOUT_S = 30.0  # a cold interpreter on a busy machine answers in well under a second
+PROBE_MAX_BYTES = 64 * 1024  # the answer is one short JSON line
+
+
+def _probe_timeout() -> float:
+    """``CODETRACER_PROBE_TIMEOUT`` (seconds) overrides the default (tests, slow disks)."""
     try:
-        proc = subprocess.run(
-            [path, "-c", _PROBE],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        return max(0.1, float(os.environ.get("CODETRACER_PROBE_TIMEOUT", PROBE_TIMEOUT_S)))
+    except ValueError:
+        return PROBE_TIMEOUT_S
+
+
+def _run_bounded(argv: list[str], env, timeout: float) -> tuple[str, str, str | None]:
+    """Run ``argv`` with at most ``timeout`` seconds and ``PROBE_MAX_BYTES`` of output kept.
+    Returns (stdout, stderr, problem); on a problem its whole process group is killed (while
+    its leader is unreaped, so the group id cannot have been reused), so a wrapper's children
+    (pyenv shims, a hung interpreter) are not left behind."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # Files, not pipes: an interpreter that prints endlessly cannot fill our memory; we
+        # read back only the first bytes. Its size is checked while it runs.
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                                start_new_session=os.name == "posix")
+        problem = None
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                problem = f"did not answer within {timeout:g} s"
+            elif os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size > PROBE_MAX_BYTES:
+                problem = f"wrote more than {PROBE_MAX_BYTES // 1024} KiB instead of answering"
+            if problem:
+                _kill_group(proc)
+                break
+            time.sleep(0.01)
+        proc.wait()
+        texts = []
+        for f in (out, err):
+            f.seek(0)
+            texts.append(f.read(PROBE_MAX_BYTES).decode("utf-8", "replace"))
+    return texts[0], texts[1], problem
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+
+
+def probe(path: str, source: str, env: dict[str, str] | None = None) -> Interpreter:
+    """Run the interpreter once; fill in version and installed-recorder facts. Bounded in
+    time and output (``CODETRACER_PROBE_TIMEOUT``, 64 KiB)."""
+    timeout = _probe_timeout()
+    try:
+        stdout, stderr, problem = _run_bounded([path, "-c", _PROBE], env, timeout)
     except OSError as exc:
         raise CtError(
             f"cannot run Python interpreter {path} (from {source}): {exc.strerror or exc}; "
             "point CODETRACER_PYTHON_INTERPRETER at a working python3",
             ENVIRONMENT,
         ) from exc
-    except subprocess.TimeoutExpired as exc:
+    if problem is not None:
         raise CtError(
-            f"Python interpreter {path} (from {source}) did not answer within 60 s",
+            f"Python interpreter {path} (from {source}) {problem} when asked for its version; "
+            "point CODETRACER_PYTHON_INTERPRETER at a working python3 (or raise "
+            "CODETRACER_PROBE_TIMEOUT if it is just slow)",
             ENVIRONMENT,
-        ) from exc
+        )
+    proc = subprocess.CompletedProcess([path], 0, stdout, stderr)
     try:
         info = json.loads(proc.stdout)
     except ValueError:
