@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from pathlib import Path
 
 from ct import interpreter, launch, paths, recorder_locate
 from ct.errors import ENVIRONMENT, CtError
-from ct.index import Index
+from ct.index import Index, _translate, rebuild_hint
 
 
 def run() -> int:
@@ -54,12 +55,25 @@ def run() -> int:
         line(ok, "data dir", f"{root} ({'writable' if ok else 'NOT writable: set CODETRACER_DATA_DIR'})")
     except OSError as exc:
         line(False, "data dir", f"{root} cannot be created ({exc.strerror or exc}); set CODETRACER_DATA_DIR")
+    index_path = paths.index_path()
     try:
-        with Index(paths.index_path()) as index:
+        with Index(index_path) as index:
             n = index.db.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
-        line(True, "index", f"{paths.index_path()} ({n} recording(s))")
+            damage = [r[0] for r in index.db.execute("PRAGMA integrity_check(5)").fetchall()]
+        if damage != ["ok"]:
+            text = " ".join(" ".join(damage).split()).removeprefix("*** in database main *** ")
+            text = text if len(text) <= 120 else text[:117] + "..."
+            line(False, "index", f"{index_path} is corrupt ({text}); {rebuild_hint(index_path)}")
+        else:
+            line(True, "index", f"{index_path} ({n} recording(s), integrity check passed)")
     except (CtError, sqlite3.Error) as exc:
-        line(False, "index", getattr(exc, "message", str(exc)))
+        line(False, "index", getattr(exc, "message", None) or _translate(exc, index_path).message)
+
+    leftovers = _leftovers(paths.traces_dir())
+    if leftovers:
+        shown = ", ".join(str(p) for p in leftovers[:3]) + (" ..." if len(leftovers) > 3 else "")
+        line(None, "leftovers", f"{len(leftovers)} unfinished trace folder(s) of recordings that "
+             f"were killed: {shown}; nothing in them is indexed, delete them when not needed")
 
     for name in ("ct", "ct-python-recorder"):
         found = shutil.which(name)
@@ -70,3 +84,43 @@ def run() -> int:
         return ENVIRONMENT
     print("ct doctor: all good")
     return 0
+
+
+def _leftovers(traces: Path) -> list[Path]:
+    """Staging folders whose recorder is gone (killed: SIGKILL, os._exit, a crash), and empty
+    trace folders ct made for recordings that never finished."""
+    found: list[Path] = []
+    try:
+        entries = sorted(traces.iterdir())
+    except OSError:
+        return found
+    recording = set()  # trace folders a live recorder is still writing
+    for entry in entries:
+        if ".staging-" in entry.name and entry.name.startswith("."):
+            target, _, rest = entry.name[1:].partition(".staging-")
+            pid = rest.split("-", 1)[0]
+            if pid.isdigit() and _pid_alive(int(pid)):
+                recording.add(target)
+            else:
+                found.append(entry)
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name in recording or entry.is_symlink():
+            continue
+        try:
+            if entry.is_dir() and not any(entry.iterdir()):
+                found.append(entry)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell without risk: report nothing as left over
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
