@@ -40,9 +40,17 @@ def run(argv, *, cwd=None, stdin=None, env=None, timeout=120):
     )
 
 
-def record(trace_dir, target_args, **kw):
+def record(trace_dir, target_args, *, format="json", **kw):
+    """Records with the recorder CLI; in `format` (json: the event list `Trace` reads;
+    None: the recorder's default, CODETRACER_FORMAT or trace.ct)."""
     argv = [sys.executable, "-m", "codetracer_python_recorder", "--trace-dir", str(trace_dir)]
+    if format is not None:
+        argv += ["--format", format]
     return run(argv + list(target_args), **kw)
+
+
+def load_meta(trace_dir: Path) -> dict:
+    return json.loads((trace_dir / "trace_metadata.json").read_text(encoding="utf-8"))
 
 
 def load_trace(trace_dir: Path):

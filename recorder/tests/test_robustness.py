@@ -12,11 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
-from rt_helpers import PARITY, PROGRAMS, Trace, load_trace, record, requires_recorder, run
+from rt_helpers import (
+    PARITY,
+    PROGRAMS,
+    Trace,
+    load_meta,
+    load_trace,
+    record,
+    requires_recorder,
+    run,
+)
 
 pytestmark = requires_recorder
 
-RECORDER = [sys.executable, "-m", "codetracer_python_recorder"]
+RECORDER = [sys.executable, "-m", "codetracer_python_recorder", "--format", "json"]
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -148,25 +157,30 @@ def test_bad_cap_is_a_usage_error(tmp_path):
     "env,flag",
     [({"CODETRACER_ON_RECORDER_ERROR": "explode"}, "CODETRACER_ON_RECORDER_ERROR"),
      ({"CODETRACER_REQUIRE_TRACE": "maybe"}, "CODETRACER_REQUIRE_TRACE"),
-     ({"CODETRACER_STEP_VALUES": "some"}, "CODETRACER_STEP_VALUES"),
+     ({"CODETRACER_FORMAT": "some"}, "CODETRACER_FORMAT"),
      ({}, "--on-recorder-error"),
-     ({}, "--step-values")],
+     ({}, "--format")],
 )
 def test_invalid_policy_values_name_the_source(tmp_path, env, flag):
     extra = [flag, "sometimes"] if flag.startswith("--") else []
-    proc = record(tmp_path / "t", [*extra, "argv_echo.py"], cwd=PARITY, env=env)
+    proc = record(tmp_path / "t", [*extra, "argv_echo.py"], cwd=PARITY, env=env, format=None)
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert flag in err and "allowed:" in err and "ERR_INVALID_POLICY_VALUE" in err
     assert proc.stdout == b""
 
 
-def test_step_values_mode_from_the_environment_and_flag_wins(tmp_path):
-    env = {"CODETRACER_STEP_VALUES": "full"}
-    record(tmp_path / "env", ["argv_echo.py"], cwd=PARITY, env=env)
-    record(tmp_path / "flag", ["--step-values", "changes", "argv_echo.py"], cwd=PARITY, env=env)
-    modes = [load_trace(tmp_path / d)[1]["step_values"] for d in ("env", "flag")]
-    assert modes == ["full", "changes"]
+def test_format_from_the_environment_and_flag_wins(tmp_path):
+    env = {"CODETRACER_FORMAT": "json"}
+    record(tmp_path / "default", ["argv_echo.py"], cwd=PARITY, format=None)
+    record(tmp_path / "env", ["argv_echo.py"], cwd=PARITY, env=env, format=None)
+    record(tmp_path / "flag", ["--format", "ctfs", "argv_echo.py"], cwd=PARITY, env=env,
+           format=None)
+    files = [sorted(p.name for p in (tmp_path / d).iterdir() if p.name.startswith("trace."))
+             for d in ("default", "env", "flag")]
+    assert files == [["trace.ct"], ["trace.json"], ["trace.ct"]]
+    formats = [load_meta(tmp_path / d)["format"] for d in ("default", "env", "flag")]
+    assert formats == ["ctfs", "json", "ctfs"]
 
 
 def test_json_errors_trailer_shape(tmp_path):
