@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ct import ctfs, importer, paths, summary
 from ct.errors import TARGET, CtError
-from ct.index import Index, move_aside, salvage_trace_dirs
+from ct.index import Index
+from ct.index import rebuild as rebuild_index
 
 
 def _local_time(iso: str | None) -> str:
@@ -168,24 +169,8 @@ def cmd_index(import_dirs: list[str], rebuild: bool) -> int:
         raise CtError("index: nothing to do; use --import DIR or --rebuild", 2)
     status = 0
     if rebuild:
-        db = paths.index_path()
-        known = salvage_trace_dirs(db) if db.exists() else []
-        aside = move_aside(db)
-        if aside:
-            print(f"ct: moved the old index to {aside}", file=sys.stderr)
-        folders: dict[str, Path] = {}
-        tdir = paths.traces_dir()
-        if tdir.is_dir():
-            for child in sorted(tdir.iterdir()):
-                if importer.is_trace_folder(child):
-                    folders[str(child.absolute())] = child
-        for k in known:
-            if importer.is_trace_folder(Path(k)):
-                folders.setdefault(k, Path(k))
-        with Index(db):
-            pass  # creates a fresh, current-schema index even when there is nothing to import
-        status = import_folders(list(folders.values()), quiet=True)
-        print(f"ct: rebuilt {db} from {len(folders)} trace folder(s)", file=sys.stderr)
+        status = rebuild_index(paths.index_path(), paths.traces_dir(),
+                               say=lambda text: print(text, file=sys.stderr))
     if import_dirs:
         missing = [d for d in import_dirs if not Path(d).is_dir()]
         for d in missing:

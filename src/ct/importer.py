@@ -11,6 +11,7 @@ else from the trace itself. The folder is sized, and every recorded source file 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ct import ctfs
-from ct.errors import TARGET, CtError
+from ct.errors import ENVIRONMENT, TARGET, CtError
 from ct.summary import layout, summarize
 
 METADATA = "trace_metadata.json"
@@ -116,7 +117,10 @@ def folder_size(trace_dir: Path) -> int:
 
 def copy_sources(trace_dir: Path, paths: list, workdir: str = "") -> int:
     """Copy recorded sources into ``files/<absolute path>``; returns how many were copied.
-    Relative paths are taken relative to the recording's workdir."""
+    Relative paths are taken relative to the recording's workdir. A source that cannot be
+    read is skipped (the trace itself is intact); one that cannot be written (disk full) is
+    an error: each copy goes to a temporary name and is renamed into place only once
+    complete, so ``files/`` never holds a cut-short copy."""
     dest_root = Path(trace_dir) / "files"
     copied = 0
     for entry in paths:
@@ -130,19 +134,42 @@ def copy_sources(trace_dir: Path, paths: list, workdir: str = "") -> int:
         try:
             if not src.is_file() or src.stat().st_size > MAX_SOURCE_BYTES:
                 continue
-        except OSError:
-            continue
-        rel = Path(*src.parts[1:]) if not src.drive else Path(src.drive.strip(":\\/"), *src.parts[1:])
-        dest = dest_root / rel
-        if dest.exists():
-            continue
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
-            copied += 1
+            reader = src.open("rb")
         except OSError:
             continue  # a source we cannot read stays unreadable; the trace itself is intact
+        rel = Path(*src.parts[1:]) if not src.drive else Path(src.drive.strip(":\\/"), *src.parts[1:])
+        dest = dest_root / rel
+        with reader:
+            if dest.exists():
+                continue
+            tmp = dest.with_name(f".{dest.name}.copy-{os.getpid()}")
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with tmp.open("wb") as writer:
+                    shutil.copyfileobj(reader, writer, 1024 * 1024)
+                shutil.copystat(src, tmp)
+                os.replace(tmp, dest)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                _prune_empty(dest.parent, Path(trace_dir))
+                raise CtError(
+                    f"cannot copy the source {src} into {dest_root} ({exc.strerror or exc}); "
+                    "free space on that disk and import the trace folder again",
+                    ENVIRONMENT,
+                ) from None
+        copied += 1
     return copied
+
+
+def _prune_empty(folder: Path, stop: Path) -> None:
+    """Remove the empty folders a failed copy made, up to (not including) ``stop``."""
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def build_record(trace_dir: Path, extra: dict | None = None) -> dict:
