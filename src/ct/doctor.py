@@ -114,6 +114,34 @@ def _leftovers(traces: Path) -> list[Path]:
     return sorted(found)
 
 
+def unfinished_staging(out: Path) -> list[Path]:
+    """The staging folders a recorder left for the trace folder ``out`` and can no longer
+    finish (its pid is gone): the program left through ``os._exit``, an ``os.exec*`` call or a
+    crash, so the recorder never closed the trace."""
+    prefix = f".{out.name}.staging-"
+    try:
+        entries = sorted(out.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
+        if pid.isdigit() and entry.is_dir() and not _pid_alive(int(pid)):
+            found.append(entry)
+    return found
+
+
+def written_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def _pid_alive(pid: int) -> bool:
     if os.name != "posix":
         return True  # cannot tell without risk: report nothing as left over

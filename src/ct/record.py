@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ct import diff as diffmod
-from ct import importer, interpreter, launch, paths, recorder_locate
+from ct import doctor, importer, interpreter, launch, paths, recorder_locate
 from ct.errors import ENVIRONMENT, TARGET, USAGE, CtError
 from ct.index import Index
 
@@ -322,11 +323,21 @@ def _no_trace(opts: RecordOptions, out: Path, created: bool, ended: launch.Ended
     # Recorder statuses always get a line; other statuses without a trace (a syntax error, a
     # program killed by SIGKILL) are exactly what plain Python shows, so --quiet holds.
     status = ended.status
+    unfinished = doctor.unfinished_staging(out)
     if ended.signal is not None:  # nothing above explains it: name the signal
         text = f"no trace: the program was killed by {launch.signal_name(ended.signal)}"
+    elif unfinished:  # nothing above explains it either
+        text = ("no trace: the program ended without letting the recorder finish (os._exit, "
+                f"an os.exec* call or a crash; status {status})")
     else:
         text = f"no trace was recorded (status {status}; see the message above)"
-    if status in RECORDER_FAILURES:
+    if unfinished and opts.keep_partial_trace:
+        text += (f"; what was written ({doctor.written_bytes(unfinished[-1])} bytes, not "
+                 f"indexed) is kept in {unfinished[-1]}")
+    else:
+        for folder in unfinished:  # unusable and unfinished: the recorder would have removed it
+            shutil.rmtree(folder, ignore_errors=True)
+    if status in RECORDER_FAILURES or (unfinished and opts.keep_partial_trace):
         warn(text)
     else:
         say(opts, text)
