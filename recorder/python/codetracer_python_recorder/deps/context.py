@@ -27,13 +27,19 @@ def _library_prefixes() -> tuple[str, ...]:
     return _PREFIXES
 
 
+_IS_LIBRARY: dict[str, bool] = {}
+
+
 def call_site() -> str:
     """``file:line`` of the innermost user frame, or ``?`` when there is none."""
-    prefixes = _library_prefixes()
+    known = _IS_LIBRARY
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(prefixes):
+        library = known.get(filename)
+        if library is None:
+            library = known[filename] = filename.startswith(_library_prefixes())
+        if not library:
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "?"

@@ -42,13 +42,14 @@ class Recorder:
         return p
 
     def end(self, p: Pending, *, result=None, error: BaseException | None = None,
-            summary: str = "") -> None:
+            summary="") -> None:
+        """``summary``: the trace event's text, or a function building it (called only when
+        a trace is recorded)."""
         t1 = time.perf_counter()
         record = {
             "seq": p.seq, "category": p.category, "library": p.library, "key": p.key,
-            "start": round(p.t0 - self._t0, 6), "duration": round(t1 - p.t0, 6),
-            "thread": p.thread, "task": p.task, "site": p.site,
-            "request": store.encode(p.request),
+            "start": p.t0 - self._t0, "duration": t1 - p.t0,
+            "thread": p.thread, "task": p.task, "site": p.site, "request": p.request,
         }
         if p.match:
             record["match"] = p.match
@@ -56,23 +57,23 @@ class Recorder:
             record["error"] = exceptions.describe(error)
             summary = f"{p.key} -> {type(error).__name__}: {error}"
         else:
-            record["result"] = store.encode(result)
-            summary = summary or p.key
+            record["result"] = result  # the library's snapshot; encoded by the writer thread
         self.calls += 1
         self.writer.write(record)
-        events.emit(p.category, summary)
+        events.emit(p.category, summary or p.key)
 
     def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
              summarize=None, **_replay_only):
-        """Runs ``live()`` and records its value (``to_record(value)``) or its exception."""
+        """Runs ``live()`` and records its value (``to_record(value)``, which must return
+        values the program cannot change later; by default a snapshot) or its exception."""
         p = self.begin(category, library, key, request, match)
         try:
             value = live()
         except BaseException as exc:
             self.end(p, error=exc)
             raise
-        recorded = to_record(value) if to_record else value
-        self.end(p, result=recorded, summary=summarize(recorded) if summarize else "")
+        recorded = to_record(value) if to_record else store.snapshot(value)
+        self.end(p, result=recorded, summary=(lambda: summarize(value)) if summarize else "")
         return value
 
     async def acall(self, category, library, key, live, *, request=None, match=None,
@@ -84,8 +85,8 @@ class Recorder:
         except BaseException as exc:
             self.end(p, error=exc)
             raise
-        recorded = to_record(value) if to_record else value
-        self.end(p, result=recorded, summary=summarize(recorded) if summarize else "")
+        recorded = to_record(value) if to_record else store.snapshot(value)
+        self.end(p, result=recorded, summary=(lambda: summarize(value)) if summarize else "")
         return value
 
     def finish(self, exit_status: int | None) -> None:

@@ -27,10 +27,29 @@ class CaptureError(Exception):
     """A capture file that cannot be used (missing, not a capture, newer format)."""
 
 
+class Encoded:
+    """A value already encoded (a snapshot of something the program may change later)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+def snapshot(value):
+    """What the writer thread may encode later: immutable values as they are, others encoded
+    now (the program may mutate a list or dict it was handed)."""
+    if value is None or type(value) in (bytes, str, int, float, bool):
+        return value
+    return Encoded(encode(value))
+
+
 def encode(value):
     """Python value -> JSON-ready value (see the module docstring for the tags)."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, Encoded):
+        return value.value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else {
             "$float": repr(value)}
@@ -115,32 +134,65 @@ def _hashable(value):
 
 
 class Writer:
-    """Appends call records to ``deps.jsonl``, one flushed line each (a crash keeps what was
-    written). Thread-safe; ``close()`` is idempotent."""
+    """Appends call records to ``deps.jsonl``. The calling thread only queues a record; a
+    writer thread turns queued records into lines and flushes them within ``FLUSH_S`` (so the
+    JSON work overlaps the program's waits on the network, and a crash loses at most that
+    much). ``close()`` writes what is queued and is idempotent."""
+
+    FLUSH_S = 0.1
 
     def __init__(self, path: str, header: dict) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._queue: list = []
+        self._wake = threading.Condition(threading.Lock())
+        self._closed = False
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._line({"format": FORMAT, "version": VERSION, **header})
-
-    def _line(self, obj: dict) -> None:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self._lock:
-            if self._file is not None:
-                self._file.write(text)
-                self._file.flush()
+        self._file.write(_line({"format": FORMAT, "version": VERSION, **header}))
+        self._file.flush()
+        self._thread = threading.Thread(target=self._run, name="codetracer-deps-writer",
+                                        daemon=True)
+        self._thread.start()
 
     def write(self, record: dict) -> None:
-        self._line(record)
+        self._queue.append(record)  # list.append is atomic under the GIL
+
+    def _drain(self) -> None:
+        queue, self._queue = self._queue, []
+        if queue:
+            self._file.write("".join(_line(_finish(r)) for r in queue))
+            self._file.flush()
+
+    def _run(self) -> None:
+        with self._wake:
+            while not self._closed:
+                self._wake.wait(self.FLUSH_S)
+                self._drain()
 
     def close(self, footer: dict | None = None) -> None:
+        with self._wake:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+        self._drain()
         if footer is not None:
-            self._line({"end": True, **footer})
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._file.write(_line({"end": True, **footer}))
+        self._file.close()
+
+
+def _finish(record: dict) -> dict:
+    """Encodes a queued call record's values and rounds its times (writer thread)."""
+    for field in ("request", "result"):
+        if field in record:
+            record[field] = encode(record[field])
+    record["start"] = round(record["start"], 6)
+    record["duration"] = round(record["duration"], 6)
+    return record
+
+
+def _line(obj: dict) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def resolve(path: str) -> str:

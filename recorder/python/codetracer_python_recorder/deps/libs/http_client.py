@@ -210,7 +210,7 @@ def _patch_base(http_client, base) -> None:
             except BaseException as exc:
                 engine.end(p, error=exc)
                 raise
-            engine.end(p, result=result, summary=f"{key} -> {result['status']}")
+            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
             return _rebuild(http_client, self, result)
         try:
             record = engine.answer(CATEGORY, key, match)

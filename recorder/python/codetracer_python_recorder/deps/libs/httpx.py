@@ -94,7 +94,7 @@ def patch(module) -> None:
             except BaseException as exc:
                 engine.end(p, error=exc)
                 raise
-            engine.end(p, result=result, summary=f"{key} -> {result['status']}")
+            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
             return _response(httpx, result)
         try:
             record = engine.answer(CATEGORY, key, match)
@@ -122,7 +122,7 @@ def patch(module) -> None:
             except BaseException as exc:
                 engine.end(p, error=exc)
                 raise
-            engine.end(p, result=result, summary=f"{key} -> {result['status']}")
+            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
             return _response(httpx, result)
         try:
             record = engine.answer(CATEGORY, key, match)

@@ -136,7 +136,7 @@ def _patch_sync(psycopg) -> None:
         except BaseException as exc:
             engine.end(p, error=exc)
             raise
-        engine.end(p, result=result, summary=_summary(key, result))
+        engine.end(p, result=result, summary=lambda: _summary(key, result))
         return self
 
     def executemany(self, query, params_seq, **kwargs):
@@ -147,7 +147,7 @@ def _patch_sync(psycopg) -> None:
         return engine.call(CATEGORY, LIBRARY, key,
                            lambda: orig_many(self, query, params_list, **kwargs),
                            to_record=lambda _: {"rowcount": self.rowcount},
-                           summarize=lambda r: f"{key} -> {r['rowcount']} rows")
+                           summarize=lambda _: f"{key} -> {self.rowcount} rows")
 
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
@@ -184,7 +184,7 @@ def _patch_async(psycopg) -> None:
         except BaseException as exc:
             engine.end(p, error=exc)
             raise
-        engine.end(p, result=result, summary=_summary(key, result))
+        engine.end(p, result=result, summary=lambda: _summary(key, result))
         return self
 
     async def executemany(self, query, params_seq, **kwargs):
@@ -195,7 +195,7 @@ def _patch_async(psycopg) -> None:
         return await engine.acall(CATEGORY, LIBRARY, key,
                                   lambda: orig_many(self, query, params_list, **kwargs),
                                   to_record=lambda _: {"rowcount": self.rowcount},
-                                  summarize=lambda r: f"{key} -> {r['rowcount']} rows")
+                                  summarize=lambda _: f"{key} -> {self.rowcount} rows")
 
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
