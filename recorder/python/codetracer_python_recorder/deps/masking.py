@@ -9,6 +9,7 @@ call the same way before matching, so masked calls still match.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MASK = "<masked>"
@@ -33,13 +34,16 @@ def words(key: str) -> list[str]:
     return [w.lower() for w in _WORDS.findall(key)]
 
 
-def is_secret_key(key) -> bool:
-    if not isinstance(key, str):
-        return False
+@functools.lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
     parts = words(key)
     if any(w in SECRET_WORDS for w in parts):
         return True
     return any(pair in SECRET_PAIRS for pair in zip(parts, parts[1:], strict=False))
+
+
+def is_secret_key(key) -> bool:
+    return isinstance(key, str) and _secret_name(key)
 
 
 def is_secret_header(name: str) -> bool:

@@ -146,6 +146,15 @@ def _rebuild(http_client, conn, result: dict):
     return response
 
 
+def _unread(response, body: bytes):
+    """The real response, its body read for the capture, made readable again from memory
+    (headers and status stay exactly as received)."""
+    response.fp = io.BytesIO(body)
+    response.length = len(body)
+    response.chunked = False
+    return response
+
+
 def _result_of(response, method: str) -> dict:
     body = response.read()
     headers = []
@@ -211,7 +220,7 @@ def _patch_base(http_client, base) -> None:
                 engine.end(p, error=exc)
                 raise
             engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
-            return _rebuild(http_client, self, result)
+            return _unread(response, result["body"])
         try:
             record = engine.answer(CATEGORY, key, match)
         except Miss:
