@@ -40,7 +40,11 @@ def _num(value) -> str:
 
 
 def _command(row: dict) -> str:
-    return shlex.join([row.get("program") or "?", *row.get("args", [])])
+    """The command line as it was run: a module run (stored as program ``-m NAME``) reads
+    ``python -m NAME ARGS`` rather than quoting ``'-m NAME'`` as one word."""
+    program = row.get("program") or "?"
+    head = ["python", "-m", program[3:]] if program.startswith("-m ") else [program]
+    return shlex.join([*head, *row.get("args", [])])
 
 
 def cmd_list(as_json: bool, limit: int | None) -> int:

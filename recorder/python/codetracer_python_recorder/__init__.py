@@ -1,8 +1,9 @@
 """CodeTracer's Python recorder.
 
-Records a Python program through ``sys.monitoring`` into a runtime_tracing JSON trace folder.
+Records a Python program through ``sys.monitoring`` into a CodeTracer trace folder.
 Command line: ``python -m codetracer_python_recorder [options] SCRIPT [ARGS...]``.
-Library: :func:`record` / :func:`start` + :func:`stop` (see ``session``).
+Library: upstream's API (:func:`start` / :func:`stop`, :func:`trace`, policies; see ``api``)
+and :func:`record`. ``CODETRACER_TRACE=DIR`` records the importing process until it exits.
 """
 
 import sys
@@ -16,7 +17,10 @@ if sys.version_info < MIN_PYTHON:  # checked before the native module (it needs 
         f"this is Python {found} ({sys.executable})"
     )
 
+import os as _os  # noqa: E402
+
 from .errors import (  # noqa: E402
+    EnvironmentError,
     InternalError,
     RecorderEnvironmentError,
     RecorderError,
@@ -27,7 +31,25 @@ from .session import Session, record  # noqa: E402
 
 __version__ = "0.1.0"
 
+# Upstream's API lives in .api, imported on first use: the CLI never needs it, and its
+# start-up time is the recorder's overhead on every run.
+_API_NAMES = frozenset({
+    "DEFAULT_FORMAT", "TRACE_BINARY", "TRACE_CTFS", "TRACE_JSON", "TraceSession",
+    "configure_policy", "configure_policy_from_env", "flush", "is_tracing", "policy_snapshot",
+    "start", "stop", "trace",
+})
+
+
+def __getattr__(name: str):
+    if name in _API_NAMES:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "EnvironmentError",
     "InternalError",
     "RecorderEnvironmentError",
     "RecorderError",
@@ -36,4 +58,10 @@ __all__ = [
     "UsageError",
     "__version__",
     "record",
+    *sorted(_API_NAMES),
 ]
+
+if _os.environ.get("CODETRACER_TRACE"):
+    from .api import auto_start_from_env  # noqa: E402
+
+    auto_start_from_env()

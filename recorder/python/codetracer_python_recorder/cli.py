@@ -29,7 +29,17 @@ options:
                            debugging [CODETRACER_FORMAT]
   --activation-path PATH   start recording when execution first enters PATH (default: SCRIPT)
   --with-diff SPEC         recorded in metadata (ct computes the diff itself)
-  --trace-filter FILE      trace filter TOML (repeatable; applied after project/env filters)
+  --trace-filter FILE      trace filter TOML (repeatable, or a::b chains; applied after
+                           project/env filters)
+  --io-capture off|proxies|proxies+fd
+                           record sys.stdout/stderr/stdin traffic (default) or not (off);
+                           proxies+fd is accepted, raw fd writes are not recorded
+                           [CODETRACER_CAPTURE_IO]
+  --record-test-runner     under -m pytest / pytest, also record pytest's and pluggy's own
+                           code (skipped by default: the tests and the code under test are
+                           recorded)
+  --propagate-script-exit  accepted for upstream's users: the program's status is always
+                           returned [CODETRACER_PROPAGATE_SCRIPT_EXIT]
   --on-recorder-error abort|disable
                            on a recorder failure: stop the program (abort), or detach and let
                            it finish untouched (disable, default) [CODETRACER_ON_RECORDER_ERROR]
@@ -72,6 +82,7 @@ _VALUE_OPTIONS = {
     "--max-depth": "max_depth",
     "--deps": "deps",
     "--deps-miss": "deps_miss",
+    "--io-capture": "io_capture",
 }
 _FLAG_OPTIONS = {
     "--require-trace": "require_trace",
@@ -104,6 +115,8 @@ class Options:
         self.deps: str | None = None
         self.deps_miss: str | None = None
         self.deps_only = False
+        self.io_capture = True
+        self.record_test_runner = False
 
 
 def _usage_error(message: str) -> RecorderError:
@@ -129,6 +142,12 @@ def _from_env(opts: Options, environ) -> None:
     if environ.get("CODETRACER_FORMAT"):
         opts.format = _check_choice("format", environ["CODETRACER_FORMAT"], "CODETRACER_FORMAT")
     opts.deps = environ.get("CODETRACER_DEPS") or None
+    if environ.get("CODETRACER_CAPTURE_IO"):
+        opts.io_capture = _io_capture(environ["CODETRACER_CAPTURE_IO"], "CODETRACER_CAPTURE_IO")
+    if environ.get("CODETRACER_PROPAGATE_SCRIPT_EXIT"):
+        from .api import parse_bool
+
+        parse_bool(environ["CODETRACER_PROPAGATE_SCRIPT_EXIT"], "CODETRACER_PROPAGATE_SCRIPT_EXIT")
     if environ.get("CODETRACER_TRACE_DIR"):
         opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
 
@@ -143,6 +162,13 @@ def _resolve_policy(opts: Options, cli: list[tuple[str, str]], environ) -> None:
     opts.logging_requested = any(flag in ("--log-level", "--log-file") for flag, _ in cli) or any(
         environ.get(var) for var in ("CODETRACER_LOG_LEVEL", "CODETRACER_LOG_FILE")
     )
+
+
+def _io_capture(value: str, source: str) -> bool:
+    """Upstream's IO capture modes; we record stream traffic or not (no fd mirror)."""
+    from .api import parse_io_capture
+
+    return parse_io_capture(value, source)[0]
 
 
 def _parse_cap(value: str, source: str) -> int:
@@ -187,6 +213,11 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
             opts.deps_only = True
             i += 1
             continue
+        if arg in ("--record-test-runner", "--propagate-script-exit"):
+            # the program's exit status is always ours to return: propagating is the default
+            opts.record_test_runner |= arg == "--record-test-runner"
+            i += 1
+            continue
         if name in _FLAG_OPTIONS:
             if eq:
                 raise _usage_error(f"{name} takes no value")
@@ -209,8 +240,10 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         dest = _VALUE_OPTIONS[name]
         if dest in _POLICY_VALUES:
             policy_flags.append((name, value))
-        elif dest == "trace_filters":
-            opts.trace_filters.append(value)
+        elif dest == "trace_filters":  # upstream's a.toml::b.toml chains too
+            opts.trace_filters.extend(p for p in value.split("::") if p)
+        elif dest == "io_capture":
+            opts.io_capture = _io_capture(value, name)
         elif dest in _CAPS:
             opts.caps[dest] = _parse_cap(value, name)
         else:
@@ -264,6 +297,15 @@ def _configure_logging(opts: Options, trace_id: str) -> None:
     _native.configure_logging(level, opts.log_file, RUN_ID, trace_id)
 
 
+def _runner_dirs(opts: Options, target: runner.Target) -> list[str]:
+    """A test runner's own packages, skipped unless --record-test-runner (see scope.py)."""
+    if opts.record_test_runner:
+        return []
+    from . import scope
+
+    return scope.test_runner_dirs(scope.test_runner(target.module, target.script))
+
+
 def _default_trace_dir() -> str:
     import time
 
@@ -314,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
             on_recorder_error=opts.on_recorder_error,
             keep_partial=opts.keep_partial_trace,
             trace_filters=opts.trace_filters,
+            capture_io=opts.io_capture,
+            skip_dirs=_runner_dirs(opts, target),
             script_dir=os.path.dirname(os.path.abspath(target.script)) if target.script else os.getcwd(),
             extra_metadata={"with_diff": opts.with_diff, "policy": _policy_summary(opts),
                             "run_as": "script" if target.script else "module",

@@ -2,6 +2,8 @@
 
 The classes are defined by the native module so Rust and Python raise the same types. Every
 instance carries ``code`` (a stable ``ERR_*`` string), ``kind`` and ``context`` (a dict).
+Upstream's names are aliases of ours: ``EnvironmentError`` is ``RecorderEnvironmentError``
+(it shadows the builtin only for ``from codetracer_python_recorder import *``).
 """
 
 from ._native import (
@@ -12,6 +14,16 @@ from ._native import (
     TargetError,
     UsageError,
 )
+
+# A usage error is also a ValueError, as upstream raised ValueError for a bad format or path:
+# ``except ValueError`` written for upstream keeps catching it. The class is the native one,
+# so this holds for errors raised in Rust too.
+if not issubclass(UsageError, ValueError):
+    UsageError.__bases__ = (RecorderError, ValueError)
+# the native class is registered as RecorderError_ (a Rust naming constraint); show our name
+RecorderError.__name__ = RecorderError.__qualname__ = "RecorderError"
+
+EnvironmentError = RecorderEnvironmentError  # noqa: A001 - upstream's name
 
 #: Exit status used when the recorder itself fails, by error kind. The program's own status
 #: is used whenever recording succeeded.
@@ -41,6 +53,7 @@ def exit_status(err: BaseException) -> int:
 
 __all__ = [
     "EXIT_STATUS",
+    "EnvironmentError",
     "InternalError",
     "RecorderEnvironmentError",
     "RecorderError",

@@ -65,6 +65,7 @@ class Session:
         trace_filters: Sequence[str] = (),
         script_dir: str | None = None,
         extra_metadata: dict | None = None,
+        skip_dirs: Sequence[str] = (),
     ) -> None:
         self.trace_dir = Path(trace_dir).absolute()
         self.program = program
@@ -77,6 +78,7 @@ class Session:
         self.trace_filters = [os.path.abspath(f) for f in trace_filters]
         self.script_dir = script_dir
         self.extra_metadata = dict(extra_metadata or {})
+        self.skip_dirs = list(skip_dirs)  # never recorded, like the recorder's own files
         self.trace_id = os.urandom(16).hex()
         self._io = IOCapture() if capture_io else None
         self._staging: Path | None = None
@@ -102,7 +104,7 @@ class Session:
         self._staging = staging
         self._started_at = time.time()
         self._t0 = time.perf_counter()
-        scope = default_scope()
+        scope = default_scope(self.skip_dirs)
         try:
             _native.start(
                 str(staging),
@@ -131,9 +133,10 @@ class Session:
         if self._staging is not None:
             _native.abandon()
 
-    def stop(self, exit_status: int, *, interrupted: str | None = None) -> Path | None:
+    def stop(self, exit_status: int | None, *, interrupted: str | None = None) -> Path | None:
         """Finishes the trace and publishes it. Returns the trace folder, or ``None`` when
-        the trace was discarded (recording failed and partial traces are not kept)."""
+        the trace was discarded (recording failed and partial traces are not kept).
+        ``exit_status=None`` (a library recording: unknown) is metadata ``null``, trace 0."""
         if self._io is not None:
             self._io.uninstall()
         staging = self._staging
@@ -143,7 +146,7 @@ class Session:
         failure: str | None = None
         failure_code = "ERR_TRACE_INCOMPLETE"
         try:
-            stats = _native.stop(exit_status)
+            stats = _native.stop(0 if exit_status is None else exit_status)
         except BaseException as exc:  # the trace could not be closed: it is incomplete
             stats = {}
             failure_code = getattr(exc, "code", "ERR_INTERNAL")
@@ -277,3 +280,15 @@ def record(trace_dir: str | os.PathLike[str], program: str = "<library>", **opti
         raise
     finally:
         session.stop(status)
+
+
+def __getattr__(name: str):
+    """Upstream's ``session`` module held the library API (``session.start`` ...): those
+    names resolve to :mod:`.api` on first use, so importing this module stays cheap."""
+    if name.startswith("__"):  # import machinery probes (__path__ ...): never load .api
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import api
+
+    if hasattr(api, name):
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
