@@ -40,6 +40,10 @@ options:
   --activation-path PATH      start recording when PATH is first executed
   --trace-filter FILE         trace filter file (repeatable)
   --with-diff SPEC            store a diff with the trace: last-commit, PATCHFILE or REV_RANGE
+  --deps record|replay=PATH   record the program's HTTP/Redis/PostgreSQL calls (deps.jsonl in
+                              the trace), or answer them from an earlier trace folder or capture
+  --deps-miss error|live      on replay, a call with no recorded answer fails (error) or goes
+                              to the real service (live)
   -q, --quiet                 print nothing of ct's own when all goes well
   --on-recorder-error MODE    recorder policy: abort | disable
   --require-trace             fail if no trace was produced
@@ -59,6 +63,7 @@ _VALUE_OPTS = {
     "--activation-path": "activation_path", "--trace-filter": "trace_filters",
     "--with-diff": "with_diff", "--on-recorder-error": "on_recorder_error",
     "--log-level": "log_level", "--log-file": "log_file",
+    "--deps": "deps", "--deps-miss": "deps_miss",
 }
 _FLAG_OPTS = {
     "-q": "quiet", "--quiet": "quiet", "--require-trace": "require_trace",
@@ -83,6 +88,8 @@ class RecordOptions:
     require_trace: bool = False
     keep_partial_trace: bool = False
     json_errors: bool = False
+    deps: str | None = None
+    deps_miss: str | None = None
     help: bool = False
 
     def recorder_options(self) -> list[str]:
@@ -106,6 +113,13 @@ class RecordOptions:
             out += ["--log-file", self.log_file]
         if self.json_errors:
             out.append("--json-errors")
+        if self.deps:
+            spec = self.deps
+            if spec.startswith("replay="):  # the recorder may run elsewhere: pass a full path
+                spec = "replay=" + os.path.abspath(spec[len("replay="):])
+            out += ["--deps", spec]
+        if self.deps_miss:
+            out += ["--deps-miss", self.deps_miss]
         return out
 
 
