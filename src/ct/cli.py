@@ -8,6 +8,7 @@ with errors redirected to our one-line format and exit status 2.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 
@@ -131,6 +132,11 @@ def dispatch(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # the real process, not a test calling main()
+        from ct import appimage_run
+
+        appimage_run.setup()
+        atexit.register(appimage_run.finish)
     try:
         if argv is None and _invoked_as_shim(sys.argv[0]):
             from ct import record

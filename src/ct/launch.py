@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from ct import appimage_run
 from ct.errors import ENVIRONMENT, CtError
 
 _FORWARDED = [s for s in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, s)]
@@ -200,14 +201,16 @@ def _run_sigwait(argv: list[str], env) -> Ended:
     canary = _Canary.start(sigs) if sigs else None
     try:
         proc = _start(argv, env, _child_setup(os.getpid(), waited))
+        group_signal_at = -10.0  # when a signal last reached the whole group (Ctrl-C, kill -PGID)
         while proc.poll() is None:
             info = signal.sigtimedwait(waited, 1.0)
             if info is None or info.si_signo == signal.SIGCHLD:
                 continue
-            if info.si_code == _SI_KERNEL:
+            if info.si_code == _SI_KERNEL or (canary is not None and canary.also_got(info)):
+                group_signal_at = time.monotonic()
                 continue
-            if canary is not None and canary.also_got(info):
-                continue
+            if appimage_run.is_runtime_death(info) and time.monotonic() - group_signal_at < 2:
+                continue  # the AppImage runtime died of the Ctrl-C the program already got
             try:
                 proc.send_signal(info.si_signo)
             except (ProcessLookupError, OSError):
@@ -342,9 +345,12 @@ def end_like(ended: Ended) -> int:
     without a core file of ct's own; a signal that reached ct after the program ended (while
     indexing) ends ct now. Otherwise returns the program's status."""
     restore_signals()
+    appimage_run.finish()
     sig = ended.signal or (_late[0] if _late else None)
     if sig is None or os.name == "nt":
         return ended.status
+    if appimage_run.runtime_alive():  # it reports a child killed by a signal as status 1
+        return exit_status(-sig)
     die_by(sig)
     return exit_status(-sig)
 
