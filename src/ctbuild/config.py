@@ -82,6 +82,7 @@ PINS = {
     "redis": "redis>=5",
     "psycopg": "psycopg[binary]>=3.1",
     "httpx": "httpx>=0.27",
+    "asyncpg": "asyncpg>=0.29",
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)

@@ -8,4 +8,5 @@ PATCHES = {
     "redis.asyncio.client": ("redis_py", "redis"),
     "psycopg": ("psycopg", "sql"),
     "httpx": ("httpx", "http"),
+    "asyncpg": ("asyncpg", "sql"),
 }

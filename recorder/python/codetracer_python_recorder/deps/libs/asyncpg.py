@@ -1,0 +1,263 @@
+"""asyncpg: ``connect``, and on a connection or a prepared statement ``execute``,
+``executemany``, ``fetch``, ``fetchrow``, ``fetchval``.
+
+Key: ``SQL <method> <query text> <args as JSON>``, so a direct call and the same call through
+a prepared statement match each other. Rows are kept as column names + values. Replay:
+``connect`` returns a stand-in connection that opens no socket; rows come back as records
+that index, iterate, ``get`` and print like ``asyncpg.Record``. ``BEGIN``/``COMMIT``/
+``ROLLBACK`` issued by ``conn.transaction()`` are not captured (a replayed transaction does
+nothing). A missed connect raises ``ConnectionRefusedError`` (what asyncpg raises for a
+stopped server), a missed query ``asyncpg.exceptions.ConnectionDoesNotExistError``. Pools
+are not captured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+
+from .. import state, store
+from ..replay import Miss
+
+CATEGORY = "sql"
+LIBRARY = "asyncpg"
+_TRANSACTION_FILE = os.path.join("asyncpg", "transaction.py")
+
+
+def _key(method: str, query, args) -> str:
+    text = re.sub(r"\s+", " ", str(query)).strip()
+    shown = json.dumps(store.encode(list(args)), ensure_ascii=False) if args else ""
+    return f"SQL {method} {text}" + (f" {shown}" if shown else "")
+
+
+def _connect_key(dsn, kwargs) -> str:
+    parts = {"host": kwargs.get("host"), "port": kwargs.get("port"),
+             "dbname": kwargs.get("database"), "user": kwargs.get("user")}
+    if dsn:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(dsn)
+        parts = {"host": parts["host"] or url.hostname, "port": parts["port"] or url.port,
+                 "dbname": parts["dbname"] or url.path.lstrip("/") or None,
+                 "user": parts["user"] or url.username}
+    return "CONNECT " + " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def _rows(value):
+    """Records -> {"columns": [...], "rows": [[...], ...]} (keeps what a record shows)."""
+    if isinstance(value, list):
+        columns = list(value[0].keys()) if value else []
+        return {"columns": columns, "rows": [list(r.values()) for r in value]}
+    if value is not None and hasattr(value, "keys") and hasattr(value, "values"):
+        return {"columns": list(value.keys()), "row": list(value.values())}
+    return {"value": store.snapshot(value)}
+
+
+def _from_rows(result):
+    if "rows" in result:
+        return [ReplayRecord(result["columns"], r) for r in result["rows"]]
+    if "row" in result:
+        return ReplayRecord(result["columns"], result["row"])
+    return result.get("value")
+
+
+def _in_transaction_helper() -> bool:
+    return sys._getframe(2).f_code.co_filename.endswith(_TRANSACTION_FILE)
+
+
+def patch(module) -> None:
+    conn_cls = module.Connection
+    if getattr(conn_cls, "_ct_deps_patched", False):
+        return
+    connection_mod = sys.modules["asyncpg.connection"]
+    prepared_cls = sys.modules["asyncpg.prepared_stmt"].PreparedStatement
+    orig_connect = connection_mod.connect
+
+    async def connect(dsn=None, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return await orig_connect(dsn, **kwargs)
+        key = _connect_key(dsn, kwargs)
+        if engine.mode == "record":
+            return await engine.acall(CATEGORY, LIBRARY, key, lambda: orig_connect(dsn, **kwargs),
+                                      to_record=lambda conn: None,
+                                      summarize=lambda _: f"{key} -> ok")
+        try:
+            record = engine.answer(CATEGORY, key, {"sql": key})
+        except Miss:
+            record = None
+        if record is None:
+            raise ConnectionRefusedError(
+                111, f"Connect call failed (codetracer replay has no recorded {key})")
+        engine.result(record)
+        return ReplayConnection()
+
+    def wrap(cls, method: str, statement: bool):
+        orig = getattr(cls, method)
+
+        async def wrapper(self, *args, **kwargs):
+            engine = state.engine
+            if engine is None:
+                return await orig(self, *args, **kwargs)
+            if method == "executemany":  # the rows may be a generator: read them once
+                args = (*args[:-1], [tuple(r) for r in args[-1]])
+            if statement:
+                query, params = self._query, args
+            else:
+                query, params = args[0], args[1:]
+                if method == "execute" and not params and _in_transaction_helper():
+                    return await orig(self, *args, **kwargs)
+            key = _key(method, query, params)
+            return await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                                      match={"sql": key}, to_record=_rows,
+                                      summarize=lambda v: f"{key} -> {_summary(v)}")
+
+        wrapper.__name__ = method
+        setattr(cls, method, wrapper)
+
+    for method in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
+        wrap(conn_cls, method, statement=False)
+    for method in ("executemany", "fetch", "fetchrow", "fetchval"):
+        wrap(prepared_cls, method, statement=True)
+    connection_mod.connect = connect
+    module.connect = connect
+    conn_cls._ct_deps_patched = True
+
+
+def _summary(value) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} rows"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+async def _answer(method: str, query, args):
+    engine = state.engine
+    key = _key(method, query, args)
+    try:
+        record = engine.answer(CATEGORY, key, {"sql": key}) if engine else None
+    except Miss:
+        record = None
+    if record is None:
+        exceptions = sys.modules["asyncpg.exceptions"]
+        raise exceptions.ConnectionDoesNotExistError(
+            f"connection was closed in the middle of operation (codetracer replay has no "
+            f"recorded {key})")
+    return _from_rows(engine.result(record))
+
+
+# --- replay stand-ins ---------------------------------------------------------------------
+
+class ReplayRecord:
+    """Reads like ``asyncpg.Record``: by index and by name, ``get``, ``keys``, ``values``,
+    ``items``; iterating gives the values; printed as ``<Record a=1 b='x'>``."""
+
+    __slots__ = ("_columns", "_values")
+
+    def __init__(self, columns, values) -> None:
+        self._columns, self._values = list(columns), tuple(values)
+
+    def __getitem__(self, item):
+        if isinstance(item, (int, slice)):
+            return self._values[item]
+        return self._values[self._columns.index(item)]
+
+    def get(self, name, default=None):
+        return self[name] if name in self._columns else default
+
+    def keys(self):
+        return iter(self._columns)
+
+    def values(self):
+        return iter(self._values)
+
+    def items(self):
+        return iter(zip(self._columns, self._values, strict=True))
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, name) -> bool:
+        return name in self._columns
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return "<Record " + " ".join(f"{k}={v!r}" for k, v in self.items()) + ">"
+
+
+class ReplayTransaction:
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+    async def start(self) -> None:
+        pass
+
+    async def commit(self) -> None:
+        pass
+
+    async def rollback(self) -> None:
+        pass
+
+
+class ReplayPrepared:
+    def __init__(self, query) -> None:
+        self._query = query
+
+    async def fetch(self, *args, timeout=None):
+        return await _answer("fetch", self._query, args)
+
+    async def fetchrow(self, *args, timeout=None):
+        return await _answer("fetchrow", self._query, args)
+
+    async def fetchval(self, *args, column=0, timeout=None):
+        return await _answer("fetchval", self._query, args)
+
+    async def executemany(self, args, *, timeout=None):
+        return await _answer("executemany", self._query, ([tuple(r) for r in args],))
+
+
+class ReplayConnection:
+    """Stands in for ``asyncpg.Connection`` during replay."""
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    async def execute(self, query, *args, timeout=None):
+        return await _answer("execute", query, args)
+
+    async def executemany(self, command, args, *, timeout=None):
+        return await _answer("executemany", command, ([tuple(r) for r in args],))
+
+    async def fetch(self, query, *args, timeout=None, record_class=None):
+        return await _answer("fetch", query, args)
+
+    async def fetchrow(self, query, *args, timeout=None, record_class=None):
+        return await _answer("fetchrow", query, args)
+
+    async def fetchval(self, query, *args, column=0, timeout=None):
+        return await _answer("fetchval", query, args)
+
+    async def prepare(self, query, *args, **kwargs):
+        return ReplayPrepared(query)
+
+    def transaction(self, **kwargs):
+        return ReplayTransaction()
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    async def close(self, *, timeout=None) -> None:
+        self._closed = True
