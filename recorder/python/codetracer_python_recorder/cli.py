@@ -11,6 +11,7 @@ import sys
 
 from . import _native, runner
 from .errors import EXIT_STATUS, RecorderError, exit_status, make_error
+from .native_text import native_text
 from .session import Session
 
 PROG = "codetracer-python-recorder"
@@ -268,7 +269,7 @@ def _report(err: BaseException, opts: Options | None, level: str, trace_id: str 
     """One human line on stderr, plus the JSON trailer line with ``--json-errors``."""
     code = getattr(err, "code", "ERR_INTERNAL")
     sys.stderr.write(f"{PROG}: {level}: {err} [{code}]\n")
-    _native.log("error" if level == "error" else "warn", str(err), code)
+    _native.log("error" if level == "error" else "warn", native_text(str(err)), code)
     if opts is not None and opts.json_errors:
         context = {str(k): str(v) for k, v in (getattr(err, "context", None) or {}).items()}
         kind = getattr(err, "kind", "internal")
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
             session.start()
         if deps_plan is not None:
             deps_plan.start(session, target.program, target.args)
-        _native.log("info", f"recording {target.program} into {session.trace_dir}")
+        _native.log("info", native_text(f"recording {target.program} into {session.trace_dir}"))
         runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
     except RecorderError as err:
         _fail(err, opts)
@@ -387,7 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         interrupted = outcome.interrupted or outcome.interrupted_while_joining
         written = session.stop(outcome.exit_status, interrupted="SIGINT" if interrupted else None)
-        _native.log("info", f"trace written to {written} (exit status {outcome.exit_status})")
+        _native.log("info", native_text(f"trace written to {written} (exit status "
+                                        f"{outcome.exit_status})"))
     except RecorderError as err:
         if opts.require_trace or opts.on_recorder_error == "abort":
             _fail(err, opts, session.trace_id)

@@ -17,6 +17,8 @@ import sys
 import threading
 import types
 
+from .native_text import native_text
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -52,13 +54,25 @@ class Outcome:
         self.interrupted_while_joining = False
 
 
+_renamed: set[str] = set()  # scripts compiled under a name the native side can read
+
+
 def prepare_script(target: Target):
     """Reads and compiles the script before recording starts; raises ``SyntaxError`` or
     ``OSError`` exactly as Python would report them."""
     path = os.path.abspath(target.script or "")
     with open(path, "rb") as f:
         source = f.read()
-    return compile(source, path, "exec", dont_inherit=True)
+    name = native_text(path)  # what the native side can read, printed as Python prints path
+    code = compile(source, name, "exec", dont_inherit=True)
+    if name != path:  # tracebacks find the source lines under that name
+        import linecache
+
+        _renamed.add(name)
+
+        lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+        linecache.cache[name] = (len(source), None, lines, name)
+    return code
 
 
 def use_directory_main(target: Target) -> None:
@@ -234,6 +248,14 @@ def report_exception(exc: BaseException) -> None:
     """Prints an uncaught exception through ``sys.excepthook``, as the interpreter does."""
     tb = strip_recorder_frames(exc.__traceback__)
     exc.__traceback__ = tb
+    if _renamed and sys.excepthook is sys.__excepthook__:
+        # the built-in hook reads source lines from the file named by the code object, which
+        # a renamed script's is not (prepare_script); the traceback module prints the same
+        # text and finds the lines in linecache
+        import traceback
+
+        traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+        return
     sys.excepthook(type(exc), exc, tb)
 
 

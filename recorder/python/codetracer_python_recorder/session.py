@@ -17,6 +17,7 @@ from pathlib import Path
 from . import _native
 from .errors import make_error
 from .io_capture import IOCapture
+from .native_text import native_text, native_value
 from .scope import default_scope
 
 RECORDER_NAME = "codetracer-python-recorder"
@@ -106,18 +107,18 @@ class Session:
         self._t0 = time.perf_counter()
         scope = default_scope(self.skip_dirs)
         try:
-            _native.start(
+            _native.start(  # str arguments as UTF-8 text (native_text.py); paths as they are
                 str(staging),
-                self.program,
-                activation_path=self.activation_path,
+                native_text(self.program),
+                activation_path=native_value(self.activation_path),
                 caps=self.caps,
                 format=self.format,
-                args=self.args,
-                workdir=os.getcwd(),
+                args=native_value(self.args),
+                workdir=native_text(os.getcwd()),
                 on_error=self.on_recorder_error,
-                script_dir=self.script_dir,
-                trace_filters=self.trace_filters,
-                **scope,
+                script_dir=native_value(self.script_dir),
+                trace_filters=native_value(self.trace_filters),
+                **native_value(scope),
             )
         except BaseException:
             _remove_tree(staging)
