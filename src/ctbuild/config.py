@@ -83,6 +83,7 @@ PINS = {
     "psycopg": "psycopg[binary]>=3.1",
     "httpx": "httpx>=0.27",
     "asyncpg": "asyncpg>=0.29",
+    "aiohttp": "aiohttp>=3.9",
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)

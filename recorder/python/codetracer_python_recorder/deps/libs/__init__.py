@@ -9,4 +9,5 @@ PATCHES = {
     "psycopg": ("psycopg", "sql"),
     "httpx": ("httpx", "http"),
     "asyncpg": ("asyncpg", "sql"),
+    "aiohttp.client": ("aiohttp", "http"),
 }
