@@ -141,6 +141,7 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
         d.set_item("values", stats.values)?;
         d.set_item("io_events", stats.io_events)?;
         d.set_item("exceptions", stats.exceptions)?;
+        d.set_item("compress_s", stats.compress_ns as f64 / 1e9)?;
         d.set_item("paths", paths)?;
         d.set_item("callbacks", callbacks)?;
         let diagnostics = serde_json::to_string(&diagnostics)

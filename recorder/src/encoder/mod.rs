@@ -9,6 +9,7 @@ mod base64;
 pub mod caps;
 mod kinds;
 mod memo;
+pub mod out;
 mod reuse;
 mod walk;
 
@@ -19,6 +20,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 pub use caps::Caps;
+pub use out::ValueFormat;
 use kinds::{Kind, TypeKinds};
 use memo::{Fact, Memo};
 use reuse::Pending;
@@ -27,7 +29,6 @@ use walk::Span;
 use crate::errors::RecorderResult;
 use crate::fast_hash::{FastMap, RecentByAddress};
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
-use crate::json_text as json;
 use crate::trace_writer::{TraceWriter, TypeKind};
 
 /// The builtin types every recording uses; their ids are cached in an array so the hot path
@@ -47,9 +48,11 @@ enum Builtin {
     Set,
     Str,
     Tuple,
+    /// A struct field's (name, value) pair, in the CBOR form (see `encode_fields`).
+    Field,
 }
 
-const BUILTIN_COUNT: usize = 13;
+const BUILTIN_COUNT: usize = 14;
 
 impl Builtin {
     fn name_and_kind(self) -> (&'static str, TypeKind) {
@@ -67,6 +70,7 @@ impl Builtin {
             Builtin::Set => ("set", TypeKind::Set),
             Builtin::Str => ("str", TypeKind::String),
             Builtin::Tuple => ("tuple", TypeKind::Tuple),
+            Builtin::Field => ("field", TypeKind::Tuple),
         }
     }
 }
@@ -160,6 +164,8 @@ pub struct ValueEncoder {
     /// The memo serial of the last value [`Self::encode`] wrote, when it was one kept
     /// encoding reused whole.
     whole_reuse: Option<u64>,
+    /// The byte form values are written in: the trace writer's.
+    fmt: ValueFormat,
 }
 
 /// A new strong reference to `ptr`, used to pin objects whose address is a cache key.
@@ -259,9 +265,10 @@ fn memo_turned_off() -> bool {
 }
 
 impl ValueEncoder {
-    pub fn new(py: Python<'_>, caps: Caps) -> PyResult<Self> {
+    pub fn new(py: Python<'_>, caps: Caps, fmt: ValueFormat) -> PyResult<Self> {
         Ok(ValueEncoder {
             caps,
+            fmt,
             builtins: [None; BUILTIN_COUNT],
             other_types: FastMap::default(),
             struct_types: HashMap::new(),
@@ -389,19 +396,6 @@ impl ValueEncoder {
         Ok(id)
     }
 
-    fn push_header(buf: &mut Vec<u8>, kind: &str, type_id: usize) {
-        buf.extend_from_slice(b"{\"kind\":\"");
-        buf.extend_from_slice(kind.as_bytes());
-        buf.extend_from_slice(b"\",\"type_id\":");
-        json::push_usize(buf, type_id);
-    }
-
-    fn push_raw(buf: &mut Vec<u8>, type_id: usize, text: &str) {
-        Self::push_header(buf, "Raw", type_id);
-        buf.extend_from_slice(b",\"r\":");
-        json::push_str(buf, text);
-        buf.push(b'}');
-    }
 
     /// Encodes an already-chosen placeholder such as `<redacted>` as a `Raw` value.
     pub fn encode_placeholder(
@@ -411,7 +405,7 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Placeholder)?;
-        Self::push_raw(buf, t, text);
+        push_raw(self.fmt, buf, t, text);
         Ok(())
     }
 
@@ -423,17 +417,18 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Int)?;
-        Self::push_header(buf, "Int", t);
-        buf.extend_from_slice(b",\"i\":");
-        json::push_i64(buf, v);
-        buf.push(b'}');
+        let f = self.fmt;
+        f.header(buf, "Int", t, 3);
+        f.key(buf, "i");
+        f.int(buf, v);
+        f.end(buf);
         Ok(())
     }
 
     pub fn encode_none(&mut self, w: &mut TraceWriter, buf: &mut Vec<u8>) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::NoneType)?;
-        Self::push_header(buf, "None", t);
-        buf.push(b'}');
+        self.fmt.header(buf, "None", t, 2);
+        self.fmt.end(buf);
         Ok(())
     }
 
@@ -494,7 +489,7 @@ impl ValueEncoder {
             } else {
                 "<max depth>"
             };
-            Self::push_raw(buf, t, marker);
+            push_raw(self.fmt, buf, t, marker);
             return Ok(());
         }
         self.path.push(addr);
@@ -510,10 +505,11 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Bool)?;
-        Self::push_header(buf, "Bool", t);
-        buf.extend_from_slice(b",\"b\":");
-        json::push_bool(buf, ffi::Py_IsTrue(obj) != 0);
-        buf.push(b'}');
+        let f = self.fmt;
+        f.header(buf, "Bool", t, 3);
+        f.key(buf, "b");
+        f.bool(buf, ffi::Py_IsTrue(obj) != 0);
+        f.end(buf);
         Ok(())
     }
 
@@ -525,20 +521,11 @@ impl ValueEncoder {
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Float)?;
         let v = ffi::PyFloat_AsDouble(obj);
-        // `f` is text: today's trace types parse it with `f64::from_str`, which also takes
-        // "NaN", "inf" and "-inf"
-        Self::push_header(buf, "Float", t);
-        buf.extend_from_slice(b",\"f\":\"");
-        if v.is_finite() {
-            json::push_f64(buf, v);
-        } else if v.is_nan() {
-            buf.extend_from_slice(b"NaN");
-        } else if v > 0.0 {
-            buf.extend_from_slice(b"inf");
-        } else {
-            buf.extend_from_slice(b"-inf");
-        }
-        buf.extend_from_slice(b"\"}");
+        let f = self.fmt;
+        f.header(buf, "Float", t, 3);
+        f.key(buf, "f");
+        f.float_text(buf, v);
+        f.end(buf);
         Ok(())
     }
 
@@ -549,8 +536,9 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         let t = self.builtin(w, Builtin::Str)?;
-        Self::push_header(buf, "String", t);
-        buf.extend_from_slice(b",\"text\":");
+        let f = self.fmt;
+        f.header(buf, "String", t, 3);
+        f.key(buf, "text");
         let total = ffi::PyUnicode_GetLength(obj);
         let max = self.caps.max_string as ffi::Py_ssize_t;
         if total > max {
@@ -564,14 +552,14 @@ impl ValueEncoder {
                 str_utf8(head)
             };
             let text = text.unwrap_or("<unencodable str>");
-            json::push_str(buf, &format!("{text}…<truncated: {total} chars>"));
+            f.str(buf, &format!("{text}…<truncated: {total} chars>"));
             if !head.is_null() {
                 ffi::Py_DecRef(head);
             }
         } else {
-            json::push_str(buf, str_utf8(obj).unwrap_or("<unencodable str>"));
+            f.str(buf, str_utf8(obj).unwrap_or("<unencodable str>"));
         }
-        buf.push(b'}');
+        f.end(buf);
         Ok(())
     }
 
@@ -591,7 +579,7 @@ impl ValueEncoder {
             ffi::PyErr_Clear();
             "b'?'".to_string()
         };
-        Self::push_raw(buf, t, &text);
+        push_raw(self.fmt, buf, t, &text);
         Ok(())
     }
 
@@ -627,10 +615,11 @@ impl ValueEncoder {
         let mut overflow: std::os::raw::c_int = 0;
         let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
         if overflow == 0 && (v != -1 || ffi::PyErr_Occurred().is_null()) {
-            Self::push_header(buf, "Int", t);
-            buf.extend_from_slice(b",\"i\":");
-            json::push_i64(buf, v);
-            buf.push(b'}');
+            let f = self.fmt;
+            f.header(buf, "Int", t, 3);
+            f.key(buf, "i");
+            f.int(buf, v);
+            f.end(buf);
             return Ok(());
         }
         ffi::PyErr_Clear();
@@ -638,7 +627,7 @@ impl ValueEncoder {
         let hex = ffi::PyNumber_ToBase(obj, 16);
         if hex.is_null() {
             ffi::PyErr_Clear();
-            Self::push_raw(buf, t, "<int>");
+            push_raw(self.fmt, buf, t, "<int>");
             return Ok(());
         }
         let text = str_utf8(hex).unwrap_or("0x0").to_string();
@@ -649,12 +638,13 @@ impl ValueEncoder {
         };
         let digits = digits.trim_start_matches("0x");
         let magnitude = base64::hex_to_bytes(digits);
-        Self::push_header(buf, "BigInt", t);
-        buf.extend_from_slice(b",\"b\":");
-        json::push_str(buf, &base64::encode(&magnitude));
-        buf.extend_from_slice(b",\"negative\":");
-        json::push_bool(buf, negative);
-        buf.push(b'}');
+        let f = self.fmt;
+        f.header(buf, "BigInt", t, 4);
+        f.key(buf, "b");
+        f.str(buf, &base64::encode(&magnitude));
+        f.key(buf, "negative");
+        f.bool(buf, negative);
+        f.end(buf);
         Ok(())
     }
 
@@ -676,13 +666,14 @@ impl ValueEncoder {
                     Builtin::Tuple
                 },
             )?;
-            Self::push_header(buf, if is_list { "Sequence" } else { "Tuple" }, t);
-            buf.extend_from_slice(b",\"elements\":[");
+            let f = self.fmt;
+            let (kind, keys) = if is_list { ("Sequence", 4) } else { ("Tuple", 3) };
+            f.header(buf, kind, t, keys);
+            f.key(buf, "elements");
+            f.array_start(buf);
             let len = seq.len().max(0) as usize;
             for i in 0..len.min(max) {
-                if i > 0 {
-                    buf.push(b',');
-                }
+                f.sep(buf, i == 0);
                 let item = seq.item(i as ffi::Py_ssize_t);
                 if item.is_null() {
                     ffi::PyErr_Clear();
@@ -692,37 +683,40 @@ impl ValueEncoder {
                 }
             }
             self.push_more_marker(w, buf, len, max)?;
-            buf.push(b']');
+            f.array_end(buf);
             if is_list {
-                buf.extend_from_slice(b",\"is_slice\":false");
+                f.key(buf, "is_slice");
+                f.bool(buf, false);
             }
-            buf.push(b'}');
+            f.end(buf);
             return Ok(());
         }
         if ffi::PyDict_Check(obj) != 0 {
             let t = self.builtin(w, Builtin::Dict)?;
             let pair_t = self.builtin(w, Builtin::DictItem)?;
-            Self::push_header(buf, "Sequence", t);
-            buf.extend_from_slice(b",\"elements\":[");
+            let f = self.fmt;
+            f.header(buf, "Sequence", t, 4);
+            f.key(buf, "elements");
+            f.array_start(buf);
             let len = ffi::PyDict_Size(obj).max(0) as usize;
             let mut pos: ffi::Py_ssize_t = 0;
             let mut key: *mut ffi::PyObject = std::ptr::null_mut();
             let mut value: *mut ffi::PyObject = std::ptr::null_mut();
             let mut i = 0;
             while i < max && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut value) != 0 {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                Self::push_header(buf, "Tuple", pair_t);
-                buf.extend_from_slice(b",\"elements\":[");
+                f.sep(buf, i == 0);
+                f.header(buf, "Tuple", pair_t, 3);
+                f.key(buf, "elements");
+                f.array_start(buf);
                 self.encode_at(w, key, buf, depth + 1)?;
-                buf.push(b',');
+                f.sep(buf, false);
                 self.encode_at(w, value, buf, depth + 1)?;
-                buf.extend_from_slice(b"]}");
+                f.array_end(buf);
+                f.end(buf);
                 i += 1;
             }
             self.push_more_marker(w, buf, len, max)?;
-            buf.extend_from_slice(b"],\"is_slice\":false}");
+            self.end_sequence(buf);
             return Ok(());
         }
         // set / frozenset: iterating a builtin set never runs user code.
@@ -732,8 +726,10 @@ impl ValueEncoder {
         } else {
             self.builtin(w, Builtin::Set)?
         };
-        Self::push_header(buf, "Sequence", t);
-        buf.extend_from_slice(b",\"elements\":[");
+        let f = self.fmt;
+        f.header(buf, "Sequence", t, 4);
+        f.key(buf, "elements");
+        f.array_start(buf);
         let len = ffi::PySet_Size(obj).max(0) as usize;
         let iter = ffi::PyObject_GetIter(obj);
         if iter.is_null() {
@@ -746,9 +742,7 @@ impl ValueEncoder {
                     ffi::PyErr_Clear();
                     break;
                 }
-                if i > 0 {
-                    buf.push(b',');
-                }
+                f.sep(buf, i == 0);
                 let r = self.encode_at(w, item, buf, depth + 1);
                 ffi::Py_DecRef(item);
                 r?;
@@ -757,8 +751,17 @@ impl ValueEncoder {
             ffi::Py_DecRef(iter);
         }
         self.push_more_marker(w, buf, len, max)?;
-        buf.extend_from_slice(b"],\"is_slice\":false}");
+        self.end_sequence(buf);
         Ok(())
+    }
+
+    /// Closes a `Sequence`'s elements and the record.
+    fn end_sequence(&self, buf: &mut Vec<u8>) {
+        let f = self.fmt;
+        f.array_end(buf);
+        f.key(buf, "is_slice");
+        f.bool(buf, false);
+        f.end(buf);
     }
 
     /// Appends a `Raw` element saying how many items the cap left out.
@@ -771,10 +774,8 @@ impl ValueEncoder {
     ) -> RecorderResult<()> {
         if len > max {
             let t = self.builtin(w, Builtin::Placeholder)?;
-            if max > 0 {
-                buf.push(b',');
-            }
-            Self::push_raw(buf, t, &format!("…<{} more of {len}>", len - max));
+            self.fmt.sep(buf, max == 0);
+            push_raw(self.fmt, buf, t, &format!("…<{} more of {len}>", len - max));
         }
         Ok(())
     }
@@ -850,8 +851,7 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
         depth: usize,
     ) -> RecorderResult<()> {
-        Self::push_header(buf, "Struct", t);
-        buf.extend_from_slice(b",\"field_values\":[");
+        self.begin_struct(buf, t);
         let mut pos: ffi::Py_ssize_t = 0;
         let (mut name, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
         let mut written = 0;
@@ -866,9 +866,11 @@ impl ValueEncoder {
                 self.attr_drops += 1;
                 continue;
             }
-            if written > 0 {
-                buf.push(b',');
-            }
+            let field = match self.fmt {
+                ValueFormat::Json => "",
+                ValueFormat::Cbor => str_utf8(name).unwrap_or("?"),
+            };
+            self.begin_field(w, buf, written == 0, field)?;
             written += 1;
             if action == ValueAction::Redact {
                 self.attr_redactions += 1;
@@ -876,9 +878,69 @@ impl ValueEncoder {
             } else {
                 self.encode_at(w, value, buf, depth + 1)?;
             }
+            self.end_field(buf);
         }
-        buf.extend_from_slice(b"]}");
+        self.end_struct(buf);
         Ok(())
+    }
+
+    /// Opens an object of struct type `t`. JSON: a `Struct` and its `field_values`. CBOR (the
+    /// CTFS route, where types carry names only, so a `Struct` would lose its field names): a
+    /// `Sequence` of (field name, value) pairs typed as the struct, as dicts show their items.
+    fn begin_struct(&self, buf: &mut Vec<u8>, t: usize) {
+        let f = self.fmt;
+        match f {
+            ValueFormat::Json => {
+                f.header(buf, "Struct", t, 3);
+                f.key(buf, "field_values");
+            }
+            ValueFormat::Cbor => {
+                f.header(buf, "Sequence", t, 4);
+                f.key(buf, "elements");
+            }
+        }
+        f.array_start(buf);
+    }
+
+    /// Starts a field of an object: in CBOR its pair and name (the value comes next).
+    fn begin_field(
+        &mut self,
+        w: &mut TraceWriter,
+        buf: &mut Vec<u8>,
+        first: bool,
+        name: &str,
+    ) -> RecorderResult<()> {
+        let f = self.fmt;
+        f.sep(buf, first);
+        if f == ValueFormat::Cbor {
+            let pair_t = self.builtin(w, Builtin::Field)?;
+            let str_t = self.builtin(w, Builtin::Str)?;
+            f.header(buf, "Tuple", pair_t, 3);
+            f.key(buf, "elements");
+            f.array_start(buf);
+            f.header(buf, "String", str_t, 3);
+            f.key(buf, "text");
+            f.str(buf, name);
+            f.end(buf);
+        }
+        Ok(())
+    }
+
+    fn end_field(&self, buf: &mut Vec<u8>) {
+        if self.fmt == ValueFormat::Cbor {
+            self.fmt.array_end(buf);
+            self.fmt.end(buf);
+        }
+    }
+
+    fn end_struct(&self, buf: &mut Vec<u8>) {
+        match self.fmt {
+            ValueFormat::Json => {
+                self.fmt.array_end(buf);
+                self.fmt.end(buf);
+            }
+            ValueFormat::Cbor => self.end_sequence(buf),
+        }
     }
 
     /// First object of a shape: fields are encoded apart, as the struct's `Type` record
@@ -932,11 +994,12 @@ impl ValueEncoder {
                 result = Err(e);
                 break;
             }
-            field_types.push(type_id_of(&fb));
+            field_types.push(self.fmt.type_id_of(&fb));
             field_bufs.push(fb);
         }
         result?;
         let tp = ffi::Py_TYPE(obj) as usize;
+        let field_names = names.clone();
         let key = (tp, names);
         let t = match self.struct_types.get(&key) {
             Some(&id) => id,
@@ -967,15 +1030,13 @@ impl ValueEncoder {
             }
             self.struct_shapes.insert(shape, t);
         }
-        Self::push_header(buf, "Struct", t);
-        buf.extend_from_slice(b",\"field_values\":[");
-        for (i, fb) in field_bufs.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
+        self.begin_struct(buf, t);
+        for (i, (fb, name)) in field_bufs.iter().zip(&field_names).enumerate() {
+            self.begin_field(w, buf, i == 0, name)?;
             buf.extend_from_slice(fb);
+            self.end_field(buf);
         }
-        buf.extend_from_slice(b"]}");
+        self.end_struct(buf);
         Ok(())
     }
 
@@ -1004,27 +1065,20 @@ impl ValueEncoder {
                 .opaque_texts
                 .entry(tp)
                 .or_insert_with(|| format!("<{} object>", type_qualname(obj)));
-            Self::push_raw(buf, t, text);
+            push_raw(self.fmt, buf, t, text);
             return Ok(());
         };
-        Self::push_raw(buf, t, &text);
+        push_raw(self.fmt, buf, t, &text);
         Ok(())
     }
 }
 
-/// Reads back the `type_id` this module just wrote into an encoded value.
-fn type_id_of(encoded: &[u8]) -> usize {
-    let needle = b"\"type_id\":";
-    encoded
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| {
-            encoded[p + needle.len()..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .fold(0usize, |acc, b| acc * 10 + (b - b'0') as usize)
-        })
-        .unwrap_or(0)
+/// A `Raw` record: text shown as it is.
+fn push_raw(f: ValueFormat, buf: &mut Vec<u8>, type_id: usize, text: &str) {
+    f.header(buf, "Raw", type_id, 3);
+    f.key(buf, "r");
+    f.str(buf, text);
+    f.end(buf);
 }
 
 /// A Python-style `b'...'` literal of at most `max` bytes.
@@ -1063,6 +1117,6 @@ mod tests {
 
     #[test]
     fn type_id_is_read_back() {
-        assert_eq!(type_id_of(b"{\"kind\":\"Int\",\"type_id\":42,\"i\":1}"), 42);
+        assert_eq!(ValueFormat::Json.type_id_of(b"{\"kind\":\"Int\",\"type_id\":42,\"i\":1}"), 42);
     }
 }

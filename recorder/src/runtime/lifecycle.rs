@@ -19,8 +19,14 @@ impl RuntimeTracer {
         config: TracerConfig,
         program: &str,
     ) -> PyResult<Self> {
-        let encoder = ValueEncoder::new(py, config.caps)?;
+        let encoder = ValueEncoder::new(py, config.caps, writer.value_format())?;
         let mut writer = writer;
+        // The starting thread is the first current one, named to the writer so it can tell
+        // this thread's calls from those of threads that start later.
+        let mut stacks = ThreadStacks::default();
+        let ident = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
+        stacks.switch_to(ident);
+        writer.emit(TraceEvent::ThreadSwitch { ident })?;
         let path_id = writer.path_id(program)?;
         let toplevel_function = writer.function_id(path_id, 1, "<toplevel>")?;
         writer.emit(TraceEvent::Call {
@@ -36,7 +42,7 @@ impl RuntimeTracer {
             encoder,
             config,
             codes: FastMap::default(),
-            stacks: ThreadStacks::default(),
+            stacks,
             activated,
             names: FastMap::default(),
             value_cache: Vec::new(),

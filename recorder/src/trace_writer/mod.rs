@@ -8,8 +8,8 @@
 //!
 //! Ids are allocated here, once, for both ([`interning`]): the n-th path is path n in either
 //! format. Consecutive writes to one standard stream are also merged here, so both formats
-//! show `print(a, b)` as one event. Values arrive encoded as runtime_tracing `ValueRecord`
-//! JSON (see `encoder`); the CTFS backend transcodes them to the CBOR CodeTracer decodes.
+//! show `print(a, b)` as one event. Values arrive encoded as runtime_tracing `ValueRecord`s
+//! in the writer's [`ValueFormat`] (JSON, or the CBOR CodeTracer decodes from `trace.ct`).
 
 pub mod ctfs;
 mod interning;
@@ -17,6 +17,7 @@ pub mod json;
 
 use std::path::Path;
 
+use crate::encoder::ValueFormat;
 use crate::errors::RecorderResult;
 use interning::{Interned, Interner};
 
@@ -86,7 +87,8 @@ impl Format {
     }
 }
 
-/// One record of the recorder's event model. Values arrive pre-encoded as JSON bytes.
+/// One record of the recorder's event model. Values arrive encoded in the writer's
+/// [`TraceWriter::value_format`].
 pub enum TraceEvent<'a> {
     Step {
         path_id: usize,
@@ -170,6 +172,8 @@ pub struct WriterStats {
     pub values: u64,
     pub io_events: u64,
     pub exceptions: u64,
+    /// Time spent compressing (formats that compress), to tell it from encoding in benchmarks.
+    pub compress_ns: u64,
 }
 
 /// What a backend must do with ids and events; the [`TraceWriter`] calls it.
@@ -190,11 +194,12 @@ trait Backend {
     fn bytes_written(&self) -> u64;
     /// Completes the trace; after this it is a valid file of its format.
     fn finish(&mut self, paths: &[String]) -> RecorderResult<()>;
-    /// The type ids of a struct field's (name, value) pair and of its name, for formats that
-    /// show struct fields as pairs.
-    fn struct_field_types(&mut self, _pair: usize, _name: usize) {}
     /// Lets go of the files without completing them (after `fork`, in the child).
     fn abandon(self: Box<Self>) {}
+    /// Nanoseconds spent compressing so far.
+    fn compress_ns(&self) -> u64 {
+        0
+    }
 }
 
 /// What the trace is about, for formats that store it inside the trace (CTFS `meta.dat`).
@@ -212,6 +217,7 @@ const PENDING_IO_MAX: usize = 64 * 1024;
 
 pub struct TraceWriter {
     backend: Box<dyn Backend + Send>,
+    format: Format,
     ids: Interner,
     pending_io: Option<(EventKind, String)>,
     pub stats: WriterStats,
@@ -224,18 +230,21 @@ impl TraceWriter {
             Format::Json => Box::new(json::JsonTrace::create(dir)?),
             Format::Ctfs => Box::new(ctfs::CtfsTrace::create(dir, info)?),
         };
-        let mut writer = TraceWriter {
+        Ok(TraceWriter {
             backend,
+            format,
             ids: Interner::default(),
             pending_io: None,
             stats: WriterStats::default(),
-        };
-        if format == Format::Ctfs {
-            let pair = writer.type_id("<field>", TypeKind::Tuple, "field", None)?;
-            let name = writer.type_id("<field name>", TypeKind::String, "str", None)?;
-            writer.backend.struct_field_types(pair, name);
+        })
+    }
+
+    /// The byte form values must be encoded in for this writer.
+    pub fn value_format(&self) -> ValueFormat {
+        match self.format {
+            Format::Ctfs => ValueFormat::Cbor,
+            Format::Json => ValueFormat::Json,
         }
-        Ok(writer)
     }
 
     fn write_pending_io(&mut self) -> RecorderResult<()> {
@@ -368,6 +377,8 @@ impl TraceWriter {
     pub fn finish(&mut self) -> RecorderResult<()> {
         self.write_pending_io()?;
         let paths = self.ids.paths().to_vec();
-        self.backend.finish(&paths)
+        let finished = self.backend.finish(&paths);
+        self.stats.compress_ns = self.backend.compress_ns();
+        finished
     }
 }

@@ -11,11 +11,10 @@
 //! - `events` (chunks of 64): standard streams, exceptions, dependency calls, at their step.
 //! - `meta.dat`: program, arguments, workdir, paths.
 //!
-//! Value bytes arrive as JSON and are transcoded to CBOR (`cbor.rs`); a value seen again
-//! (the same encoding, as most variables are from one step to the next) reuses its CBOR.
+//! Value bytes arrive as the CBOR `ValueRecord`s CodeTracer decodes (the encoder writes them,
+//! `encoder/out.rs`) and are copied in as they are.
 
 mod calls;
-mod cbor;
 pub mod container;
 mod lines;
 mod meta;
@@ -23,13 +22,9 @@ mod stream;
 
 use std::path::Path;
 
-use xxhash_rust::xxh3::xxh3_128;
-
 use super::{Backend, EventKind, RecordingInfo, TraceEvent, TypeKind};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
-use crate::fast_hash::FastMap;
 use calls::Calls;
-use cbor::{FieldTypes, StructFields};
 use container::Container;
 use lines::LineTables;
 use stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor, Table};
@@ -43,10 +38,6 @@ const TAG_ABSOLUTE_STEP: u8 = 0;
 const TAG_DELTA_STEP: u8 = 1;
 const TAG_THREAD_SWITCH: u8 = 4;
 const TAG_STEP_VALUES: u8 = 0;
-
-/// Encodings shorter than this are transcoded again rather than looked up.
-const REUSE_MIN_BYTES: usize = 48;
-const REUSE_MAX_ENTRIES: usize = 1 << 14;
 
 pub const RECORDER_ID: &str = concat!("codetracer-python-recorder ", env!("CARGO_PKG_VERSION"));
 
@@ -75,14 +66,12 @@ pub struct CtfsTrace {
     calls: Option<Calls>,
     lines: LineTables,
     position: u64,
+    /// The next step is the first of its chunk (after a marker that opened the chunk).
+    absolute_next: bool,
     /// The step whose values are being collected has not been written to `values` yet.
     step_open: bool,
     step_vars: u64,
     step_entries: Vec<u8>,
-    structs: StructFields,
-    field_types: FieldTypes,
-    /// Digest of a value's JSON → its CBOR.
-    reuse: FastMap<u128, Vec<u8>>,
     scratch: Vec<u8>,
 }
 
@@ -112,12 +101,10 @@ impl CtfsTrace {
             calls: Some(Calls::create(dir)?),
             lines: LineTables::default(),
             position: 0,
+            absolute_next: false,
             step_open: false,
             step_vars: 0,
             step_entries: Vec::new(),
-            structs: StructFields::default(),
-            field_types: FieldTypes::default(),
-            reuse: FastMap::default(),
             scratch: Vec::new(),
         })
     }
@@ -126,33 +113,6 @@ impl CtfsTrace {
         self.calls
             .as_mut()
             .ok_or_else(|| RecorderError::new(ErrorCode::Internal, "trace already finished"))
-    }
-
-    /// Appends the CBOR of a JSON value record to `out`.
-    fn cbor_into(
-        structs: &StructFields,
-        fields: FieldTypes,
-        reuse: &mut FastMap<u128, Vec<u8>>,
-        json: &[u8],
-        out: &mut Vec<u8>,
-    ) {
-        let digest = (json.len() >= REUSE_MIN_BYTES).then(|| xxh3_128(json));
-        if let Some(known) = digest.and_then(|d| reuse.get(&d)) {
-            out.extend_from_slice(known);
-            return;
-        }
-        let start = out.len();
-        if cbor::transcode(json, structs, fields, out).is_err() {
-            out.truncate(start);
-            // never a decode error in CodeTracer: say what happened as a value
-            cbor::error_value(out, "<value the recorder could not transcode>");
-        }
-        if let Some(d) = digest {
-            if reuse.len() >= REUSE_MAX_ENTRIES {
-                reuse.clear();
-            }
-            reuse.insert(d, out[start..].to_vec());
-        }
     }
 
     /// Writes the collected values of the open step as its `values` record.
@@ -175,10 +135,12 @@ impl CtfsTrace {
         result
     }
 
-    /// Starts a step slot: the first record of a chunk is always an absolute position.
+    /// Starts a step slot: the first step of a chunk is always an absolute position (readers
+    /// decode a chunk on its own).
     fn write_step(&mut self, position: u64) -> RecorderResult<()> {
         self.close_step()?;
-        let absolute = self.steps.at_chunk_start();
+        let absolute = self.steps.at_chunk_start() || self.absolute_next;
+        self.absolute_next = false;
         let buf = self.steps.buf();
         if absolute {
             buf.push(TAG_ABSOLUTE_STEP);
@@ -194,22 +156,20 @@ impl CtfsTrace {
     }
 
     fn write_thread_switch(&mut self, ident: u64) -> RecorderResult<()> {
+        self.calls()?.switch_thread(ident);
+        if self.steps.records() == 0 {
+            return Ok(()); // the thread the recording starts on: nothing to switch from
+        }
         self.close_step()?;
         if self.steps.at_chunk_start() {
-            // markers leave the running position alone; a chunk must still start absolute
-            let buf = self.steps.buf();
-            buf.push(TAG_ABSOLUTE_STEP);
-            push_varint(buf, self.position);
-            self.steps.end_record(&mut self.c, &mut self.z)?;
-            self.values.push_framed(&mut self.c, &mut self.z, &[])?;
+            // markers leave the running position alone: the chunk's first step says it whole
+            self.absolute_next = true;
         }
         let buf = self.steps.buf();
         buf.push(TAG_THREAD_SWITCH);
         push_varint(buf, ident);
         self.steps.end_record(&mut self.c, &mut self.z)?;
-        self.values.push_framed(&mut self.c, &mut self.z, &[])?;
-        self.calls()?.switch_thread(ident);
-        Ok(())
+        self.values.push_framed(&mut self.c, &mut self.z, &[])
     }
 
     fn write_event(&mut self, kind: EventKind, metadata: &str, content: &str) -> RecorderResult<()> {
@@ -241,23 +201,13 @@ impl Backend for CtfsTrace {
 
     fn type_record(
         &mut self,
-        id: usize,
+        _id: usize,
         _kind: TypeKind,
         lang_type: &str,
-        fields: Option<&[(&str, usize)]>,
+        _fields: Option<&[(&str, usize)]>,
     ) -> RecorderResult<()> {
-        if let Some(fields) = fields {
-            let names = fields.iter().map(|(n, _)| n.to_string()).collect();
-            self.structs.insert(id, names);
-        }
+        // names only on this route (objects carry their field names in their values)
         self.types.push(&mut self.c, lang_type.as_bytes())
-    }
-
-    fn struct_field_types(&mut self, pair: usize, name: usize) {
-        self.field_types = FieldTypes {
-            pair: pair as u64,
-            name: name as u64,
-        };
     }
 
     fn event(&mut self, event: &TraceEvent<'_>) -> RecorderResult<()> {
@@ -271,40 +221,24 @@ impl Backend for CtfsTrace {
                     return Ok(());
                 }
                 push_varint(&mut self.step_entries, variable_id as u64);
-                let mut blob = std::mem::take(&mut self.scratch);
-                blob.clear();
-                let fields = self.field_types;
-                Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
-                push_blob(&mut self.step_entries, &blob);
-                self.scratch = blob;
+                push_blob(&mut self.step_entries, value);
                 self.step_vars += 1;
                 Ok(())
             }
             TraceEvent::Call { function_id, args } => {
                 let mut encoded = Vec::with_capacity(16);
                 push_varint(&mut encoded, args.len() as u64);
-                let mut blob = std::mem::take(&mut self.scratch);
                 for (variable_id, value) in args.iter() {
                     push_varint(&mut encoded, variable_id as u64);
-                    blob.clear();
-                    let fields = self.field_types;
-                    Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
-                    push_blob(&mut encoded, &blob);
+                    push_blob(&mut encoded, value);
                 }
-                self.scratch = blob;
                 let next_step = self.steps.records();
                 self.calls()?.enter(function_id as u64, encoded, next_step);
                 Ok(())
             }
             TraceEvent::Return { value } => {
-                let mut blob = std::mem::take(&mut self.scratch);
-                blob.clear();
-                let fields = self.field_types;
-                Self::cbor_into(&self.structs, fields, &mut self.reuse, value, &mut blob);
                 let steps = self.steps.records();
-                let result = self.calls().and_then(|calls| calls.leave(&blob, steps));
-                self.scratch = blob;
-                result
+                self.calls()?.leave(value, steps)
             }
             TraceEvent::ThreadSwitch { ident } => self.write_thread_switch(ident),
             TraceEvent::Log {
@@ -317,6 +251,10 @@ impl Backend for CtfsTrace {
 
     fn bytes_written(&self) -> u64 {
         self.c.bytes_written()
+    }
+
+    fn compress_ns(&self) -> u64 {
+        self.z.nanos
     }
 
     fn finish(&mut self, paths: &[String]) -> RecorderResult<()> {

@@ -30,6 +30,8 @@ pub fn push_blob(buf: &mut Vec<u8>, bytes: &[u8]) {
 pub struct Compressor {
     inner: zstd::bulk::Compressor<'static>,
     out: Vec<u8>,
+    /// Time spent compressing, reported with the trace's stats.
+    pub nanos: u64,
 }
 
 /// Level 3 (zstd's default): per-step snapshots repeat, and higher levels cost more time
@@ -44,18 +46,20 @@ impl Compressor {
         Ok(Compressor {
             inner,
             out: Vec::new(),
+            nanos: 0,
         })
     }
 
     /// The frame of `raw`, valid until the next call.
     pub fn frame(&mut self, raw: &[u8]) -> RecorderResult<&[u8]> {
+        let start = std::time::Instant::now();
         self.out.clear();
         self.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-        self.inner
-            .compress_to_buffer(raw, &mut self.out)
-            .map_err(|e| {
-                RecorderError::new(ErrorCode::Internal, format!("zstd compression failed: {e}"))
-            })?;
+        let done = self.inner.compress_to_buffer(raw, &mut self.out);
+        self.nanos += start.elapsed().as_nanos() as u64;
+        done.map_err(|e| {
+            RecorderError::new(ErrorCode::Internal, format!("zstd compression failed: {e}"))
+        })?;
         Ok(&self.out)
     }
 }
