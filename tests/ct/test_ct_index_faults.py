@@ -157,6 +157,9 @@ def test_deleted_wal_is_named_and_rebuild_recovers(ct_env, tmp_path):
         assert r.returncode == 10, r.stderr
         assert r.stderr.count("\n") == 1, r.stderr
         assert "trace_index.db-wal was deleted" in r.stderr and "ct index --rebuild" in r.stderr
+    doctor = run_ct(["doctor"], env=ct_env)
+    line = [x for x in doctor.stdout.splitlines() if "] index:" in x][0]
+    assert doctor.returncode == 10 and line.startswith("[FAIL]") and "-wal was deleted" in line
     r = run_ct(["index", "--rebuild"], env=ct_env)
     assert r.returncode == 0, r.stderr
     assert [row["program"] for row in _list(ct_env)] == ["/p/a.py"]
