@@ -47,6 +47,13 @@ pub fn base40(name: &str) -> Option<u64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileId(usize);
 
+#[cfg(test)]
+impl FileId {
+    pub fn for_test(index: usize) -> Self {
+        FileId(index)
+    }
+}
+
 struct InternalFile {
     name: u64,
     size: u64,

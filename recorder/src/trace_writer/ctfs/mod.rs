@@ -271,6 +271,7 @@ impl Backend for CtfsTrace {
         ] {
             stream.flush(&mut self.c, &mut self.z)?;
         }
+        self.z.drain(&mut self.c)?;
         for table in [&self.paths, &self.funcs, &self.types, &self.varnames] {
             table.finish(&mut self.c)?;
         }

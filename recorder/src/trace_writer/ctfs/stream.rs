@@ -26,41 +26,176 @@ pub fn push_blob(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+/// Level 3 (zstd's default): per-step snapshots repeat, and higher levels cost more time
+/// than the bytes they save.
+const LEVEL: i32 = 3;
+/// Chunks handed to the compressing thread and not yet written; beyond this the recording
+/// waits for it (memory stays bounded when compression is the slower side).
+const IN_FLIGHT_MAX: usize = 8;
+
+/// One chunk: where its frame goes, and its bytes (raw going out, the frame coming back).
+struct Job {
+    dat: FileId,
+    idx: FileId,
+    bytes: Vec<u8>,
+    nanos: u64,
+}
+
+fn zstd_error(e: std::io::Error) -> RecorderError {
+    RecorderError::new(ErrorCode::Internal, format!("zstd compression failed: {e}"))
+}
+
 /// One-shot zstd compression (a known source size makes the frame carry its content size).
-pub struct Compressor {
+struct Zstd {
     inner: zstd::bulk::Compressor<'static>,
-    out: Vec<u8>,
+}
+
+impl Zstd {
+    fn new() -> RecorderResult<Self> {
+        let inner = zstd::bulk::Compressor::new(LEVEL).map_err(|e| {
+            RecorderError::new(ErrorCode::Internal, format!("cannot start zstd: {e}"))
+        })?;
+        Ok(Zstd { inner })
+    }
+
+    /// Replaces `job.bytes` (raw) by its frame; `frame` is a reused buffer, swapped in.
+    fn compress(&mut self, job: &mut Job, frame: &mut Vec<u8>) -> std::io::Result<()> {
+        let start = std::time::Instant::now();
+        frame.clear();
+        frame.reserve(zstd::zstd_safe::compress_bound(job.bytes.len()));
+        let done = self.inner.compress_to_buffer(&job.bytes, frame);
+        std::mem::swap(&mut job.bytes, frame);
+        job.nanos = start.elapsed().as_nanos() as u64;
+        done.map(|_| ())
+    }
+}
+
+/// Compresses chunks, on a thread of its own by default: the recording thread holds the GIL
+/// and the program waits for it, while zstd needs neither (`CODETRACER_COMPRESS_THREAD=0`
+/// compresses inline instead, to measure the difference with `bench/formats.py`). Frames are
+/// written to the container by the recording thread, in the order chunks were handed over.
+pub struct Compressor {
+    inline: Option<Zstd>,
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    done: Option<std::sync::mpsc::Receiver<std::io::Result<Job>>>,
+    in_flight: usize,
+    /// Buffers coming back from written frames, to hold the next raw chunks.
+    spare: Vec<Vec<u8>>,
     /// Time spent compressing, reported with the trace's stats.
     pub nanos: u64,
 }
 
-/// Level 3 (zstd's default): per-step snapshots repeat, and higher levels cost more time
-/// than the bytes they save (measured with `bench/run.py`).
-const LEVEL: i32 = 3;
-
 impl Compressor {
     pub fn new() -> RecorderResult<Self> {
-        let inner = zstd::bulk::Compressor::new(LEVEL).map_err(|e| {
-            RecorderError::new(ErrorCode::Internal, format!("cannot start zstd: {e}"))
-        })?;
-        Ok(Compressor {
-            inner,
-            out: Vec::new(),
+        let threaded = std::env::var("CODETRACER_COMPRESS_THREAD").map_or(true, |v| v != "0");
+        let mut z = Compressor {
+            inline: None,
+            jobs: None,
+            done: None,
+            in_flight: 0,
+            spare: Vec::new(),
             nanos: 0,
-        })
+        };
+        if !threaded {
+            z.inline = Some(Zstd::new()?);
+            return Ok(z);
+        }
+        let mut zstd = Zstd::new()?;
+        let (jobs, incoming) = std::sync::mpsc::channel::<Job>();
+        let (finished, done) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("codetracer-zstd".into())
+            .spawn(move || {
+                let mut frame = Vec::new();
+                for mut job in incoming {
+                    let result = zstd.compress(&mut job, &mut frame).map(|()| job);
+                    if finished.send(result).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| {
+                RecorderError::new(ErrorCode::Internal, format!("cannot start compressing: {e}"))
+            })?;
+        z.jobs = Some(jobs);
+        z.done = Some(done);
+        Ok(z)
     }
 
-    /// The frame of `raw`, valid until the next call.
-    pub fn frame(&mut self, raw: &[u8]) -> RecorderResult<&[u8]> {
-        let start = std::time::Instant::now();
-        self.out.clear();
-        self.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-        let done = self.inner.compress_to_buffer(raw, &mut self.out);
-        self.nanos += start.elapsed().as_nanos() as u64;
-        done.map_err(|e| {
-            RecorderError::new(ErrorCode::Internal, format!("zstd compression failed: {e}"))
-        })?;
-        Ok(&self.out)
+    /// Compresses `raw` as the next frame of `dat` (its offset goes to `idx`); returns an
+    /// empty buffer for the next chunk.
+    fn submit(
+        &mut self,
+        c: &mut Container,
+        dat: FileId,
+        idx: FileId,
+        raw: Vec<u8>,
+    ) -> RecorderResult<Vec<u8>> {
+        let mut job = Job {
+            dat,
+            idx,
+            bytes: raw,
+            nanos: 0,
+        };
+        if let Some(zstd) = &mut self.inline {
+            let mut frame = self.spare.pop().unwrap_or_default();
+            zstd.compress(&mut job, &mut frame).map_err(zstd_error)?;
+            self.write(c, job)?;
+            frame.clear();
+            return Ok(frame);
+        }
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok());
+        if sent != Some(true) {
+            return Err(RecorderError::new(ErrorCode::Internal, "the compressing thread is gone"));
+        }
+        self.in_flight += 1;
+        while self.in_flight > IN_FLIGHT_MAX {
+            self.receive(c, true)?;
+        }
+        while self.in_flight > 0 && self.receive(c, false)? {}
+        let mut next = self.spare.pop().unwrap_or_default();
+        next.clear();
+        Ok(next)
+    }
+
+    /// Writes one compressed chunk if one is ready (or, with `wait`, once one is).
+    fn receive(&mut self, c: &mut Container, wait: bool) -> RecorderResult<bool> {
+        let Some(done) = &self.done else {
+            return Ok(false);
+        };
+        let got = if wait {
+            done.recv().ok()
+        } else {
+            done.try_recv().ok()
+        };
+        let Some(result) = got else {
+            if wait {
+                return Err(RecorderError::new(ErrorCode::Internal, "the compressing thread is gone"));
+            }
+            return Ok(false);
+        };
+        self.in_flight -= 1;
+        self.write(c, result.map_err(zstd_error)?)?;
+        Ok(true)
+    }
+
+    fn write(&mut self, c: &mut Container, job: Job) -> RecorderResult<()> {
+        let offset = c.size(job.dat);
+        c.append(job.dat, &job.bytes)?;
+        c.append(job.idx, &offset.to_le_bytes())?;
+        self.nanos += job.nanos;
+        if self.spare.len() < IN_FLIGHT_MAX {
+            self.spare.push(job.bytes);
+        }
+        Ok(())
+    }
+
+    /// Writes every chunk handed over so far.
+    pub fn drain(&mut self, c: &mut Container) -> RecorderResult<()> {
+        while self.in_flight > 0 {
+            self.receive(c, true)?;
+        }
+        Ok(())
     }
 }
 
@@ -129,11 +264,8 @@ impl ChunkedStream {
         if self.in_chunk == 0 {
             return Ok(());
         }
-        let offset = c.size(self.dat);
-        let frame = z.frame(&self.raw)?;
-        c.append(self.dat, frame)?;
-        c.append(self.idx, &offset.to_le_bytes())?;
-        self.raw.clear();
+        let raw = std::mem::take(&mut self.raw);
+        self.raw = z.submit(c, self.dat, self.idx, raw)?;
         self.in_chunk = 0;
         Ok(())
     }
@@ -184,10 +316,16 @@ mod tests {
 
     #[test]
     fn frames_carry_their_content_size() {
-        let mut z = Compressor::new().unwrap_or_else(|_| unreachable!());
-        let raw = vec![7u8; 10_000];
-        let frame = z.frame(&raw).map(<[u8]>::to_vec).unwrap_or_default();
-        let size = zstd::zstd_safe::get_frame_content_size(&frame);
+        let mut z = Zstd::new().unwrap_or_else(|_| unreachable!());
+        let mut job = Job {
+            dat: super::super::container::FileId::for_test(0),
+            idx: super::super::container::FileId::for_test(1),
+            bytes: vec![7u8; 10_000],
+            nanos: 0,
+        };
+        let mut frame = Vec::new();
+        assert!(z.compress(&mut job, &mut frame).is_ok());
+        let size = zstd::zstd_safe::get_frame_content_size(&job.bytes);
         assert_eq!(size.ok(), Some(Some(10_000)));
     }
 }
