@@ -2,8 +2,9 @@
 
 plain     python PROGRAM SIZE
 floor     python floor_launcher.py PROGRAM SIZE          (do-nothing sys.monitoring callbacks)
-ours      python -m codetracer_python_recorder --trace-dir DIR --format json PROGRAM SIZE
-upstream  same CLI, codetracer-python-recorder 0.3.0 from its own venv (its documented usage)
+ours      python -m codetracer_python_recorder --trace-dir DIR PROGRAM SIZE   (trace.ct)
+upstream  python -m codetracer_python_recorder --trace-dir DIR --format json PROGRAM SIZE,
+          codetracer-python-recorder 0.3.0 from its own venv (its documented usage)
 """
 from __future__ import annotations
 
@@ -28,15 +29,16 @@ class Mode:
             return [str(python), str(FLOOR_LAUNCHER), *args]
         if self.name in ("ours", "upstream"):
             assert trace_dir is not None
+            fmt = ["--format", "json"] if self.name == "upstream" else []  # ours: its default
             return [str(python), "-m", RECORDER_MODULE, "--trace-dir", str(trace_dir),
-                    "--format", "json", *args]
+                    *fmt, *args]
         raise ValueError(f"unknown mode {self.name}")
 
 
 MODES: tuple[Mode, ...] = (
     Mode("plain", False, "python PROGRAM"),
     Mode("floor", False, "do-nothing sys.monitoring callbacks (Python), same events as ours"),
-    Mode("ours", True, "this repo's recorder, --format json"),
+    Mode("ours", True, "this repo's recorder, its default trace.ct"),
     Mode("upstream", True, "codetracer-python-recorder 0.3.0 from PyPI, --format json"),
 )
 MODE_NAMES = tuple(m.name for m in MODES)

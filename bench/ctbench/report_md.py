@@ -42,15 +42,15 @@ def _note(row: dict) -> str:
             bits.append(f"{cal['ratio_plain']:.0f}x plain")
         if cal.get("bytes_per_step"):
             bits.append(f"{cal['bytes_per_step']:.0f} B/step")
-        if cal.get("trace") and cal["trace"].get("trace_json_bytes") is not None:
-            bits.append(f"trace {human_bytes(cal['trace']['trace_json_bytes'])}")
+        if cal.get("trace") and cal["trace"].get("trace_bytes") is not None:
+            bits.append(f"trace {human_bytes(cal['trace']['trace_bytes'])}")
         ours = cal.get("ours")
         if ours and ours.get("wall_s") is not None:
             bits.append(f"ours at that size: {ours['wall_s']:.2f} s"
                         + (f", {ours['bytes_per_step']:.0f} B/step"
                            if ours.get("bytes_per_step") else "")
-                        + (f", trace {human_bytes(ours['trace_json_bytes'])}"
-                           if ours.get("trace_json_bytes") is not None else ""))
+                        + (f", trace {human_bytes(ours['trace_bytes'])}"
+                           if ours.get("trace_bytes") is not None else ""))
         elif ours:
             bits.append(f"ours at that size: {ours['status']}")
         note += " [upstream at size " + ", ".join(bits) + "]"
@@ -62,7 +62,7 @@ def row_cells(row: dict) -> list[str]:
     return [
         f"{row['program']} ({row['size']})", row["mode"], _wall(row["wall_s"]),
         _num(row["ratio_plain"], ".1f", "x"), _num(row["ratio_floor"], ".2f", "x"),
-        human_bytes(trace.get("trace_json_bytes")), _num(row["bytes_per_step"], ".0f"),
+        human_bytes(trace.get("trace_bytes")), _num(row["bytes_per_step"], ".0f"),
         _rate(row["events_per_s"]),
         human_bytes(row["peak_rss_kb"] * 1024 if row["peak_rss_kb"] else None), _note(row),
     ]
@@ -88,7 +88,7 @@ def versus_section(rows: list[dict], pythons: dict[str, str]) -> list[str]:
            "Each program at a size where upstream runs for seconds, ours and upstream "
            "alternating. x faster = upstream median wall / ours; above start-up = the same after "
            "subtracting each tool's wall for an empty script (`startup_s` in results.json); "
-           "x smaller = upstream trace.json bytes / ours."]
+           "x smaller = upstream trace.json bytes / ours (trace.ct)."]
     for tag, version in pythons.items():
         mine = [r for r in rows if r["python"] == tag]
         if not mine:
@@ -103,8 +103,8 @@ def versus_section(rows: list[dict], pythons: dict[str, str]) -> list[str]:
                              in (("ours", ours), ("upstream", up)) if s["status"] != "ok")
             table.append([f"{r['program']} ({r['size']})", _side_wall(ours), _side_wall(up),
                           _num(r.get("faster"), ".1f", "x"), _num(r.get("faster_work"), ".1f", "x"),
-                          human_bytes(ours.get("trace_json_bytes")),
-                          human_bytes(up.get("trace_json_bytes")),
+                          human_bytes(ours.get("trace_bytes")),
+                          human_bytes(up.get("trace_bytes")),
                           _num(r.get("smaller"), ".1f", "x"), rss, note.replace("|", "/")])
         out += ["", f"### Python {version}", ""] + _table(VERSUS_COLUMNS, table)
     return out
@@ -122,7 +122,7 @@ def render(results: dict) -> str:
                f"Wall time includes interpreter start-up. Times are reported, never asserted.")
     out.append("")
     out.append("Columns: x plain / x floor = median wall over plain Python / over do-nothing "
-               "sys.monitoring callbacks; trace = trace.json bytes; B/step = trace.json bytes "
+               "sys.monitoring callbacks; trace = trace file bytes (ours: trace.ct); B/step = trace bytes "
                "per Step event; events/s = trace events per second of wall time; peak RSS = "
                "largest max RSS of the process over the runs.")
     for tag, version in meta["pythons"].items():

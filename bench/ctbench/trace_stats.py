@@ -1,4 +1,6 @@
-"""Size and event counts of a runtime_tracing JSON trace folder (design.md section 3).
+"""Size and event counts of a trace folder: `trace.ct` (ours by default) or `trace.json`.
+
+A `trace.ct`'s counts come from the recorder's `trace_metadata.json`, which records them.
 
 trace.json can be gigabytes (upstream), so events are counted by streaming the file through a
 regex for the variant keys (`{"Step":` ...) instead of json.load. A user string containing such
@@ -40,15 +42,27 @@ def count_events(trace_json: Path) -> dict[str, int]:
 
 
 def trace_stats(folder: Path) -> dict:
-    """Bytes of the folder and of trace.json, steps and total events; partial when absent."""
+    """Bytes of the folder and of its trace file, steps and total events; partial when absent."""
+    container = folder / "trace.ct"
+    if container.exists():
+        import json
+
+        stats = {}
+        try:
+            meta = json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
+            stats = meta.get("stats") or {}
+        except (OSError, ValueError):
+            pass
+        return {"folder_bytes": folder_bytes(folder), "trace_bytes": container.stat().st_size,
+                "steps": stats.get("steps"), "events": stats.get("events"), "format": "ctfs"}
     trace_json = folder / "trace.json"
     if not trace_json.exists():
         return {"folder_bytes": folder_bytes(folder) if folder.exists() else 0,
-                "trace_json_bytes": None, "steps": None, "events": None}
+                "trace_bytes": None, "steps": None, "events": None}
     counts = count_events(trace_json)
     return {
         "folder_bytes": folder_bytes(folder),
-        "trace_json_bytes": trace_json.stat().st_size,
+        "trace_bytes": trace_json.stat().st_size,
         "steps": counts.get("Step", 0),
         "events": sum(counts.values()),
         "event_counts": counts,

@@ -5,7 +5,8 @@ At the calibration sizes of the main table upstream runs for about 0.5 s, most o
 program runs at `Program.versus_size`, chosen so upstream takes roughly 5-20 s on the 2-core dev
 machine; ours and upstream alternate run by run, and the report gives two speed-ups: of the
 whole wall time, and of the wall time above each tool's own empty-script start-up (the
-recording work itself). Trace sizes are compared as trace.json bytes of the same run.
+recording work itself). Trace sizes are the trace file bytes of the same run (ours: trace.ct,
+upstream: trace.json).
 """
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ class Side:
             "startup_s": self.startup_s, "work_s": self.work_s,
             "peak_rss_kb": max((r.max_rss_kb for r in self.cell.runs if r.max_rss_kb),
                                default=None),
-            "trace_json_bytes": trace.get("trace_json_bytes"), "steps": trace.get("steps"),
+            "trace_bytes": trace.get("trace_bytes"), "steps": trace.get("steps"),
         }
 
 
 def compare(ours: Side, upstream: Side) -> dict:
     """How many times faster and smaller ours is (None where either side has no number)."""
-    ours_bytes = (ours.cell.trace or {}).get("trace_json_bytes")
-    up_bytes = (upstream.cell.trace or {}).get("trace_json_bytes")
+    ours_bytes = (ours.cell.trace or {}).get("trace_bytes")
+    up_bytes = (upstream.cell.trace or {}).get("trace_bytes")
     return {
         "faster": ratio(upstream.median, ours.median),
         "faster_work": ratio(upstream.work_s, ours.work_s),

@@ -23,13 +23,13 @@ def _results():
         "benchmarks": [
             row("plain", 0.25),
             row("floor", 1.0),
-            row("ours", 2.0, trace={"trace_json_bytes": 3 * 1024 * 1024, "steps": 100_000},
+            row("ours", 2.0, trace={"trace_bytes": 3 * 1024 * 1024, "steps": 100_000},
                 bps=31.5, eps=2_500_000),
             row("upstream", None, "skipped", "predicted 900 s > 60 s budget",
                 calibration={"size": 16, "wall_s": 0.5, "ratio_plain": 25.0,
-                             "bytes_per_step": 700.0, "trace": {"trace_json_bytes": 2048},
+                             "bytes_per_step": 700.0, "trace": {"trace_bytes": 2048},
                              "ours": {"wall_s": 0.04, "status": "ok", "bytes_per_step": 90.0,
-                                      "trace_json_bytes": 512}}),
+                                      "trace_bytes": 512}}),
         ],
         "startup": [
             {"group": "ct --version", "name": "python -m ct", "status": "ok", "reason": "",

@@ -27,8 +27,8 @@ def test_counts_match_json_load_with_tiny_chunks(tmp_path, monkeypatch):
     assert stats["steps"] == 300  # the escaped '{"Step": 1}' inside a string is not counted
     assert stats["events"] == len(EVENTS)
     assert stats["event_counts"]["VariableName"] == 1
-    assert stats["trace_json_bytes"] == (folder / "trace.json").stat().st_size
-    assert stats["folder_bytes"] == stats["trace_json_bytes"] + len('["/x.py"]')
+    assert stats["trace_bytes"] == (folder / "trace.json").stat().st_size
+    assert stats["folder_bytes"] == stats["trace_bytes"] + len('["/x.py"]')
 
 
 def test_pretty_printed_trace_is_counted(tmp_path):
@@ -40,4 +40,14 @@ def test_pretty_printed_trace_is_counted(tmp_path):
 
 def test_missing_trace_json_reports_no_counts(tmp_path):
     stats = trace_stats.trace_stats(tmp_path)
-    assert stats["steps"] is None and stats["trace_json_bytes"] is None
+    assert stats["steps"] is None and stats["trace_bytes"] is None
+
+
+def test_trace_ct_folder_takes_counts_from_the_metadata(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "trace.ct").write_bytes(b"\0" * 8192)
+    (folder / "trace_metadata.json").write_text(json.dumps({"stats": {"steps": 7, "events": 9}}))
+    stats = trace_stats.trace_stats(folder)
+    assert stats["trace_bytes"] == 8192 and stats["steps"] == 7 and stats["events"] == 9
+    assert stats["folder_bytes"] > 8192

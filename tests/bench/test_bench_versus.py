@@ -7,7 +7,7 @@ from ctbench.suite import Cell
 def _side(name, walls, trace_bytes, startup):
     cell = Cell("3.12", "fib", name, 24)
     cell.runs = [RunResult(wall_s=w, max_rss_kb=20_000, exit_code=0) for w in walls]
-    cell.trace = {"trace_json_bytes": trace_bytes, "steps": 1000}
+    cell.trace = {"trace_bytes": trace_bytes, "steps": 1000}
     return versus.Side(cell, startup)
 
 
