@@ -84,6 +84,8 @@ PINS = {
     "httpx": "httpx>=0.27",
     "asyncpg": "asyncpg>=0.29",
     "aiohttp": "aiohttp>=3.9",
+    "pymongo": "pymongo>=4.9",
+    "mockupdb": "mockupdb>=1.8",  # a mock MongoDB wire-protocol server (no Debian MongoDB)
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)

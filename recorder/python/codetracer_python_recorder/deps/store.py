@@ -8,7 +8,8 @@ the file is in completion order; ``seq`` is the start order, which replay uses. 
 Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": ...}`` bytes,
 ``{"$tuple": [...]}``, ``{"$dict": [[k, v], ...]}`` (non-string keys), ``{"$decimal": "1.5"}``,
 ``{"$datetime"|"$date"|"$time": iso}`` (``[iso, zone name]`` for a ZoneInfo), ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
-``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$repr": text}`` (not rebuildable).
+``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$oid": hex}`` (bson ObjectId),
+``{"$repr": text}`` (not rebuildable).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 import threading
 
 FORMAT = "codetracer-deps"
@@ -75,6 +77,8 @@ def encode(value):
         return {"$timedelta": value.total_seconds()}
     if name == "UUID":
         return {"$uuid": str(value)}
+    if name == "ObjectId":
+        return {"$oid": str(value)}
     return {"$repr": f"<{type(value).__qualname__}>"}
 
 
@@ -124,6 +128,9 @@ def _decode_tag(tag, inner, whole):
         import uuid
 
         return uuid.UUID(inner)
+    if tag == "$oid":  # bson's ObjectId when bson is loaded (a Mongo replay), else its text
+        bson = sys.modules.get("bson")
+        return bson.ObjectId(inner) if bson is not None else inner
     if tag == "$repr":
         return inner
     return {k: decode(v) for k, v in whole.items()}

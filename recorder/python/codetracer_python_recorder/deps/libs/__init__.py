@@ -10,4 +10,5 @@ PATCHES = {
     "httpx": ("httpx", "http"),
     "asyncpg": ("asyncpg", "sql"),
     "aiohttp.client": ("aiohttp", "http"),
+    "pymongo": ("pymongo", "mongo"),
 }

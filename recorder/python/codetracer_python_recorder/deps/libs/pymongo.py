@@ -1,0 +1,177 @@
+"""pymongo (synchronous API): cursor batches as they are fetched, and collection writes and
+counts.
+
+Cursors (``find``, ``find_one``): each batch fetch (``Cursor._refresh``) is one call keyed by
+the namespace, filter, sort, skip, limit, projection and how many documents came before, so
+iterating a cursor replays batch by batch. Writes (``insert_one``/``many``, ``update_*``,
+``replace_one``, ``delete_*``, ``bulk_write``) and ``count_documents``, ``distinct``,
+``estimated_document_count`` are one call each, keyed by operation, namespace and arguments
+(before pymongo adds an ``_id``; secret-named fields masked). Replay: ``MongoClient`` is created with ``connect=False`` and
+no operation reaches the topology, so no server or monitor connection is opened; a miss raises
+``pymongo.errors.ServerSelectionTimeoutError``. ``aggregate``, change streams, sessions and the
+asynchronous API are not captured.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import masking, state, store
+from ..replay import Miss
+
+CATEGORY = "mongo"
+LIBRARY = "pymongo"
+_WRITES = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
+           "delete_one", "delete_many", "bulk_write")
+_READS = ("count_documents", "distinct", "estimated_document_count")
+
+
+def _json(value) -> str:
+    """Key text of filters and documents: plain JSON (``$gt`` stays ``$gt``), secret-named
+    fields masked, other BSON values (ObjectId, datetime, ...) as their text."""
+    return json.dumps(masking.mapping(_plain(value)), sort_keys=True, ensure_ascii=False,
+                      default=str)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _miss(key):
+    errors = sys.modules["pymongo.errors"]
+    return errors.ServerSelectionTimeoutError(
+        f"No servers available (codetracer replay has no recorded {key})")
+
+
+def _write_result(value):
+    """pymongo's result objects as plain data (their class name and constructor args)."""
+    name = type(value).__name__
+    if name == "InsertOneResult":
+        args = [value.inserted_id]
+    elif name == "InsertManyResult":
+        args = [value.inserted_ids]
+    elif name in ("UpdateResult", "DeleteResult"):
+        args = [value.raw_result]
+    elif name == "BulkWriteResult":
+        args = [value.bulk_api_result]
+    else:
+        return store.snapshot(value)
+    return store.Encoded({"$mongo_result": name,
+                          "args": store.encode(args + [value.acknowledged])})
+
+
+def _from_write_result(value):
+    if isinstance(value, dict) and "$mongo_result" in value:
+        results = sys.modules["pymongo.results"]
+        return getattr(results, value["$mongo_result"])(*value["args"])  # decoded already
+    return value
+
+
+def patch(module) -> None:
+    cursor_mod = sys.modules.get("pymongo.synchronous.cursor")
+    collection_mod = sys.modules.get("pymongo.synchronous.collection")
+    client_mod = sys.modules.get("pymongo.synchronous.mongo_client")
+    if cursor_mod is None or collection_mod is None or client_mod is None:
+        raise RuntimeError("this pymongo has no pymongo.synchronous package (pymongo >= 4.9)")
+    cursor_cls, coll_cls = cursor_mod.Cursor, collection_mod.Collection
+    if getattr(cursor_cls, "_ct_deps_patched", False):
+        return
+    _patch_cursor(cursor_cls)
+    for name in _WRITES + _READS:
+        _patch_collection_method(coll_cls, name)
+    _patch_client(client_mod.MongoClient)
+    cursor_cls._ct_deps_patched = True
+
+
+def _cursor_key(cursor) -> str:
+    return (f"find {cursor._collection.full_name} {_json(cursor._spec)}"
+            f" sort={_json(cursor._ordering)} skip={cursor._skip} limit={cursor._limit}"
+            f" projection={_json(cursor._projection)} after={cursor._retrieved}")
+
+
+def _patch_cursor(cursor_cls) -> None:
+    orig_refresh = cursor_cls._refresh
+
+    def _refresh(self):
+        engine = state.engine
+        if engine is None or len(self._data):
+            return orig_refresh(self)
+        key = _cursor_key(self)
+        if engine.mode == "record":
+            p = engine.begin(CATEGORY, LIBRARY, key, None, {"operation": key})
+            try:
+                n = orig_refresh(self)
+            except BaseException as exc:
+                engine.end(p, error=exc)
+                raise
+            docs = store.Encoded(store.encode(list(self._data)))
+            engine.end(p, result=docs, summary=lambda: f"{key} -> {n} documents")
+            return n
+        try:
+            record = engine.answer(CATEGORY, key, {"operation": key})
+        except Miss:
+            raise _miss(key) from None
+        if record is None:
+            return orig_refresh(self)
+        docs = engine.result(record)
+        self._data.extend(docs)
+        self._retrieved += len(docs)
+        if not docs:
+            self._killed = True
+        return len(self._data)
+
+    cursor_cls._refresh = _refresh
+
+
+def _patch_collection_method(coll_cls, name: str) -> None:
+    orig = getattr(coll_cls, name)
+
+    def method(self, *args, **kwargs):
+        engine = state.engine
+        if engine is None:
+            return orig(self, *args, **kwargs)
+        shown = [list(a) if name == "insert_many" else a for a in args]
+        if name == "bulk_write":
+            shown = [[repr(op) for op in args[0]]] + shown[1:] if args else shown
+        key = f"{name} {self.full_name} {_json(shown)}" + (f" {_json(kwargs)}" if kwargs else "")
+        if name == "insert_many" and args:
+            args = (shown[0], *args[1:])
+        if engine.mode == "record":
+            return engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                               match={"operation": key}, to_record=_write_result,
+                               summarize=lambda v: f"{key} -> {type(v).__name__}")
+        value = engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                            match={"operation": key}, miss_error=lambda: _miss(key),
+                            from_record=_from_write_result)
+        _set_ids(name, args, value)
+        return value
+
+    method.__name__ = name
+    setattr(coll_cls, name, method)
+
+
+def _set_ids(name: str, args, value) -> None:
+    """pymongo gives inserted documents their ``_id`` in place; so does replay."""
+    if name == "insert_one" and args and isinstance(args[0], dict):
+        args[0].setdefault("_id", value.inserted_id)
+    elif name == "insert_many" and args:
+        for doc, _id in zip(args[0], value.inserted_ids, strict=False):
+            if isinstance(doc, dict):
+                doc.setdefault("_id", _id)
+
+
+def _patch_client(client_cls) -> None:
+    orig_init = client_cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        engine = state.engine
+        if engine is not None and engine.mode == "replay":
+            kwargs["connect"] = False  # no monitor threads, no sockets: nothing reaches them
+        orig_init(self, *args, **kwargs)
+
+    client_cls.__init__ = __init__

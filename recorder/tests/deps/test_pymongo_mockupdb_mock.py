@@ -1,0 +1,90 @@
+"""pymongo capture and replay against mockupdb, a MOCK MongoDB server (Debian ships no
+MongoDB): mockupdb speaks the real wire protocol on loopback, so pymongo runs its real network
+code (handshake, monitors, commands); the answers are scripted here."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import load_capture, needs_recorder, run_recorder
+
+pytestmark = needs_recorder
+
+PROGRAM = textwrap.dedent('''
+    import sys
+    from pymongo import MongoClient, errors
+
+    client = MongoClient(sys.argv[1], serverSelectionTimeoutMS=3000)
+    people = client.app.people
+    doc = {"name": "cy", "password": "pw"}
+    result = people.insert_one(doc)
+    print("inserted", type(result).__name__, doc["_id"] == result.inserted_id)
+    print([d["name"] for d in people.find({"age": {"$gt": 3}}).sort("name").limit(5)])
+    print(people.find_one({"name": "ann"}))
+    print(people.update_one({"name": "ann"}, {"$set": {"age": 9}}).modified_count)
+    print(people.delete_many({"age": {"$lt": 0}}).deleted_count)
+    print(people.count_documents({}))
+    print(people.distinct("name"))
+    client.close()
+''')
+
+
+@pytest.fixture
+def mongo_mock():
+    mockupdb = pytest.importorskip("mockupdb", reason="mockupdb is not installed (pip install mockupdb)")
+    pytest.importorskip("pymongo", reason="pymongo is not installed (pip install pymongo)")
+    server = mockupdb.MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0})
+    people = [{"_id": 1, "name": "ann", "age": 7}, {"_id": 2, "name": "bob", "age": 5}]
+    replies = {
+        "insert": {"ok": 1, "n": 1},
+        "find": {"ok": 1, "cursor": {"id": 0, "ns": "app.people", "firstBatch": people}},
+        "update": {"ok": 1, "n": 1, "nModified": 1},
+        "delete": {"ok": 1, "n": 2},
+        "aggregate": {"ok": 1, "cursor": {"id": 0, "ns": "app.people",
+                                          "firstBatch": [{"_id": 1, "n": 2}]}},
+        "distinct": {"ok": 1, "values": ["ann", "bob"]},
+        "endSessions": {"ok": 1},
+    }
+
+    def answer(request):
+        reply = replies.get(request.command_name)
+        if reply is None:
+            return False
+        request.reply(reply)
+        return True
+
+    server.autoresponds(answer)
+    server.run()
+    yield server
+    server.stop()
+
+
+def test_replay_with_mock_server_stopped(tmp_path, mongo_mock):
+    prog = tmp_path / "prog.py"
+    prog.write_text(PROGRAM, encoding="utf-8")
+    uri = mongo_mock.uri
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog), uri],
+                       cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "inserted InsertOneResult True" in rec.stdout
+    assert "['ann', 'bob']" in rec.stdout and "{'_id': 1, 'name': 'ann', 'age': 7}" in rec.stdout
+    calls = load_capture(tmp_path / "t1")
+    text = (tmp_path / "t1" / "deps.jsonl").read_text(encoding="utf-8")
+    assert any(c["key"].startswith('find app.people {"age": {"$gt": 3}}') for c in calls)
+    assert "pw" not in text
+    assert calls[0]["key"] == 'insert_one app.people [{"name": "cy", "password": "<masked>"}]'
+    mongo_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), uri], cwd=tmp_path,
+                       timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
+    changed = tmp_path / "changed.py"
+    changed.write_text(PROGRAM.replace('{"name": "ann"})', '{"name": "zed"})', 1),
+                       encoding="utf-8")
+    miss = run_recorder(["--deps", "replay=t1", "--deps-only", str(changed), uri], cwd=tmp_path,
+                        timeout=60)
+    assert miss.returncode == 1 and "ServerSelectionTimeoutError" in miss.stderr
+    lines = [x for x in miss.stderr.splitlines() if "replay miss" in x]
+    assert len(lines) == 1 and 'find app.people {"name": "zed"}' in lines[0]
