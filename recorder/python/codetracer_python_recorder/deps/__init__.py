@@ -25,15 +25,16 @@ class SpecError(ValueError):
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
-    """``record`` -> ("record", None); ``replay=PATH`` -> ("replay", PATH)."""
+    """``record`` -> ("record", None); ``record,clock`` -> ("record+clock", None);
+    ``replay=PATH`` -> ("replay", PATH)."""
     mode, eq, path = spec.partition("=")
-    if mode == "record" and not eq:
-        return "record", None
+    if mode in ("record", "record,clock") and not eq:
+        return mode.replace(",", "+"), None
     if mode == "replay" and path:
         return "replay", path
     raise SpecError(
-        f"invalid --deps value '{spec}' (allowed: record, replay=PATH with PATH a trace folder "
-        "or a deps.jsonl)")
+        f"invalid --deps value '{spec}' (allowed: record, record,clock, replay=PATH with PATH a "
+        "trace folder or a deps.jsonl)")
 
 
 def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None = None,
@@ -42,20 +43,32 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
     ``replay_path``) and installs the import hook. Returns the engine."""
     if miss not in MISS_MODES:
         raise SpecError(f"invalid --deps-miss value '{miss}' (allowed: {', '.join(MISS_MODES)})")
-    if mode == "record":
+    header = dict(header or {})
+    seed = None
+    if mode in ("record", "record+clock"):
         from .record import Recorder
 
-        writer = store.Writer(os.path.join(capture_dir or ".", store.FILE_NAME), header or {})
+        clock = mode == "record+clock"
+        if clock:
+            seed = int.from_bytes(os.urandom(8), "big")
+            header["clock"] = {"random_seed": seed}
+        writer = store.Writer(os.path.join(capture_dir or ".", store.FILE_NAME), header)
         engine = Recorder(writer)
     elif mode == "replay":
         from .replay import Replayer
 
-        _, records = store.load(replay_path or "")
+        recorded_header, records = store.load(replay_path or "")
+        clock = isinstance(recorded_header.get("clock"), dict)
+        seed = recorded_header["clock"].get("random_seed") if clock else None
         engine = Replayer(records, miss=miss, source=replay_path or "")
     else:
         raise SpecError(f"invalid deps mode '{mode}' (allowed: {', '.join(MODES)})")
     state.engine = engine
     hook.install({name: _patcher(lib) for name, (lib, _category) in PATCHES.items()})
+    if clock:
+        from .libs import clock as clock_lib
+
+        clock_lib.install(engine, seed)
     return engine
 
 
@@ -74,6 +87,9 @@ def finish(exit_status: int | None = None) -> None:
     """Stops capture: closes the capture file, or lists recorded calls left unused."""
     engine, state.engine = state.engine, None
     hook.uninstall()
+    clock = sys.modules.get(f"{__name__}.libs.clock")
+    if clock is not None:
+        clock.uninstall()
     if engine is not None:
         try:
             engine.finish(exit_status)

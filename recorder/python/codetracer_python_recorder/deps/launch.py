@@ -20,7 +20,7 @@ class Plan:
 
     def start(self, session, program: str, args: list[str]) -> None:
         capture_dir = None
-        if self.mode == "record":
+        if self.mode.startswith("record"):
             capture_dir = getattr(session, "_staging", None) if not self.only else None
             if capture_dir is None:
                 capture_dir = _own_folder(session.trace_dir)
