@@ -185,17 +185,25 @@ pub fn is_tracing() -> bool {
 /// Records captured IO: `kind` is "stdout", "stderr" or "stdin".
 #[pyfunction]
 pub fn record_io(kind: &str, text: &str) -> PyResult<()> {
+    record_event(kind, "", text)
+}
+
+/// Records an event at the current step: `kind` is "stdout", "stderr", "stdin" or "socket"
+/// (a call to an external service, from dependency capture); other kinds are ignored.
+#[pyfunction]
+pub fn record_event(kind: &str, metadata: &str, content: &str) -> PyResult<()> {
     guard(|| {
         let kind = match kind {
             "stdout" => EventKind::Write,
             "stderr" => EventKind::WriteOther,
             "stdin" => EventKind::Read,
+            "socket" => EventKind::Socket,
             _ => return Ok(()),
         };
         if let Some(mut slot) = lock_active() {
             if let Some(tracer) = slot.as_mut() {
                 if tracer.failure.is_none() {
-                    if let Err(err) = tracer.on_io(kind, text) {
+                    if let Err(err) = tracer.on_event(kind, metadata, content) {
                         tracer.failure = Some(err);
                     }
                 }

@@ -1,19 +1,21 @@
-//! Captured standard streams: the Python proxies call in here for every write and read.
+//! Events the Python side reports: the standard-stream proxies for every write and read, and
+//! dependency capture for every external call.
 
 use super::RuntimeTracer;
 use crate::errors::RecorderResult;
 use crate::trace_writer::{EventKind, TraceEvent};
 
 impl RuntimeTracer {
-    /// Captured stdout/stderr writes and stdin reads, attributed to the current step.
-    pub fn on_io(&mut self, kind: EventKind, text: &str) -> RecorderResult<()> {
+    /// An event at the current step: captured stdout/stderr writes and stdin reads (no
+    /// metadata; consecutive ones on one stream merge), or an external call (`Socket`).
+    pub fn on_event(&mut self, kind: EventKind, metadata: &str, text: &str) -> RecorderResult<()> {
         if !self.activated {
             return Ok(());
         }
         self.note_thread()?;
         self.writer.emit(TraceEvent::Log {
             kind,
-            metadata: "",
+            metadata,
             content: text,
         })
     }
