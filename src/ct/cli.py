@@ -15,7 +15,7 @@ import sys
 from ct import __version__
 from ct.errors import INTERNAL, USAGE, CtError
 
-COMMANDS = ("record", "list", "show", "doctor", "install", "index")
+COMMANDS = ("record", "list", "show", "deps", "doctor", "install", "index")
 
 HELP = f"""\
 usage: ct [--version] [--help] COMMAND [ARGS...]
@@ -26,6 +26,7 @@ commands:
   record [options] PROGRAM [ARGS...]   run PROGRAM like `python PROGRAM ARGS...`, recording it
   list [--json] [-n N]                 recordings, newest first
   show ID|latest [--json]              one recording: metadata and a summary
+  deps TRACE [--json]                  the external calls a recording captured (--deps record)
   doctor                               which interpreter and recorder ct would use; problems
   install [--uninstall]                put ct and ct-python-recorder on PATH (Linux, macOS)
   index --import DIR... | --rebuild    add trace folders to the index; rebuild a broken index
@@ -65,6 +66,12 @@ def _run_show(argv: list[str]) -> int:
     from ct.browse import cmd_show
 
     return cmd_show(a.ref, a.json, a.top)
+
+
+def _run_deps(argv: list[str]) -> int:
+    from ct import deps
+
+    return deps.run(argv)
 
 
 def _run_index(argv: list[str]) -> int:
@@ -117,7 +124,7 @@ def dispatch(argv: list[str]) -> int:
         return 0
     table = {
         "record": _run_record, "list": _run_list, "show": _run_show, "doctor": _run_doctor,
-        "install": _run_install, "index": _run_index,
+        "install": _run_install, "index": _run_index, "deps": _run_deps,
     }
     if cmd == "python-recorder":  # the shim's behaviour, reachable without the symlink name
         from ct import record

@@ -45,3 +45,18 @@ def test_ct_record_then_replay_against_the_old_answers(tmp_path, http_server):
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout and again.stderr == ""
     assert (tmp_path / "t2" / "trace_metadata.json").is_file()
+    listing = run_ct(["deps", "t1"], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["TIME", "CATEGORY", "TARGET", "RESULT", "DURATION", "SITE"]
+    get = [x for x in lines if f"GET {http_server.url}/counter" in x]
+    assert len(get) == 1 and " 200 " in get[0] and get[0].endswith(f"{prog}:3")
+    as_json = run_ct(["deps", str(tmp_path / "t1" / "deps.jsonl"), "--json"], tmp_path)
+    import json
+
+    calls = json.loads(as_json.stdout)
+    # start order: the request starts (putrequest) before http.client connects for it
+    assert [c["key"] for c in calls] == [f"GET {http_server.url}/counter",
+                                         f"CONNECT {http_server.url}"]
+    missing = run_ct(["deps", "nowhere"], tmp_path)
+    assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
