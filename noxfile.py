@@ -34,7 +34,8 @@ PINS = config.PINS  # the one place for pins: src/ctbuild/config.py
 TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PINS["actionlint"],
              PINS["ziglang"],  # ziglang: builds the stand-in python.exe for the .cmd shim test
              PINS["redis"], PINS["psycopg"], PINS["httpx"], PINS["asyncpg"],
-             PINS["aiohttp"], PINS["pymongo"], PINS["mockupdb"]]  # clients for recorder/tests/deps
+             PINS["aiohttp"], PINS["pymongo"], PINS["mockupdb"],
+             PINS["boto3"], PINS["moto"]]  # clients for recorder/tests/deps
 BUILD_DEPS = [PINS["rich"], PINS["requests"]]
 
 

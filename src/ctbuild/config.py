@@ -30,6 +30,9 @@ RECORDER_DIST_NAME = "codetracer_python_recorder"  # wheel file prefix / import 
 CT_SOURCE = ROOT / "src" / "ct"
 PACKAGING = ROOT / "packaging"
 COMMON_DIR = PACKAGING / "common"
+#: ct's stdlib-only modules ct_bootstrap.py loads from beside itself (exit statuses, the
+#: bundle matcher): one source for ct and the bootstrap
+BOOTSTRAP_SHARED = (CT_SOURCE / "contract.py", CT_SOURCE / "bundle_match.py")
 SHIM_TEMPLATES = PACKAGING / "shims"
 APPIMAGE_TEMPLATES = PACKAGING / "appimage"
 EXAMPLE_SCRIPT = ROOT / "examples" / "python_script.py"
@@ -85,6 +88,8 @@ PINS = {
     "asyncpg": "asyncpg>=0.29",
     "aiohttp": "aiohttp>=3.9",
     "pymongo": "pymongo>=4.9",
+    "boto3": "boto3>=1.34",
+    "moto": "moto[server]>=5",  # S3 on loopback for the boto3 capture test
     "mockupdb": "mockupdb>=1.8",  # a mock MongoDB wire-protocol server (no Debian MongoDB)
 }
 

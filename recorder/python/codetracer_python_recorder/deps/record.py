@@ -1,7 +1,9 @@
 """Record mode: run each call for real and write what happened to the capture.
 
 A call gets its ``seq`` (start order) when it starts and is written when it ends, with its
-masked request, result or error, duration, thread, task and call site.
+masked request, result or error, duration, thread, task and call site. Fields that take work
+to build (keys, masking, header parsing) may be passed as functions of immutable data: the
+writer thread computes them, so the program's thread only takes a snapshot.
 """
 
 from __future__ import annotations
@@ -55,12 +57,17 @@ class Recorder:
             record["match"] = p.match
         if error is not None:
             record["error"] = exceptions.describe(error)
-            summary = f"{p.key} -> {type(error).__name__}: {error}"
+            summary = f"-> {type(error).__name__}: {error}"
         else:
             record["result"] = result  # the library's snapshot; encoded by the writer thread
         self.calls += 1
         self.writer.write(record)
-        events.emit(p.category, summary or p.key)
+        if events.active():
+            key = p.key() if callable(p.key) else p.key
+            if callable(summary):
+                summary = summary()
+            events.emit(p.category, f"{key} {summary}" if summary.startswith("->") else
+                        summary or key)
 
     def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
              summarize=None, **_replay_only):

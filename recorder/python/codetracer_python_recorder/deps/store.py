@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 FORMAT = "codetracer-deps"
 VERSION = 1
@@ -163,17 +164,24 @@ class Writer:
     def write(self, record: dict) -> None:
         self._queue.append(record)  # list.append is atomic under the GIL
 
-    def _drain(self) -> None:
+    def _drain(self, yielding: bool = False) -> None:
         queue, self._queue = self._queue, []
-        if queue:
-            self._file.write("".join(_line(_finish(r)) for r in queue))
-            self._file.flush()
+        if not queue:
+            return
+        lines = []
+        for record in queue:
+            lines.append(_line(_finish(record)))
+            if yielding:
+                time.sleep(0)  # hand the GIL back: the program's thread waiting on a socket
+                # must not queue behind a batch of records (Python's 5 ms switch interval)
+        self._file.write("".join(lines))
+        self._file.flush()
 
     def _run(self) -> None:
         with self._wake:
             while not self._closed:
                 self._wake.wait(self.FLUSH_S)
-                self._drain()
+                self._drain(yielding=True)
 
     def close(self, footer: dict | None = None) -> None:
         with self._wake:
@@ -189,7 +197,18 @@ class Writer:
 
 
 def _finish(record: dict) -> dict:
-    """Encodes a queued call record's values and rounds its times (writer thread)."""
+    """Completes a queued call record (writer thread): fields given as functions are computed
+    here, off the program's thread (keys, masking, header parsing), values are encoded and
+    times rounded."""
+    try:
+        for field in ("key", "match", "request", "result"):
+            if callable(record.get(field)):
+                record[field] = record[field]()
+    except Exception as exc:  # noqa: BLE001 - keep the record, say what went wrong
+        record["capture_error"] = f"{type(exc).__name__}: {exc}"
+        for field in ("key", "match", "request", "result"):
+            if callable(record.get(field)):
+                record[field] = None
     for field in ("request", "result"):
         if field in record:
             record[field] = encode(record[field])

@@ -80,22 +80,47 @@ def _origin(conn) -> str:
     return f"{_scheme(conn)}://{conn.host}:{conn.port}"
 
 
-def _key_and_match(conn, req: _Request) -> tuple[str, dict]:
-    from urllib.parse import urlsplit
-
-    url = req.url
+def _key_and_match(origin: str, method: str, url: str, raw: bytes) -> tuple[str, dict]:
     if "://" in url:  # absolute form (proxies)
+        from urllib.parse import urlsplit
+
         parts = urlsplit(url)
         origin, path, query = f"{parts.scheme}://{parts.netloc}", parts.path or "/", parts.query
     else:
         path, _, query = url.partition("?")
-        origin = _origin(conn)
     query = masking.query(query)
-    key = f"{req.method} {origin}{path}" + (f"?{query}" if query else "")
-    head, body = _split(bytes(req.buf))
-    match = {"method": req.method, "origin": origin, "path": path, "query": query,
+    key = f"{method} {origin}{path}" + (f"?{query}" if query else "")
+    head, body = _split(raw)
+    match = {"method": method, "origin": origin, "path": path, "query": query,
              "body": hashlib.sha256(_masked_body(head, body)).hexdigest()[:16] if body else ""}
     return key, match
+
+
+def _record_response(engine, conn, req: _Request, orig_getresponse):
+    """Record mode: only snapshots are taken here; the writer thread builds the key, masks
+    and parses (``record`` module)."""
+    origin, method, url, raw = _origin(conn), req.method, req.url, bytes(req.buf)
+    keyed = []
+
+    def key_and_match():
+        if not keyed:
+            keyed.append(_key_and_match(origin, method, url, raw))
+        return keyed[0]
+
+    p = engine.begin(CATEGORY, LIBRARY, lambda: key_and_match()[0],
+                     lambda: _request_record(method, url, raw),
+                     lambda: key_and_match()[1], start=req.start)
+    try:
+        response = orig_getresponse(conn)
+        body = response.read()
+        status, reason, version = response.status, response.reason, response.version
+        headers = response.msg.items()
+    except BaseException as exc:
+        engine.end(p, error=exc)
+        raise
+    engine.end(p, result=lambda: _result_of(status, reason, version, headers, body, method),
+               summary=lambda: f"{key_and_match()[0]} -> {status}")
+    return _unread(response, body)
 
 
 def _split(raw: bytes) -> tuple[bytes, bytes]:
@@ -124,10 +149,10 @@ def _masked_body(head: bytes, body: bytes) -> bytes:
     return body if masked == value else json.dumps(masked).encode()
 
 
-def _request_record(req: _Request) -> dict:
-    head, body = _split(bytes(req.buf))
-    path, sep, query = req.url.partition("?")
-    return {"method": req.method, "url": path + sep + masking.query(query),
+def _request_record(method: str, url: str, raw: bytes) -> dict:
+    head, body = _split(raw)
+    path, sep, query = url.partition("?")
+    return {"method": method, "url": path + sep + masking.query(query),
             "headers": [list(p) for p in masking.headers(_header_pairs(head))],
             "body": _masked_body(head, body)}
 
@@ -155,10 +180,9 @@ def _unread(response, body: bytes):
     return response
 
 
-def _result_of(response, method: str) -> dict:
-    body = response.read()
+def _result_of(status, reason, version, items, body: bytes, method: str) -> dict:
     headers = []
-    for k, v in response.msg.items():
+    for k, v in items:
         low = k.lower()
         if low == "transfer-encoding":
             continue  # the body is kept de-chunked
@@ -168,8 +192,8 @@ def _result_of(response, method: str) -> dict:
     if method != "HEAD":
         headers.append(["Content-Length", str(len(body))])
     headers = [list(p) for p in masking.headers(headers)]
-    return {"status": response.status, "reason": response.reason, "version": response.version,
-            "headers": headers, "body": body}
+    return {"status": status, "reason": reason, "version": version, "headers": headers,
+            "body": body}
 
 
 def patch(module) -> None:
@@ -210,17 +234,9 @@ def _patch_base(http_client, base) -> None:
         if engine is None or req is None:
             return orig_getresponse(self)
         setattr(self, _ATTR, None)
-        key, match = _key_and_match(self, req)
         if engine.mode == "record":
-            p = engine.begin(CATEGORY, LIBRARY, key, _request_record(req), match, start=req.start)
-            try:
-                response = orig_getresponse(self)
-                result = _result_of(response, req.method)
-            except BaseException as exc:
-                engine.end(p, error=exc)
-                raise
-            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
-            return _unread(response, result["body"])
+            return _record_response(engine, self, req, orig_getresponse)
+        key, match = _key_and_match(_origin(self), req.method, req.url, bytes(req.buf))
         try:
             record = engine.answer(CATEGORY, key, match)
         except Miss:
@@ -239,8 +255,10 @@ def _patch_base(http_client, base) -> None:
                 self._ct_deps_live = False
         self._HTTPConnection__state = http_client._CS_IDLE
         self._HTTPConnection__response = None
-        result = engine.result(record)
-        return _rebuild(http_client, self, result)
+        response = _rebuild(http_client, self, engine.result(record))
+        if response.will_close:
+            self.close()  # as http.client does: the next request connects (and replays that)
+        return response
 
     base.putrequest, base.send, base.getresponse = putrequest, send, getresponse
     base._ct_deps_patched = True

@@ -57,7 +57,24 @@ def _miss_error(client, key):
 
 
 def _summary(key):
-    return lambda reply: f"{key} -> {_short(reply)}"
+    return lambda reply: f"{key() if callable(key) else key} -> {_short(reply)}"
+
+
+class _LazyKey:
+    """Record mode: the key is built by the writer thread (``record`` module), once."""
+
+    __slots__ = ("_args", "_key")
+
+    def __init__(self, args) -> None:
+        self._args, self._key = args, None
+
+    def key(self) -> str:
+        if self._key is None:
+            self._key = _command_key(self._args)
+        return self._key
+
+    def match(self) -> dict:
+        return {"command": self.key()}
 
 
 def _short(value) -> str:
@@ -88,10 +105,15 @@ def _patch_sync(module) -> None:
         engine = state.engine
         if engine is None:
             return orig_command(self, *args, **options)
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return engine.call(CATEGORY, LIBRARY, lazy.key,
+                               lambda: orig_command(self, *args, **options),
+                               request={"target": _target(self)}, match=lazy.match,
+                               summarize=_summary(lazy.key))
         key = _command_key(args)
         return engine.call(CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
-                           request={"target": _target(self)}, match={"command": key},
-                           miss_error=_miss_error(self, key), summarize=_summary(key))
+                           match={"command": key}, miss_error=_miss_error(self, key))
 
     def execute(self, raise_on_error=True):
         engine = state.engine
@@ -124,11 +146,16 @@ def _patch_async(module) -> None:
         engine = state.engine
         if engine is None:
             return await orig_command(self, *args, **options)
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return await engine.acall(
+                CATEGORY, LIBRARY, lazy.key, lambda: orig_command(self, *args, **options),
+                request={"target": _target(self)}, match=lazy.match,
+                summarize=_summary(lazy.key))
         key = _command_key(args)
         return await engine.acall(
             CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
-            request={"target": _target(self)}, match={"command": key},
-            miss_error=_miss_error(self, key), summarize=_summary(key))
+            match={"command": key}, miss_error=_miss_error(self, key))
 
     async def execute(self, raise_on_error=True):
         engine = state.engine
