@@ -7,80 +7,55 @@ file's own directory and hands over to ``codetracer_python_recorder.cli.main()``
 is added to the environment, so the recorded program sees plain ``python SCRIPT``.
 
 Kept to old syntax (no f-strings, no annotations) so that even an interpreter that is too
-old gets the one-line error below instead of a SyntaxError.
+old gets the one-line error below instead of a SyntaxError. Exit statuses and the rule that
+picks a wheel are ct's own (``contract.py``, ``bundle_match.py`` from src/ct, staged beside
+this file), so ct never chooses a bundle this file then refuses.
 """
 
 import json
 import os
 import sys
+import types
 
-MIN_VERSION = (3, 12)
-EXIT_ENVIRONMENT = 10
+HERE = os.path.dirname(os.path.abspath(__file__))
+# In a bundle the shared modules sit beside this file (staged by ctbuild.stage); in the
+# source tree they are ct's own, in src/ct.
+SHARED_DIRS = (HERE, os.path.join(HERE, os.pardir, os.pardir, "src", "ct"))
+
+
+def load_shared(name):
+    """ct's stdlib-only module ``name`` (``contract``, ``bundle_match``), run from its file
+    without entering sys.modules, so the recorded program's imports are untouched."""
+    for folder in SHARED_DIRS:
+        path = os.path.join(folder, name + ".py")
+        if os.path.isfile(path):
+            module = types.ModuleType("ct_bootstrap_" + name)
+            module.__file__ = path
+            with open(path) as fh:
+                exec(compile(fh.read(), path, "exec"), module.__dict__)
+            return module
+    sys.exit("ct-python-recorder: error: %s.py is missing beside %s; reinstall CodeTracer"
+             % (name, __file__))
+
+
+contract = load_shared("contract")
+bundle_match = load_shared("bundle_match")
+MIN_VERSION = contract.MIN_PYTHON
 
 
 def fail(message):
     sys.stderr.write("ct-python-recorder: error: %s\n" % message)
-    sys.exit(EXIT_ENVIRONMENT)
-
-
-def parse_min_version(spec):
-    """Lower bound of a ``>=X.Y`` requires-python spec (other clauses are ignored)."""
-    for clause in (spec or "").split(","):
-        clause = clause.strip()
-        if clause.startswith(">="):
-            parts = clause[2:].strip().split(".")
-            try:
-                return tuple(int(p) for p in parts[:2])
-            except ValueError:
-                return None
-    return None
-
-
-def tag_score(tag, version, implementation):
-    """How well one wheel tag fits this interpreter: None = unusable, higher = better.
-
-    Exact ``cpXY-cpXY`` beats stable-ABI ``cpXY-abi3`` (which works on X.Y and later),
-    which beats pure ``py3-none``.
-    """
-    parts = tag.split("-")
-    if len(parts) < 2:
-        return None
-    interp, abi = parts[0], parts[1]
-    here = "%d%d" % version[:2]
-    if interp.startswith("cp"):
-        if implementation != "cpython":
-            return None
-        try:
-            tagged = (int(interp[2]), int(interp[3:]))
-        except ValueError:
-            return None
-        if abi == "abi3":
-            return 2 if tagged <= tuple(version[:2]) else None
-        return 3 if interp[2:] == here else None
-    if interp in ("py3", "py%s" % here) and abi == "none":
-        return 1
-    return None
+    sys.exit(contract.ENVIRONMENT)
 
 
 def choose_site_dir(manifest, version, implementation):
     """The site dir of the best matching wheel in the manifest, or None."""
-    best = None
-    for entry in manifest.get("wheels", []):
-        minimum = parse_min_version(entry.get("requires_python"))
-        if minimum and tuple(version[:2]) < minimum:
-            continue
-        scores = [tag_score(t, version, implementation) for t in entry.get("tags", [])]
-        scores = [s for s in scores if s is not None]
-        if not scores:
-            continue
-        score = max(scores)
-        if best is None or score > best[0]:
-            best = (score, entry["site_dir"])
-    return best[1] if best else None
+    entry = bundle_match.choose_wheel(manifest, version, implementation)
+    return entry["site_dir"] if entry else None
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = HERE
     version = tuple(sys.version_info[:3])
     shown = "%d.%d.%d" % version
     if version[:2] < MIN_VERSION:

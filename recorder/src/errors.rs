@@ -24,6 +24,13 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 4] = [
+        ErrorKind::Usage,
+        ErrorKind::Environment,
+        ErrorKind::Target,
+        ErrorKind::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Usage => "usage",
@@ -34,6 +41,8 @@ impl ErrorKind {
     }
 
     /// Documented process exit status used when the recorder (not the program) fails.
+    /// `ct` and the bundle bootstrap read the same numbers from `src/ct/contract.py`;
+    /// `tests/ct/test_contract.py` checks the two against `_native.EXIT_STATUS`.
     pub fn exit_status(self) -> i32 {
         match self {
             ErrorKind::Usage => 2,
@@ -72,12 +81,9 @@ error_codes! {
     InvalidArgument => "ERR_INVALID_ARGUMENT", Usage;
     Io => "ERR_IO", Environment;
     NoToolId => "ERR_NO_TOOL_ID", Environment;
-    UnsupportedPython => "ERR_UNSUPPORTED_PYTHON", Environment;
-    TraceMissing => "ERR_TRACE_MISSING", Environment;
     TraceIncomplete => "ERR_TRACE_INCOMPLETE", Environment;
-    TargetNotFound => "ERR_TARGET_NOT_FOUND", Target;
-    TargetFailed => "ERR_TARGET_FAILED", Target;
     Panic => "ERR_PANIC", Internal;
+    Python => "ERR_PYTHON", Internal;
     Internal => "ERR_INTERNAL", Internal;
 }
 
@@ -115,6 +121,22 @@ impl RecorderError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         RecorderError::new(ErrorCode::Internal, message)
+    }
+
+    /// A Python call the recorder made itself failed (say `sys.monitoring.register_callback`):
+    /// an internal error with the exception's type and text, so the CLI reports it in one
+    /// line with status 70 instead of letting it escape as a traceback.
+    pub fn python(what: &str, err: &PyErr) -> Self {
+        let detail = Python::attach(|py| {
+            let name = err
+                .get_type(py)
+                .qualname()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "Exception".to_owned());
+            format!("{name}: {}", err.value(py))
+        });
+        RecorderError::new(ErrorCode::Python, format!("{what}: {detail}"))
+            .with_context("python_error", detail)
     }
 }
 
@@ -157,6 +179,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         codes.set_item(code.as_str(), code.kind().as_str())?;
     }
     m.add("ERROR_CODES", codes)?;
+    let statuses = PyDict::new(py);
+    for kind in ErrorKind::ALL {
+        statuses.set_item(kind.as_str(), kind.exit_status())?;
+    }
+    m.add("EXIT_STATUS", statuses)?;
     Ok(())
 }
 
@@ -215,14 +242,8 @@ mod tests {
 
     #[test]
     fn kinds_have_distinct_exit_statuses() {
-        let kinds = [
-            ErrorKind::Usage,
-            ErrorKind::Environment,
-            ErrorKind::Target,
-            ErrorKind::Internal,
-        ];
         let statuses: std::collections::HashSet<i32> =
-            kinds.iter().map(|k| k.exit_status()).collect();
+            ErrorKind::ALL.iter().map(|k| k.exit_status()).collect();
         assert_eq!(statuses.len(), 4);
         assert_eq!(ErrorKind::Usage.exit_status(), 2);
         assert_eq!(ErrorKind::Internal.exit_status(), 70);

@@ -1,6 +1,7 @@
 """One error type for everything ct reports, each with a documented exit status.
 
-Statuses line up with the recorder's (docs/architecture.md), so a caller cannot tell a ct
+Statuses come from ``ct.contract`` (shared with the bundle bootstrap and checked against the
+recorder's native module); they line up with the recorder's (docs/architecture.md), so a caller cannot tell a ct
 failure from a recorder failure of the same kind, and neither collides with the shell's 127:
 
 ====  ==============================================================================
@@ -17,11 +18,9 @@ failure from a recorder failure of the same kind, and neither collides with the 
 
 from __future__ import annotations
 
-USAGE = 2
-ENVIRONMENT = 10
-TARGET = 20
-INTERNAL = 70
-NOT_FOUND = 127
+from ct.contract import ENVIRONMENT, INTERNAL, NOT_FOUND, TARGET, USAGE
+
+__all__ = ["ENVIRONMENT", "INTERNAL", "NOT_FOUND", "TARGET", "USAGE", "CtError"]
 
 
 class CtError(Exception):

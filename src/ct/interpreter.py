@@ -17,10 +17,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from ct.contract import MIN_PYTHON as MIN_VERSION
 from ct.errors import ENVIRONMENT, NOT_FOUND, CtError
 
 ENV_VARS = ("CODETRACER_PYTHON_INTERPRETER", "PYTHON_EXECUTABLE", "PYTHON")
-MIN_VERSION = (3, 12)
 RECORDER_MODULE = "codetracer_python_recorder"
 RECORDER_DIST = "codetracer-python-recorder"
 

@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ct import contract, doctor, importer, interpreter, launch, paths, recorder_locate
 from ct import diff as diffmod
-from ct import doctor, importer, interpreter, launch, paths, recorder_locate
 from ct.errors import ENVIRONMENT, TARGET, USAGE, CtError
 from ct.index import Index
 
 LANGUAGES = {"python": (".py", ".pyw")}
-RECORDER_FAILURES = {2, 10, 20, 70}  # the recorder's documented failure statuses
+RECORDER_FAILURES = contract.RECORDER_FAILURES  # the recorder's documented failure statuses
 SUPPORTED = "supported languages: python (.py, or --lang python)"
 
 USAGE_TEXT = """\
@@ -54,8 +54,8 @@ options:
   -h, --help                  show this help
 
 The interpreter is the first of $CODETRACER_PYTHON_INTERPRETER, $PYTHON_EXECUTABLE, $PYTHON,
-python3, python on PATH. Exit status: the program's; recorder failures 2/10/20/70.
-"""
+python3, python on PATH. Exit status: the program's; recorder failures {}.
+""".format("/".join(str(s) for s in sorted(contract.RECORDER_FAILURES)))
 
 # option -> (field name, takes a value, repeatable)
 _VALUE_OPTS = {

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ct import bundle_match
 from ct.errors import ENVIRONMENT, CtError
 from ct.interpreter import RECORDER_DIST, RECORDER_MODULE, Interpreter
 
@@ -68,30 +68,11 @@ def bundle_root(resources: Path) -> Path:
     return resources.parent.parent
 
 
-def _requires_ok(spec: str | None, version: tuple[int, ...]) -> bool:
-    """Tiny ``requires_python`` check (``>=3.12``, ``>=3.12,<3.14``, ``==3.13.*``)."""
-    if not spec:
-        return True
-    for clause in spec.split(","):
-        m = re.fullmatch(r"\s*(>=|<=|==|!=|<|>|~=)\s*([\d.]+)(\.\*)?\s*", clause)
-        if not m:
-            continue
-        op, ver, star = m.groups()
-        want = tuple(int(p) for p in ver.split("."))
-        have = tuple(version[: len(want)])
-        ok = {
-            ">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want,
-            "==": have == want, "!=": have != want, "~=": have >= want,
-        }[op]
-        if star and op in ("==", "!="):
-            ok = (have == want) == (op == "==")
-        if not ok:
-            return False
-    return True
-
-
-def bundle_wheel_for(resources: Path, version: tuple[int, ...]) -> dict | None:
-    """The manifest entry whose site dir serves this interpreter version, if any."""
+def bundle_wheel_for(
+    resources: Path, version: tuple[int, ...], implementation: str = "cpython"
+) -> dict | None:
+    """The manifest entry that serves this interpreter, by the bootstrap's own rule
+    (``ct.bundle_match``), whose site dir is present; None when there is none."""
     try:
         manifest = json.loads((resources / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -99,13 +80,10 @@ def bundle_wheel_for(resources: Path, version: tuple[int, ...]) -> dict | None:
             f"bundle manifest {resources / MANIFEST} is unreadable ({exc}); reinstall CodeTracer",
             ENVIRONMENT,
         ) from exc
-    for wheel in manifest.get("wheels", []):
-        if not _requires_ok(wheel.get("requires_python"), version):
-            continue
-        site = wheel.get("site_dir")
-        if site and (resources / site).is_dir():
-            return wheel
-    return None
+    return bundle_match.choose_wheel(
+        manifest, version, implementation or "cpython",
+        usable=lambda wheel: (resources / wheel["site_dir"]).is_dir(),
+    )
 
 
 def install_hint(interp: Interpreter) -> str:
@@ -116,7 +94,7 @@ def locate(interp: Interpreter, environ: dict[str, str] | None = None) -> Record
     """Pick the recorder per the contract above, or raise with the install hint."""
     resources = find_resources(environ)
     if resources is not None:
-        wheel = bundle_wheel_for(resources, interp.version)
+        wheel = bundle_wheel_for(resources, interp.version, interp.implementation)
         if wheel is not None and (resources / BOOTSTRAP).is_file():
             return Recorder(
                 prefix=[interp.path, str(resources / BOOTSTRAP)],
@@ -131,7 +109,8 @@ def locate(interp: Interpreter, environ: dict[str, str] | None = None) -> Record
             location=interp.recorder_origin,
             version=interp.recorder_version,
         )
-    where = f" (the bundle at {resources} has none for Python {interp.version_str})" if resources else ""
+    where = (f" (the bundle at {resources} has none for {interp.implementation or 'Python'} "
+             f"{interp.version_str})" if resources else "")
     raise CtError(
         f"the CodeTracer Python recorder is not installed for {interp.path} "
         f"(Python {interp.version_str}, from {interp.source}){where}; "

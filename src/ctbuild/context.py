@@ -7,7 +7,7 @@ inputs there, so builders never guess paths and the CLI decides them in one plac
 from __future__ import annotations
 
 import hashlib
-import tomllib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,10 +72,14 @@ def require(path: Path, what: str, session: str) -> Path:
 
 
 def project_version(root: Path | None = None) -> str:
-    """The product version: ``[project].version`` of the root pyproject.toml."""
+    """The product version: ct's ``__version__`` (``src/ct/__init__.py``), which the root
+    pyproject also reads (``dynamic = ["version"]``). Read as text: ct is not imported."""
     root = Path(root) if root else config.ROOT
-    with open(root / "pyproject.toml", "rb") as fh:
-        return tomllib.load(fh)["project"]["version"]
+    text = (root / "src" / "ct" / "__init__.py").read_text(encoding="utf-8")
+    found = re.search(r'^__version__ = "([^"]+)"$', text, re.M)
+    if found is None:
+        raise BuildError(f"no __version__ = \"...\" line in {root / 'src/ct/__init__.py'}")
+    return found.group(1)
 
 
 def sha256_file(path: Path) -> str:

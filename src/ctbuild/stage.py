@@ -6,6 +6,7 @@ Layout (docs/architecture.md)::
 
     resources/python/manifest.json
     resources/python/ct_bootstrap.py
+    resources/python/contract.py, bundle_match.py   ct's modules the bootstrap loads
     resources/python/<site_dir>/codetracer_python_recorder/...
 """
 
@@ -163,4 +164,6 @@ def stage(
     manifest = {"wheels": [asdict(e) for e in entries]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     shutil.copy2(bootstrap, out / "ct_bootstrap.py")
+    for shared in config.BOOTSTRAP_SHARED:
+        shutil.copy2(shared, out / shared.name)
     return manifest

@@ -162,6 +162,8 @@ def bundle_resources_fixture(tmp_path_factory, recorder_py) -> Path:
     pkg = recorder_package_dir(recorder_py)
     shutil.copytree(pkg, site / pkg.name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(BOOTSTRAP, res / "ct_bootstrap.py")
+    for shared in ("contract.py", "bundle_match.py"):  # what the bootstrap loads, as staged
+        shutil.copy2(ROOT / "src" / "ct" / shared, res / shared)
     (res / "manifest.json").write_text(json.dumps({"wheels": [{
         "wheel": "codetracer_python_recorder-test-cp312-abi3-linux_x86_64.whl", "version": "test",
         "tags": ["cp312-abi3-linux_x86_64"], "sha256": "", "site_dir": site.name,

@@ -19,6 +19,7 @@ if sys.version_info < MIN_PYTHON:  # checked before the native module (it needs 
 
 import os as _os  # noqa: E402
 
+from ._native import __version__  # noqa: E402  (Cargo.toml's version, the one source)
 from .errors import (  # noqa: E402
     EnvironmentError,
     InternalError,
@@ -28,8 +29,6 @@ from .errors import (  # noqa: E402
     UsageError,
 )
 from .session import Session, record  # noqa: E402
-
-__version__ = "0.1.0"
 
 # Upstream's API lives in .api, imported on first use: the CLI never needs it, and its
 # start-up time is the recorder's overhead on every run.

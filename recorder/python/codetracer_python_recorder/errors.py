@@ -8,6 +8,7 @@ Upstream's names are aliases of ours: ``EnvironmentError`` is ``RecorderEnvironm
 
 from ._native import (
     ERROR_CODES,
+    EXIT_STATUS,
     InternalError,
     RecorderEnvironmentError,
     RecorderError,
@@ -25,9 +26,9 @@ RecorderError.__name__ = RecorderError.__qualname__ = "RecorderError"
 
 EnvironmentError = RecorderEnvironmentError  # noqa: A001 - upstream's name
 
-#: Exit status used when the recorder itself fails, by error kind. The program's own status
-#: is used whenever recording succeeded.
-EXIT_STATUS = {"usage": 2, "environment": 10, "target": 20, "internal": 70}
+# EXIT_STATUS: the status used when the recorder itself fails, by error kind (the program's
+# own status is used whenever recording succeeded). Defined in Rust (errors.rs), the one
+# source; ct's copy for when the recorder is not importable is checked against it by test.
 
 _CLASSES = {
     "usage": UsageError,
@@ -48,10 +49,11 @@ def make_error(code: str, message: str, **context: object) -> RecorderError:
 
 
 def exit_status(err: BaseException) -> int:
-    return EXIT_STATUS.get(getattr(err, "kind", "internal"), 70)
+    return EXIT_STATUS.get(getattr(err, "kind", "internal"), EXIT_STATUS["internal"])
 
 
 __all__ = [
+    "ERROR_CODES",
     "EXIT_STATUS",
     "EnvironmentError",
     "InternalError",

@@ -73,8 +73,36 @@ pub struct Installation {
     monitoring: Py<PyAny>,
 }
 
-/// Claims a free tool id, registers the Rust callbacks and enables the events.
-pub fn install(py: Python<'_>) -> Result<Installation, PyErr> {
+/// Claims a free tool id, registers the Rust callbacks and enables the events. A failing
+/// `sys.monitoring` call is a [`RecorderError`] (`ERR_PYTHON`), never a bare `PyErr`.
+pub fn install(py: Python<'_>) -> Result<Installation, RecorderError> {
+    install_callbacks(py).map_err(|err| match err {
+        Installing::Recorder(err) => err,
+        Installing::Python(err) => {
+            RecorderError::python("cannot install the sys.monitoring callbacks", &err)
+        }
+    })
+}
+
+/// Why [`install_callbacks`] stopped: our own error, or a Python call that raised.
+enum Installing {
+    Recorder(RecorderError),
+    Python(PyErr),
+}
+
+impl From<PyErr> for Installing {
+    fn from(err: PyErr) -> Self {
+        Installing::Python(err)
+    }
+}
+
+impl From<RecorderError> for Installing {
+    fn from(err: RecorderError) -> Self {
+        Installing::Recorder(err)
+    }
+}
+
+fn install_callbacks(py: Python<'_>) -> Result<Installation, Installing> {
     let sys = py.import("sys")?;
     let monitoring = sys.getattr("monitoring")?;
     let events = EventSet::load(&monitoring.getattr("events")?)?;
@@ -95,6 +123,36 @@ pub fn install(py: Python<'_>) -> Result<Installation, PyErr> {
             "every sys.monitoring tool id (0-5) is taken by other tools; stop a debugger, profiler or coverage tool and retry",
         )
     })?;
+    let disable = match monitoring.getattr("DISABLE") {
+        Ok(disable) => disable.unbind(),
+        Err(err) => {
+            let _ = monitoring.call_method1("free_tool_id", (tool_id,));
+            return Err(err.into());
+        }
+    };
+    let installation = Installation {
+        tool_id,
+        events,
+        disable,
+        monitoring: monitoring.clone().unbind(),
+    };
+    match register_all(py, &monitoring, tool_id, events) {
+        Ok(()) => Ok(installation),
+        Err(err) => {
+            // give the tool id back with nothing of ours left registered, so a later start
+            // (or another tool) finds sys.monitoring as it was
+            let _ = installation.uninstall(py, std::iter::empty());
+            Err(err.into())
+        }
+    }
+}
+
+fn register_all(
+    py: Python<'_>,
+    monitoring: &Bound<'_, PyAny>,
+    tool_id: u8,
+    events: EventSet,
+) -> PyResult<()> {
     let table: [(i32, Bound<'_, PyCFunction>); 10] = [
         (events.py_start, callbacks::py_start_fn(py)?),
         (events.py_resume, callbacks::py_resume_fn(py)?),
@@ -114,13 +172,7 @@ pub fn install(py: Python<'_>) -> Result<Installation, PyErr> {
         monitoring.call_method1("register_callback", (tool_id, event, func))?;
     }
     monitoring.call_method1("set_events", (tool_id, events.global_mask()))?;
-    let disable = monitoring.getattr("DISABLE")?.unbind();
-    Ok(Installation {
-        tool_id,
-        events,
-        disable,
-        monitoring: monitoring.unbind(),
-    })
+    Ok(())
 }
 
 impl Installation {

@@ -41,6 +41,8 @@ REQUIRED = (
     "usr/lib/ct/ct",
     "resources/python/manifest.json",
     "resources/python/ct_bootstrap.py",
+    "resources/python/contract.py",
+    "resources/python/bundle_match.py",
     "bin/ct-python-recorder",
 )
 

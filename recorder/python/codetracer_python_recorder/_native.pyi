@@ -1,0 +1,86 @@
+"""Types of the Rust extension (recorder/src/lib.rs registers these names).
+
+Kept beside the module so editors and type checkers see what the Python package calls;
+``recorder/tests/test_native_contract.py`` checks that every name here exists at run time.
+"""
+
+from collections.abc import Mapping, Sequence
+from os import PathLike
+
+__version__: str
+#: built with the test-only ``fault-injection`` feature
+FAULT_INJECTION: bool
+#: stable error code -> kind ("usage", "environment", "target", "internal")
+ERROR_CODES: dict[str, str]
+#: kind -> the exit status used when the recorder itself fails (2, 10, 20, 70)
+EXIT_STATUS: dict[str, int]
+
+class RecorderError(Exception):
+    """Base class of every error the recorder raises; carries ``code``, ``kind``, ``context``."""
+
+    code: str
+    kind: str
+    context: dict[str, str]
+
+class UsageError(RecorderError): ...
+class RecorderEnvironmentError(RecorderError): ...
+class TargetError(RecorderError): ...
+class InternalError(RecorderError): ...
+
+def start(
+    trace_dir: str | PathLike[str],
+    program: str,
+    *,
+    activation_path: str | None = None,
+    caps: Mapping[str, int] | None = None,
+    never: Sequence[str] = ...,
+    stdlib: Sequence[str | PathLike[str]] = ...,
+    script_dir: str | PathLike[str] | None = None,
+    trace_filters: Sequence[str | PathLike[str]] = ...,
+    on_error: str = "disable",
+    format: str = "ctfs",
+    args: Sequence[str] = ...,
+    workdir: str = "",
+) -> None:
+    """Starts recording into ``trace_dir`` (a staging folder the session publishes)."""
+
+def stop(exit_status: int) -> dict[str, object]:
+    """Stops recording, closes the trace and returns its statistics."""
+
+def abandon() -> None:
+    """Drops the active recording without writing anything (a forked child)."""
+
+def is_tracing() -> bool:
+    """Whether a recording is active (and not detached after an error)."""
+
+def record_io(kind: str, text: str) -> None:
+    """Records captured standard-stream traffic: ``stdout``, ``stderr`` or ``stdin``."""
+
+def record_event(kind: str, metadata: str, content: str) -> None:
+    """Records an event at the current step (``socket``: a dependency call)."""
+
+def resolve_policy(
+    env: Mapping[str, str], cli: Sequence[tuple[str, str]]
+) -> dict[str, object]:
+    """Policy from defaults < ``CODETRACER_*`` variables < ``(flag, value)`` pairs."""
+
+def configure_logging(
+    level: str | None,
+    file: str | PathLike[str] | None = None,
+    run_id: str = "",
+    trace_id: str | None = None,
+) -> None:
+    """Structured recorder logs at ``level`` into ``file`` (stderr when None)."""
+
+def log(level: str, message: str, code: str | None = None) -> None:
+    """One log record through the recorder's logger."""
+
+def error_trailer(
+    run_id: str,
+    trace_id: str | None,
+    code: str,
+    kind: str,
+    message: str,
+    context: Mapping[str, str] = ...,
+) -> str:
+    """The ``--json-errors`` line for one recorder error."""

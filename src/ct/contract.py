@@ -1,0 +1,27 @@
+"""Numbers ct, the bundle bootstrap and the recorder must agree on: exit statuses and the
+oldest Python the recorder runs on.
+
+This is the one source for ct (``ct.errors``) and for ``ct_bootstrap.py``, which loads this
+file from beside itself in a bundle (``resources/python/contract.py``, staged by
+``ctbuild.stage``), where ct itself may run without the recorder importable. The recorder
+exports the same values from its native module (``_native.EXIT_STATUS``,
+``_native.MIN_PYTHON``); ``tests/ct/test_contract.py`` asserts they agree.
+
+Standard library only and old syntax (no f-strings, no annotations): the bootstrap loads it
+before it knows whether the interpreter is new enough.
+"""
+
+USAGE = 2
+ENVIRONMENT = 10
+TARGET = 20
+INTERNAL = 70
+NOT_FOUND = 127  # no Python interpreter at all, as a shell says for a missing command
+
+#: exit status by error kind, for ct's own failures and the recorder's alike
+EXIT_STATUS = {"usage": USAGE, "environment": ENVIRONMENT, "target": TARGET, "internal": INTERNAL}
+
+#: statuses that mean "the recorder failed" when no trace metadata was published
+RECORDER_FAILURES = frozenset(EXIT_STATUS.values())
+
+#: the oldest CPython the recorder supports (sys.monitoring, abi3-py312)
+MIN_PYTHON = (3, 12)
