@@ -81,10 +81,19 @@ def test_capture_records_call_site_and_bodies(tmp_path, http_server, program):
     assert len(counter) == 3
     assert all(c["site"] == f"{program}:9" for c in counter)
     assert [json.loads(_body(c))["n"] for c in counter] == [1, 2, 3]
+    large = next(c for c in calls if c["key"].endswith("/large"))
+    side = large["result"]["body"]["$file"]
+    assert side.startswith("deps-bodies/") and (tmp_path / "t1" / side).stat().st_size == 3 << 20
+    assert (tmp_path / "t1" / "deps.jsonl").stat().st_size < 1 << 20
     refused = [c for c in calls if "error" in c]
     assert refused and refused[0]["key"] == "CONNECT http://127.0.0.1:9"
     assert refused[0]["error"]["type"] == "urllib3.exceptions:NewConnectionError"
     assert all(c["thread"] == "MainThread" and c["duration"] >= 0 for c in calls)
+    (tmp_path / "t1" / side).write_bytes(b"tampered")
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(program), http_server.url],
+                       cwd=tmp_path)
+    assert rep.returncode == 2 and "is damaged (sha256 differs)" in rep.stderr
+    assert rep.stdout == ""
 
 
 def _body(call) -> bytes:

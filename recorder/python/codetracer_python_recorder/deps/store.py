@@ -9,7 +9,8 @@ Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": .
 ``{"$tuple": [...]}``, ``{"$dict": [[k, v], ...]}`` (non-string keys), ``{"$decimal": "1.5"}``,
 ``{"$datetime"|"$date"|"$time": iso}`` (``[iso, zone name]`` for a ZoneInfo), ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
 ``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$oid": hex}`` (bson ObjectId),
-``{"$repr": text}`` (not rebuildable).
+``{"$repr": text}`` (not rebuildable), ``{"$file": "deps-bodies/<sha256>.bin"}`` (bytes over
+``SIDE_FILE_BYTES``, stored beside the capture).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -24,6 +26,12 @@ import time
 FORMAT = "codetracer-deps"
 VERSION = 1
 FILE_NAME = "deps.jsonl"
+#: bytes values longer than this go to side files ``deps-bodies/<sha256>.bin`` beside the
+#: capture, referenced as ``{"$file": "deps-bodies/<sha256>.bin"}`` (content-addressed, so a
+#: body fetched twice is stored once)
+SIDE_FILE_BYTES = 256 * 1024
+SIDE_DIR = "deps-bodies"
+_SIDE_B64 = (SIDE_FILE_BYTES + 2) // 3 * 4
 
 
 class CaptureError(Exception):
@@ -170,13 +178,37 @@ class Writer:
             return
         lines = []
         for n, record in enumerate(queue, start=1):
-            lines.append(_line(_finish(record)))
+            record = _finish(record)
+            for field in ("request", "result"):
+                if field in record:
+                    record[field] = self._side_files(record[field])
+            lines.append(_line(record))
             if yielding and n % 32 == 0:
                 time.sleep(0)  # hand the GIL back now and then: the program's thread waiting
                 # on a socket must not queue behind a long batch (5 ms switch interval), and
                 # yielding after every record costs more CPU than it saves
         self._file.write("".join(lines))
         self._file.flush()
+
+    def _side_files(self, value):
+        """Moves long bytes values (already ``{"$b64": ...}``) into side files."""
+        if isinstance(value, list):
+            return [self._side_files(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        b64 = value.get("$b64")
+        if isinstance(b64, str) and len(value) == 1 and len(b64) > _SIDE_B64:
+            import hashlib
+
+            data = base64.b64decode(b64)
+            name = f"{SIDE_DIR}/{hashlib.sha256(data).hexdigest()}.bin"
+            target = os.path.join(os.path.dirname(self.path), name)
+            if not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    f.write(data)
+            return {"$file": name}
+        return {k: self._side_files(v) for k, v in value.items()}
 
     def _run(self) -> None:
         with self._wake:
@@ -235,6 +267,35 @@ def resolve(path: str) -> str:
     return path
 
 
+_SIDE_NAME = re.compile(rf"{SIDE_DIR}/([0-9a-f]{{64}})\.bin")
+
+
+def _load_side_files(value, base: str):
+    """``{"$file": name}`` -> ``{"$b64": ...}`` from the side file, checked by its sha256
+    (only names of the form ``deps-bodies/<sha256>.bin`` are read)."""
+    if isinstance(value, list):
+        return [_load_side_files(v, base) for v in value]
+    if not isinstance(value, dict):
+        return value
+    name = value.get("$file")
+    if isinstance(name, str) and len(value) == 1:
+        import hashlib
+
+        m = _SIDE_NAME.fullmatch(name)
+        if m is None:
+            raise CaptureError(f"capture in {base} names an unexpected side file {name!r}")
+        try:
+            with open(os.path.join(base, name), "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise CaptureError(f"capture in {base} lacks its body file {name} ({exc.strerror}); "
+                               "copy the whole trace folder") from None
+        if hashlib.sha256(data).hexdigest() != m.group(1):
+            raise CaptureError(f"body file {os.path.join(base, name)} is damaged (sha256 differs)")
+        return {"$b64": base64.b64encode(data).decode("ascii")}
+    return {k: _load_side_files(v, base) for k, v in value.items()}
+
+
 def load(path: str) -> tuple[dict, list[dict]]:
     """Reads a capture: (header, call records sorted by start order)."""
     path = resolve(path)
@@ -262,6 +323,9 @@ def load(path: str) -> tuple[dict, list[dict]]:
                 break  # the last line of a killed recording may be cut short
             raise CaptureError(f"{path}:{number} is not valid JSON; the capture is damaged") from None
         if isinstance(obj, dict) and "seq" in obj:
+            for field in ("request", "result"):
+                if field in obj:
+                    obj[field] = _load_side_files(obj[field], os.path.dirname(path))
             records.append(obj)
     records.sort(key=lambda r: r["seq"])
     return header, records
