@@ -127,12 +127,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpServer:
-    def __init__(self) -> None:
+    def __init__(self, tls_dir: Path | None = None) -> None:
         _Handler.counter = 0
         _Handler.arrivals = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls_dir is not None:  # HTTPS with a self-signed certificate made by openssl
+            import ssl
+
+            self.cert = tls_dir / "cert.pem"
+            key = tls_dir / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", str(key), "-out", str(self.cert), "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.running = True
@@ -147,6 +161,16 @@ class HttpServer:
 @pytest.fixture
 def http_server():
     server = HttpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian package openssl): it makes the test's "
+                    "certificate")
+    server = HttpServer(tls_dir=tmp_path)
     yield server
     server.stop()
 

@@ -204,3 +204,34 @@ def test_off_by_default_imports_nothing(tmp_path):
     r = run_recorder(["--trace-dir", "t", str(prog)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "False False\n"
+
+
+HTTPS = textwrap.dedent('''
+    import sys, urllib.request, ssl
+    import requests, httpx
+
+    base, cert = sys.argv[1], sys.argv[2]
+    print(requests.get(base + "/json", verify=cert).json())
+    print(urllib.request.urlopen(base + "/text", context=ssl.create_default_context(cafile=cert))
+          .read().decode().strip())
+    print(httpx.get(base + "/counter", verify=ssl.create_default_context(cafile=cert)).json())
+''')
+
+
+def test_https_replays_with_server_stopped(tmp_path, https_server):
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
+    prog = tmp_path / "tls.py"
+    prog.write_text(HTTPS, encoding="utf-8")
+    args = [str(prog), https_server.url, str(https_server.cert)]
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", *args],
+                       cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.startswith("{'ok': True") and "héllo wörld" in rec.stdout
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert f"GET {https_server.url}/json" in keys and f"CONNECT {https_server.url}" in keys
+    https_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", *args], cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
