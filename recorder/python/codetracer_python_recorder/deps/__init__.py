@@ -45,6 +45,9 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
         raise SpecError(f"invalid --deps-miss value '{miss}' (allowed: {', '.join(MISS_MODES)})")
     header = dict(header or {})
     seed = None
+    from . import masking
+
+    masking.configure(os.environ)
     if mode in ("record", "record+clock"):
         from .record import Recorder
 

@@ -46,6 +46,17 @@ def is_secret_key(key) -> bool:
     return isinstance(key, str) and _secret_name(key)
 
 
+def configure(environ) -> None:
+    """Extra secrets from ``CODETRACER_DEPS_MASK_HEADERS`` (exact header names) and
+    ``CODETRACER_DEPS_MASK_WORDS`` (key words), both comma-separated."""
+    global SECRET_HEADERS, SECRET_WORDS
+    headers = [h.strip().lower() for h in environ.get("CODETRACER_DEPS_MASK_HEADERS", "").split(",")]
+    extra = [w.strip().lower() for w in environ.get("CODETRACER_DEPS_MASK_WORDS", "").split(",")]
+    SECRET_HEADERS = SECRET_HEADERS | {h for h in headers if h}
+    SECRET_WORDS = SECRET_WORDS | {w for w in extra if w}
+    _secret_name.cache_clear()
+
+
 def is_secret_header(name: str) -> bool:
     return name.lower() in SECRET_HEADERS or is_secret_key(name)
 
