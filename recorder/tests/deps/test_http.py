@@ -235,3 +235,34 @@ def test_https_replays_with_server_stopped(tmp_path, https_server):
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
     assert rep.stderr == ""
+
+
+def test_calls_are_events_of_the_time_travel_trace(tmp_path, http_server):
+    prog = tmp_path / "small.py"
+    prog.write_text("import http.client, sys\n"
+                    "c = http.client.HTTPConnection(sys.argv[1].split('//')[1])\n"
+                    "c.request('GET', '/text?token=SECRET')\n"
+                    "print(c.getresponse().status)\n", encoding="utf-8")
+    rec = run_recorder(["--format", "json", "--deps", "record", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    if "--format" in rec.stderr:
+        pytest.skip("this recorder build has no --format json")
+    assert rec.returncode == 0, rec.stderr
+    native = pytest.importorskip("codetracer_python_recorder._native")
+    if not hasattr(native, "record_event"):
+        pytest.skip("this native module has no record_event yet")
+    events = _deps_events(tmp_path / "t1")
+    assert events == [f"CONNECT {http_server.url} -> connected",
+                      f"GET {http_server.url}/text?token=<masked> -> 200"]
+    http_server.stop()
+    rep = run_recorder(["--format", "json", "--deps", "replay=t1", "--trace-dir", "t2", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rep.returncode == 0 and rep.stdout == rec.stdout, rep.stderr
+    assert _deps_events(tmp_path / "t2") == [
+        f"GET {http_server.url}/text?token=<masked> (replayed)"]
+
+
+def _deps_events(folder):
+    events = json.loads((folder / "trace.json").read_text(encoding="utf-8"))
+    return [e["Event"]["content"] for e in events
+            if "Event" in e and e["Event"]["metadata"].startswith("deps:")]
