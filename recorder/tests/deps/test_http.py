@@ -266,3 +266,17 @@ def _deps_events(folder):
     events = json.loads((folder / "trace.json").read_text(encoding="utf-8"))
     return [e["Event"]["content"] for e in events
             if "Event" in e and e["Event"]["metadata"].startswith("deps:")]
+
+
+def test_environment_turns_capture_on(tmp_path, http_server):
+    prog = tmp_path / "small.py"
+    prog.write_text("import urllib.request, sys\n"
+                    "print(urllib.request.urlopen(sys.argv[1] + '/json').status)\n",
+                    encoding="utf-8")
+    rec = run_recorder(["--deps-only", "--trace-dir", "t1", str(prog), http_server.url],
+                       cwd=tmp_path, env={"CODETRACER_DEPS": "record"})
+    assert rec.returncode == 0, rec.stderr
+    assert [c["key"] for c in load_capture(tmp_path / "t1")][-1] == f"GET {http_server.url}/json"
+    bad = run_recorder(["--trace-dir", "t2", str(prog), http_server.url], cwd=tmp_path,
+                       env={"CODETRACER_DEPS": "sometimes"})
+    assert bad.returncode == 2 and "invalid --deps (CODETRACER_DEPS) value 'sometimes'" in bad.stderr

@@ -33,8 +33,8 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     if mode == "replay" and path:
         return "replay", path
     raise SpecError(
-        f"invalid --deps value '{spec}' (allowed: record, record,clock, replay=PATH with PATH a "
-        "trace folder or a deps.jsonl)")
+        f"invalid --deps (CODETRACER_DEPS) value '{spec}' (allowed: record, record,clock, "
+        "replay=PATH with PATH a trace folder or a deps.jsonl)")
 
 
 def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None = None,
