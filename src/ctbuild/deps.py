@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from . import config, console
 from .errors import BuildError
+from .platforms import PLATFORMS, spec
 
 
 class MissingDependency(BuildError):
@@ -94,11 +95,61 @@ def _installable(alternatives: list[str]) -> str:
     return alternatives[0]
 
 
-def ensure_for(platform: str) -> None:
-    """Everything the build of ``platform`` needs from the system."""
-    if platform == "appimage":
-        ensure_binaries(config.DEBIAN_APPIMAGE)
-        ensure_libraries(config.DEBIAN_LIBS)
-    elif platform == "rust-tests":
-        ensure_binaries(config.DEBIAN_RUST_TESTS)
-    # dmg/windows: their modules call ensure_binaries with their own tables
+#: ``ctbuild deps NAME`` beyond the platforms' own names
+EXTRA_SETS = ("rust-tests", "tests")
+
+
+def set_names() -> tuple[str, ...]:
+    """Every name ``ctbuild deps`` accepts: each platform, then the extra sets."""
+    return (*PLATFORMS, *EXTRA_SETS)
+
+
+def requirements(name: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """(binary -> package, library -> alternative packages) for one set.
+
+    ``tests`` is everything the test suite exercises: every platform's build and test tools,
+    the Rust tests' capnp and the services of the recorder's dependency tests, so
+    ``nox -s tests`` as root runs what CI runs instead of skipping.
+    """
+    if name == "rust-tests":
+        return dict(config.DEBIAN_RUST_TESTS), {}
+    if name == "tests":
+        binaries: dict[str, str] = {}
+        libraries: dict[str, tuple[str, ...]] = {}
+        for entry in PLATFORMS.values():
+            binaries.update(entry.debian)
+            binaries.update(entry.test_debian)
+            libraries.update(entry.libraries)
+        binaries.update(config.DEBIAN_RUST_TESTS)
+        binaries.update(config.DEBIAN_TEST_TOOLS)
+        libraries.update(config.DEBIAN_TEST_PACKAGES)
+        return binaries, libraries
+    entry = spec(name)
+    return dict(entry.debian), dict(entry.libraries)
+
+
+def missing(name: str) -> list[str]:
+    """The Debian packages of set ``name`` that are not there (nothing is installed)."""
+    binaries, libraries = requirements(name)
+    packages = {pkg for binary, pkg in binaries.items() if shutil.which(binary) is None}
+    packages.update(alternatives[0] for alternatives in libraries.values()
+                    if not any(deb_installed(n) for n in alternatives))
+    return sorted(packages)
+
+
+def ensure_for(name: str, *, required: bool = True) -> None:
+    """Everything set ``name`` needs from the system (a platform, ``rust-tests``, ``tests``).
+
+    As root the missing packages are installed. Otherwise, ``required`` stops with their
+    names; without it (the test suite, whose checks skip naming the tool they lack) one
+    line lists them and the caller goes on.
+    """
+    binaries, libraries = requirements(name)
+    if not required and not (is_root() and shutil.which("apt-get")):
+        lacking = missing(name)
+        if lacking:
+            console.info(f"not root: {len(lacking)} Debian package(s) missing, their checks "
+                         f"will skip: {' '.join(lacking)} (sudo apt-get install -y ...)")
+        return
+    ensure_binaries(binaries)
+    ensure_libraries(libraries)

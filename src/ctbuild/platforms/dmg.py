@@ -16,11 +16,12 @@ from pathlib import Path
 
 from .. import config, console, deps, foreign, hfs, macsign, plist, proc, sevenzip, udif
 from ..context import BuildContext
-from . import VerifyError
+from . import PLATFORMS, VerifyError
 
 APP = f"{config.APP_NAME}.app"
 README = "Read Me First.txt"
-LINUX_TOOLS = {"xorriso": "xorriso", "7z": "p7zip-full", "dmg2img": "dmg2img"}
+#: what the Linux build uses (xorriso, 7z, dmg2img): the registry's entry, the one list
+LINUX_TOOLS = PLATFORMS["dmg"].debian
 #: paths every image must hold, relative to the volume root
 REQUIRED = (
     f"{APP}/Contents/Info.plist",

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from .. import config, console, deps, foreign, nsis, proc, sevenzip
 from ..context import BuildContext
-from . import VerifyError
+from . import PLATFORMS, VerifyError
 
-TOOLS = {"makensis": "nsis", "7z": "p7zip-full"}
+#: makensis and 7z: the registry's entry, the one list
+TOOLS = PLATFORMS["windows"].debian
 #: files every installer must carry, relative to the install dir
 REQUIRED = ("ct.exe", "resources/python/manifest.json", "bin/ct-python-recorder.cmd",
             "bin/ct.cmd")
