@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """trace.ct (the default) against trace.json, side by side, per benchmark program.
 
-    python bench/formats.py [--python PY ...] [--programs NAME ...] [--runs N] [--quick]
-                            [--update]
+    python bench/formats.py [--python PY ...] [--baseline PY] [--programs NAME ...]
+                            [--runs N] [--quick] [--update]
 
-Each interpreter must have the recorder installed (`pip install ./recorder`). The two formats
-alternate run by run, so load hits both alike. Reported per program: median wall time of each,
-trace file bytes (trace.ct / trace.json) and the ratio, peak RSS, and the share of the CTFS
-recording spent compressing (the recorder's `stats.compress_s`); the rest is encoding, writing
-and the program itself. `--update` writes bench/results/formats.md.
+Each interpreter must have the recorder installed (`pip install ./recorder`). Variants:
+`ctfs` (this recorder's default, trace.ct) and `json` (`--format json`, full snapshots), and
+with `--baseline PY` also `before`: an interpreter holding an older build of the recorder,
+run in its own default (for instance the last build that wrote trace.json by default). The
+variants alternate run by run, so load hits all alike. Reported per program: median wall time,
+trace file bytes and bytes per step, peak RSS, and the share of the CTFS recording spent
+compressing (the recorder's `stats.compress_s`; compression runs on its own thread, so this
+is CPU time beside the program, not all of it on its path). `--update` writes
+bench/results/formats.md.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import argparse
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,8 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctbench.measure import run_once  # noqa: E402
 from ctbench.programs import select  # noqa: E402
 
-FORMATS = ("ctfs", "json")
-TRACE_FILE = {"ctfs": "trace.ct", "json": "trace.json"}
 RESULTS = Path(__file__).resolve().parent / "results" / "formats.md"
 
 
@@ -40,48 +43,67 @@ def human(n: float | None) -> str:
     return str(n)
 
 
-def measure(python: str, program, size: int, runs: int, workdir: Path) -> dict:
-    out: dict[str, dict] = {f: {"walls": [], "rss": [], "bytes": None, "compress": []}
-                            for f in FORMATS}
+def variants(python: str, baseline: str | None) -> list[tuple[str, str, list[str]]]:
+    out = [("ctfs", python, []), ("json", python, ["--format", "json"])]
+    if baseline:
+        out.append(("before", baseline, []))
+    return out
+
+
+def trace_file(folder: Path) -> Path:
+    return next(folder / n for n in ("trace.ct", "trace.json") if (folder / n).exists())
+
+
+def measure(kinds, program, size: int, runs: int, workdir: Path) -> dict:
+    out = {name: {"walls": [], "rss": [], "compress": []} for name, _, _ in kinds}
     for run in range(runs + 1):  # run 0 warms caches and is not counted
-        for fmt in FORMATS:
-            trace = workdir / f"{program.name}-{fmt}-{run}"
-            cmd = [python, "-m", "codetracer_python_recorder", "--format", fmt,
+        for name, python, extra in kinds:
+            trace = workdir / f"{program.name}-{name}-{run}"
+            cmd = [python, "-m", "codetracer_python_recorder", *extra,
                    "--trace-dir", str(trace), str(program.path), str(size)]
-            result = run_once(cmd, cwd=program.path.parent, timeout=600)
+            result = run_once(cmd, cwd=program.path.parent, timeout=900)
             if not result.ok:
-                raise SystemExit(f"{program.name} ({fmt}) failed: {result.stderr_tail}")
-            meta = json.loads((trace / "trace_metadata.json").read_text())
+                raise SystemExit(f"{program.name} ({name}) failed: {result.stderr_tail}")
             if run:
-                cell = out[fmt]
+                stats = json.loads((trace / "trace_metadata.json").read_text())["stats"]
+                cell = out[name]
                 cell["walls"].append(result.wall_s)
                 cell["rss"].append(result.max_rss_kb)
-                cell["bytes"] = (trace / TRACE_FILE[fmt]).stat().st_size
-                cell["steps"] = meta["stats"]["steps"]
-                cell["compress"].append(meta["stats"].get("compress_s", 0.0))
+                cell["bytes"] = trace_file(trace).stat().st_size
+                cell["steps"] = stats["steps"]
+                cell["compress"].append(stats.get("compress_s", 0.0))
             shutil.rmtree(trace)
     return out
 
 
 def row(name: str, size: int, cells: dict) -> list[str]:
-    ct, js = cells["ctfs"], cells["json"]
-    ct_wall, js_wall = statistics.median(ct["walls"]), statistics.median(js["walls"])
+    ct = cells["ctfs"]
+    wall = {k: statistics.median(c["walls"]) for k, c in cells.items()}
+    cols = [f"{name} ({size})", f"{wall['ctfs']:.2f} s"]
+    for other in [k for k in cells if k != "ctfs"]:
+        cols.append(f"{wall[other]:.2f} s ({wall[other] / wall['ctfs']:.2f}x)")
+    cols.append(f"{human(ct['bytes'])}, {ct['bytes'] / max(ct['steps'], 1):.1f} B/step")
+    for other in [k for k in cells if k != "ctfs"]:
+        c = cells[other]
+        cols.append(f"{human(c['bytes'])}, {c['bytes'] / max(c['steps'], 1):.0f} B/step "
+                    f"({c['bytes'] / max(ct['bytes'], 1):.0f}x)")
     compress = statistics.median(ct["compress"])
-    return [f"{name} ({size})", f"{ct_wall:.2f} s", f"{js_wall:.2f} s",
-            f"{js_wall / ct_wall:.2f}x", human(ct["bytes"]), human(js["bytes"]),
-            f"{js['bytes'] / max(ct['bytes'], 1):.1f}x",
-            f"{ct['bytes'] / max(ct['steps'], 1):.1f}",
-            f"{compress:.2f} s ({100 * compress / ct_wall:.0f}%)",
-            f"{max(ct['rss']) / 1024:.0f} / {max(js['rss']) / 1024:.0f} MB"]
+    cols.append(f"{compress:.2f} s")
+    cols.append(" / ".join(f"{max(c['rss']) / 1024:.0f}" for c in cells.values()) + " MB")
+    return cols
 
 
-HEADER = ["program (size)", "ctfs wall", "json wall", "json/ctfs wall", "trace.ct",
-          "trace.json", "x smaller", "ctfs B/step", "compressing", "peak RSS ctfs / json"]
+def header(kinds) -> list[str]:
+    others = [k for k, _, _ in kinds if k != "ctfs"]
+    return (["program (size)", "ctfs wall"] + [f"{k} wall (x ctfs)" for k in others]
+            + ["trace.ct"] + [f"{k} trace (x trace.ct)" for k in others]
+            + ["compressing", "peak RSS " + " / ".join(k for k, _, _ in kinds)])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--python", nargs="+", default=[sys.executable])
+    p.add_argument("--baseline", help="an interpreter with an older recorder build ('before')")
     p.add_argument("--programs", nargs="+")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="the programs' quick sizes")
@@ -89,23 +111,23 @@ def main() -> None:
     args = p.parse_args()
     lines = []
     for python in args.python:
-        import subprocess
-
         version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
                                  capture_output=True, text=True, check=True).stdout.strip()
-        lines += [f"\n### Python {version}\n", "| " + " | ".join(HEADER) + " |",
-                  "|" + "---|" * len(HEADER)]
+        kinds = variants(python, args.baseline if python == args.python[0] else None)
+        cols = header(kinds)
+        lines += [f"\n### Python {version}\n", "| " + " | ".join(cols) + " |",
+                  "|" + "---|" * len(cols)]
         with tempfile.TemporaryDirectory() as tmp:
             for program in select(args.programs):
                 if program.requires:
                     continue  # needs the bench venv's packages (bench/run.py)
                 size = program.size_for(args.quick)
-                cells = measure(python, program, size, args.runs, Path(tmp))
+                cells = measure(kinds, program, size, args.runs, Path(tmp))
                 lines.append("| " + " | ".join(row(program.name, size, cells)) + " |")
                 print(lines[-1], flush=True)
     text = ("## trace.ct against trace.json\n\n`python bench/formats.py "
             + " ".join(sys.argv[1:]) + "`: medians of " + str(args.runs)
-            + " alternating runs; compressing = time in zstd, part of the ctfs wall.\n"
+            + " alternating runs (the first, warm-up run not counted).\n"
             + "\n".join(lines) + "\n")
     print(text)
     if args.update:

@@ -121,18 +121,22 @@ impl CtfsTrace {
             return Ok(());
         }
         self.step_open = false;
-        let mut record = std::mem::take(&mut self.scratch);
-        record.clear();
+        // `varint len`, then `StepValues` (tag, count, entries): written straight into the
+        // chunk, as values are most of a trace's bytes
+        let buf = self.values.buf();
         if self.step_vars > 0 {
-            record.push(TAG_STEP_VALUES);
-            push_varint(&mut record, self.step_vars);
-            record.extend_from_slice(&self.step_entries);
+            let mut count = Vec::with_capacity(10);
+            push_varint(&mut count, self.step_vars);
+            push_varint(buf, (1 + count.len() + self.step_entries.len()) as u64);
+            buf.push(TAG_STEP_VALUES);
+            buf.extend_from_slice(&count);
+            buf.extend_from_slice(&self.step_entries);
+        } else {
+            buf.push(0); // an empty record
         }
-        let result = self.values.push_framed(&mut self.c, &mut self.z, &record);
-        self.scratch = record;
         self.step_vars = 0;
         self.step_entries.clear();
-        result
+        self.values.end_record(&mut self.c, &mut self.z)
     }
 
     /// Starts a step slot: the first step of a chunk is always an absolute position (readers
