@@ -25,3 +25,21 @@ RECORDER_FAILURES = frozenset(EXIT_STATUS.values())
 
 #: the oldest CPython the recorder supports (sys.monitoring, abi3-py312)
 MIN_PYTHON = (3, 12)
+
+#: the recorder options ``ct record`` accepts and passes through, in the order it passes
+#: them: (flag, field, takes a value). Spelled as in the recorder's own table
+#: (``codetracer_python_recorder.options``), which ct cannot import when it runs from a
+#: bundle; ``tests/ct/test_contract.py`` checks every entry against that table.
+RECORDER_OPTIONS = (
+    ("--activation-path", "activation_path", True),
+    ("--trace-filter", "trace_filters", True),
+    ("--with-diff", "with_diff", True),
+    ("--on-recorder-error", "on_recorder_error", True),
+    ("--require-trace", "require_trace", False),
+    ("--keep-partial-trace", "keep_partial_trace", False),
+    ("--log-level", "log_level", True),
+    ("--log-file", "log_file", True),
+    ("--json-errors", "json_errors", False),
+    ("--deps", "deps", True),
+    ("--deps-miss", "deps_miss", True),
+)

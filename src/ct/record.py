@@ -57,17 +57,14 @@ The interpreter is the first of $CODETRACER_PYTHON_INTERPRETER, $PYTHON_EXECUTAB
 python3, python on PATH. Exit status: the program's; recorder failures {}.
 """.format("/".join(str(s) for s in sorted(contract.RECORDER_FAILURES)))
 
-# option -> (field name, takes a value, repeatable)
+# option -> field name: ct's own, then the recorder's it passes through (ct.contract)
 _VALUE_OPTS = {
     "-o": "output", "--output-folder": "output", "--lang": "lang",
-    "--activation-path": "activation_path", "--trace-filter": "trace_filters",
-    "--with-diff": "with_diff", "--on-recorder-error": "on_recorder_error",
-    "--log-level": "log_level", "--log-file": "log_file",
-    "--deps": "deps", "--deps-miss": "deps_miss",
+    **{flag: dest for flag, dest, takes_value in contract.RECORDER_OPTIONS if takes_value},
 }
 _FLAG_OPTS = {
-    "-q": "quiet", "--quiet": "quiet", "--require-trace": "require_trace",
-    "--keep-partial-trace": "keep_partial_trace", "--json-errors": "json_errors",
+    "-q": "quiet", "--quiet": "quiet",
+    **{flag: dest for flag, dest, takes_value in contract.RECORDER_OPTIONS if not takes_value},
 }
 
 
@@ -93,33 +90,20 @@ class RecordOptions:
     help: bool = False
 
     def recorder_options(self) -> list[str]:
-        """The pass-through options, in the recorder's spelling."""
+        """The pass-through options, in the recorder's spelling (``ct.contract``)."""
         out: list[str] = []
-        if self.activation_path:
-            out += ["--activation-path", self.activation_path]
-        for f in self.trace_filters:
-            out += ["--trace-filter", f]
-        if self.with_diff:
-            out += ["--with-diff", self.with_diff]
-        if self.on_recorder_error:
-            out += ["--on-recorder-error", self.on_recorder_error]
-        if self.require_trace:
-            out.append("--require-trace")
-        if self.keep_partial_trace:
-            out.append("--keep-partial-trace")
-        if self.log_level:
-            out += ["--log-level", self.log_level]
-        if self.log_file:
-            out += ["--log-file", self.log_file]
-        if self.json_errors:
-            out.append("--json-errors")
-        if self.deps:
-            spec = self.deps
-            if spec.startswith("replay="):  # the recorder may run elsewhere: pass a full path
-                spec = "replay=" + os.path.abspath(spec[len("replay="):])
-            out += ["--deps", spec]
-        if self.deps_miss:
-            out += ["--deps-miss", self.deps_miss]
+        for flag, dest, takes_value in contract.RECORDER_OPTIONS:
+            value = getattr(self, dest)
+            if not value:
+                continue
+            if not takes_value:
+                out.append(flag)
+                continue
+            if dest == "deps" and value.startswith("replay="):
+                # the recorder may run elsewhere: pass a full path
+                value = "replay=" + os.path.abspath(value[len("replay="):])
+            for item in value if isinstance(value, list) else [value]:
+                out += [flag, item]
         return out
 
 

@@ -108,3 +108,25 @@ def test_a_bundle_without_the_shared_modules_says_so(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.strip().endswith("reinstall CodeTracer"), proc.stderr
     assert proc.stderr.count("\n") == 1 and "contract.py is missing" in proc.stderr
+
+
+def test_ct_passes_recorder_options_as_the_recorder_spells_them():
+    options = pytest.importorskip("codetracer_python_recorder.options")
+    for flag, dest, takes_value in contract.RECORDER_OPTIONS:
+        option = options.BY_FLAG.get(flag)
+        assert option is not None, f"ct passes {flag}, which the recorder does not have"
+        assert (option.dest, option.takes_value) == (dest, takes_value), flag
+        assert flag in record.USAGE_TEXT
+
+
+def test_ct_record_passes_each_option_through():
+    argv = []
+    for flag, _dest, takes_value in contract.RECORDER_OPTIONS:
+        argv += [flag, "v" + flag] if takes_value else [flag]
+    opts = record.parse([*argv, "app.py", "--x"])
+    assert (opts.program, opts.args) == ("app.py", ["--x"])
+    passed = opts.recorder_options()
+    for flag, _dest, takes_value in contract.RECORDER_OPTIONS:
+        assert flag in passed
+        if takes_value and flag != "--deps":
+            assert passed[passed.index(flag) + 1] == "v" + flag

@@ -9,90 +9,39 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _native, runner
+from . import _native, options, runner
 from .errors import EXIT_STATUS, RecorderError, exit_status, make_error
 from .native_text import native_text
 from .session import Session
 
 PROG = "codetracer-python-recorder"
 
-USAGE = f"""usage: python -m codetracer_python_recorder [options] SCRIPT [ARGS...]
+_USAGE = """usage: python -m codetracer_python_recorder [options] SCRIPT [ARGS...]
        python -m codetracer_python_recorder [options] -m MODULE [ARGS...]
 
 Records SCRIPT (run exactly as `python SCRIPT ARGS` would) into a CodeTracer trace folder.
 Options must come before SCRIPT / -m MODULE; everything after is passed to the program.
 
 options:
-  --trace-dir DIR          write trace files directly into DIR (must not exist or be empty;
-                           default: $CODETRACER_TRACE_DIR or ./codetracer-trace-<time>)
-  --format ctfs|json       trace format: ctfs (default) writes trace.ct, the CTFS container
-                           today's CodeTracer opens; json writes the legacy trace.json, for
-                           debugging [CODETRACER_FORMAT]
-  --activation-path PATH   start recording when execution first enters PATH (default: SCRIPT)
-  --with-diff SPEC         recorded in metadata (ct computes the diff itself)
-  --trace-filter FILE      trace filter TOML (repeatable, or a::b chains; applied after
-                           project/env filters)
-  --io-capture off|proxies|proxies+fd
-                           record sys.stdout/stderr/stdin traffic (default) or not (off);
-                           proxies+fd is accepted, raw fd writes are not recorded
-                           [CODETRACER_CAPTURE_IO]
-  --record-test-runner     under -m pytest / pytest, also record pytest's and pluggy's own
-                           code (skipped by default: the tests and the code under test are
-                           recorded)
-  --propagate-script-exit  accepted for upstream's users: the program's status is always
-                           returned [CODETRACER_PROPAGATE_SCRIPT_EXIT]
-  --on-recorder-error abort|disable
-                           on a recorder failure: stop the program (abort), or detach and let
-                           it finish untouched (disable, default) [CODETRACER_ON_RECORDER_ERROR]
-  --require-trace          exit with an error status if no complete trace was written
-                           [CODETRACER_REQUIRE_TRACE]
-  --keep-partial-trace     keep an incomplete trace, marked "partial": true
-                           [CODETRACER_KEEP_PARTIAL_TRACE]
-  --log-level LEVEL        error|warn|info|debug|trace [CODETRACER_LOG_LEVEL]
-  --log-file FILE          write recorder logs to FILE instead of stderr [CODETRACER_LOG_FILE]
-  --json-errors            add one JSON line per recorder error on stderr [CODETRACER_JSON_ERRORS]
-  --max-string N --max-bytes N --max-items N --max-depth N
-                           value caps (defaults 200 chars, 64 bytes, 16 items, depth 3)
-                           [CODETRACER_MAX_STRING ...]
-  --deps record|replay=PATH
-                           record the program's HTTP/Redis/PostgreSQL calls into deps.jsonl,
-                           or answer them from a trace folder or deps.jsonl [CODETRACER_DEPS]
-  --deps-miss error|live   replay: a call with no recorded answer fails like an unreachable
-                           service (error, default) or goes to the service (live)
-  --deps-only              with --deps: no time-travel tracing, dependency capture only
+{options}
   -h, --help               show this help
   --version                show the recorder version
 
 exit status: the program's own status when recording succeeded; when the recorder itself
-fails: {EXIT_STATUS['usage']} usage, {EXIT_STATUS['environment']} environment, \
-{EXIT_STATUS['target']} target, {EXIT_STATUS['internal']} internal.
+fails: {statuses}.
 """
 
-_VALUE_OPTIONS = {
-    "--trace-dir": "trace_dir",
-    "--format": "format",
-    "--activation-path": "activation_path",
-    "--with-diff": "with_diff",
-    "--trace-filter": "trace_filters",
-    "--on-recorder-error": "on_recorder_error",
-    "--log-level": "log_level",
-    "--log-file": "log_file",
-    "--max-string": "max_string",
-    "--max-bytes": "max_bytes",
-    "--max-items": "max_items",
-    "--max-depth": "max_depth",
-    "--deps": "deps",
-    "--deps-miss": "deps_miss",
-    "--io-capture": "io_capture",
-}
-_FLAG_OPTIONS = {
-    "--require-trace": "require_trace",
-    "--keep-partial-trace": "keep_partial_trace",
-    "--json-errors": "json_errors",
-}
-_CHOICES = {"format": ("ctfs", "json")}
-_POLICY_VALUES = ("on_recorder_error", "log_level", "log_file")
-_CAPS = ("max_string", "max_bytes", "max_items", "max_depth")
+
+def usage() -> str:
+    """``--help``: the options come from the one table (``options.OPTIONS``)."""
+    statuses = ", ".join(f"{status} {kind}" for kind, status in EXIT_STATUS.items())
+    return _USAGE.format(options=options.help_text(), statuses=statuses)
+
+_VALUE_OPTIONS = {o.flag: o.dest for o in options.OPTIONS if o.takes_value}
+_FLAG_OPTIONS = {o.flag: o.dest for o in options.OPTIONS if o.kind == "policy" and not o.takes_value}
+_CHOICES = {o.dest: o.choices for o in options.OPTIONS if o.kind == "value" and o.choices}
+_POLICY_VALUES = tuple(o.dest for o in options.OPTIONS if o.kind == "policy" and o.takes_value)
+_CAPS = tuple(o.dest for o in options.OPTIONS if o.kind == "cap")
 
 
 class Options:
@@ -118,6 +67,8 @@ class Options:
         self.deps_only = False
         self.io_capture = True
         self.record_test_runner = False
+        # accepted for upstream's users; the program's exit status is always returned
+        self.propagate_script_exit = False
 
 
 def _usage_error(message: str) -> RecorderError:
@@ -135,22 +86,22 @@ def _check_choice(dest: str, value: str, source: str) -> str:
 
 
 def _from_env(opts: Options, environ) -> None:
-    """Environment defaults that are not policies (policies: see ``_resolve_policy``)."""
-    for cap in _CAPS:
-        var = "CODETRACER_" + cap.upper()
-        if environ.get(var):
-            opts.caps[cap] = _parse_cap(environ[var], var)
-    if environ.get("CODETRACER_FORMAT"):
-        opts.format = _check_choice("format", environ["CODETRACER_FORMAT"], "CODETRACER_FORMAT")
-    opts.deps = environ.get("CODETRACER_DEPS") or None
-    if environ.get("CODETRACER_CAPTURE_IO"):
-        opts.io_capture = _io_capture(environ["CODETRACER_CAPTURE_IO"], "CODETRACER_CAPTURE_IO")
-    if environ.get("CODETRACER_PROPAGATE_SCRIPT_EXIT"):
-        from .api import parse_bool
+    """Environment defaults from the table's variables. Policies are the native module's
+    (see ``_resolve_policy``); CODETRACER_TRACE_FILTER is read when recording starts."""
+    for o in options.OPTIONS:
+        if o.env is None or o.kind == "policy" or o.kind == "list" or not environ.get(o.env):
+            continue
+        value = environ[o.env]
+        if o.kind == "flag":  # validated; the flags it sets are CLI-only choices
+            from .api import parse_bool
 
-        parse_bool(environ["CODETRACER_PROPAGATE_SCRIPT_EXIT"], "CODETRACER_PROPAGATE_SCRIPT_EXIT")
-    if environ.get("CODETRACER_TRACE_DIR"):
-        opts.trace_dir = environ["CODETRACER_TRACE_DIR"]
+            parse_bool(value, o.env)
+        elif o.kind == "cap":
+            opts.caps[o.dest] = _parse_cap(value, o.env)
+        elif o.dest == "io_capture":
+            opts.io_capture = _io_capture(value, o.env)
+        else:
+            setattr(opts, o.dest, _check_choice(o.dest, value, o.env))
 
 
 def _resolve_policy(opts: Options, cli: list[tuple[str, str]], environ) -> None:
@@ -193,7 +144,7 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
-            raise SystemExit(_print(USAGE, 0))
+            raise SystemExit(_print(usage(), 0))
         if arg == "--version":
             from . import __version__
 
@@ -210,13 +161,11 @@ def parse_args(argv: list[str], environ=os.environ) -> Options:
         if not arg.startswith("-") or arg == "-":
             break
         name, eq, inline = arg.partition("=")
-        if arg == "--deps-only":
-            opts.deps_only = True
-            i += 1
-            continue
-        if arg in ("--record-test-runner", "--propagate-script-exit"):
-            # the program's exit status is always ours to return: propagating is the default
-            opts.record_test_runner |= arg == "--record-test-runner"
+        option = options.BY_FLAG.get(name)
+        if option is not None and option.kind == "flag":
+            if eq:
+                raise _usage_error(f"{name} takes no value")
+            setattr(opts, option.dest, True)
             i += 1
             continue
         if name in _FLAG_OPTIONS:
