@@ -3,9 +3,10 @@
 
     python bench/deps_overhead.py [--calls 1000] [--runs 5]
 
-Each client program times its own loop of CALLS calls (interpreter start-up excluded; wall
-time and the client's own CPU time, which a busy shared machine disturbs less) and is run
-RUNS times per mode: plain Python, ``--deps record --deps-only`` and ``--deps replay``
+Each client program times its own loop of CALLS calls (interpreter start-up excluded): wall
+time, the process's CPU time and the program thread's CPU time (what capture adds to the
+program's own path; the two CPU figures are disturbed less by a busy shared machine), and is
+run RUNS times per mode: plain Python, ``--deps record --deps-only`` and ``--deps replay``
 (servers still up, nothing reaches them). Medians are printed; nothing is asserted. HTTP:
 ``http.client`` on one keep-alive connection to a ThreadingHTTPServer in another process.
 Redis: redis-py GET/SET to ``redis-server`` (skipped when it or redis-py is missing).
@@ -49,11 +50,11 @@ HTTP_CLIENT = r'''
 import http.client, sys, time
 n, port = int(sys.argv[1]), int(sys.argv[2])
 conn = http.client.HTTPConnection("127.0.0.1", port)
-t0, c0 = time.perf_counter(), time.process_time()
+t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
 for i in range(n):
     conn.request("GET", f"/item/{i % 50}")
     conn.getresponse().read()
-print(time.perf_counter() - t0, time.process_time() - c0)
+print(time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - m0)
 '''
 
 REDIS_CLIENT = r'''
@@ -61,11 +62,11 @@ import sys, time, redis
 n, port = int(sys.argv[1]), int(sys.argv[2])
 r = redis.Redis(host="127.0.0.1", port=port)
 r.ping()
-t0, c0 = time.perf_counter(), time.process_time()
+t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
 for i in range(n // 2):
     r.set(f"k{i % 50}", i)
     r.get(f"k{i % 50}")
-print(time.perf_counter() - t0, time.process_time() - c0)
+print(time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - m0)
 '''
 
 
@@ -85,13 +86,13 @@ def wait_port(port: int) -> None:
     raise SystemExit(f"server on port {port} did not start")
 
 
-def timed(argv, env) -> tuple[float, float]:
-    """(wall, client CPU) seconds of the program's loop, as it reports them."""
+def timed(argv, env) -> tuple[float, float, float]:
+    """(wall, process CPU, program-thread CPU) seconds of the loop, as the program reports."""
     out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {out.stderr.strip().splitlines()[-1:]}")
-    wall, cpu = out.stdout.strip().splitlines()[-1].split()
-    return float(wall), float(cpu)
+    wall, cpu, main = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu), float(main)
 
 
 def bench(name: str, program: str, port: int, calls: int, runs: int, work: Path) -> None:
@@ -109,20 +110,21 @@ def bench(name: str, program: str, port: int, calls: int, runs: int, work: Path)
     }
     subprocess.run([*rec, "--deps", "record", "--trace-dir", str(capture), *args], check=True,
                    capture_output=True, env=env)
-    times: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+    times: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
     for i in range(runs):  # interleaved, so drift hits every mode alike
         for mode, argv in modes.items():
             times[mode].append(timed(argv(i), env))
-    wall0 = statistics.median(w for w, _ in times["plain"])
-    cpu0 = statistics.median(c for _, c in times["plain"])
-    print(f"{name}: {calls} calls, median of {runs} runs (wall: loop time; cpu: the client "
-          "process's CPU time in the loop, all its threads)")
+    base = [statistics.median(t[k] for t in times["plain"]) for k in range(3)]
+    print(f"{name}: {calls} calls, median of {runs} runs. wall: the loop's time; cpu: the "
+          "process's CPU (all threads, the capture's writer thread too); main: the program "
+          "thread's CPU")
     for mode, values in times.items():
-        wall = statistics.median(w for w, _ in values)
-        cpu = statistics.median(c for _, c in values)
-        print(f"  {mode:18s} wall {wall * 1000:7.1f} ms x{wall / wall0:.3f}   "
-              f"cpu {cpu * 1000:7.1f} ms x{cpu / cpu0:.3f}  ({(cpu - cpu0) / calls * 1e6:+.1f} "
-              "us/call)")
+        med = [statistics.median(t[k] for t in values) for k in range(3)]
+        cells = [f"{label} {v * 1000:7.1f} ms x{v / b:.3f}"
+                 for label, v, b in zip(("wall", "cpu", "main"), med, base, strict=True)]
+        extra = (med[2] - base[2]) / calls * 1e6
+        print(f"  {mode:17s} " + "   ".join(cells) + f"   ({extra:+.1f} us/call on the "
+              "program thread)")
 
 
 def main() -> None:
