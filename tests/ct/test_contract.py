@@ -130,3 +130,11 @@ def test_ct_record_passes_each_option_through():
         assert flag in passed
         if takes_value and flag != "--deps":
             assert passed[passed.index(flag) + 1] == "v" + flag
+
+
+def test_ct_help_states_the_contract_statuses():
+    from ct import cli
+
+    text = " ".join(cli.HELP.split())
+    listed = ", ".join(f"{status} {kind}" for kind, status in contract.EXIT_STATUS.items())
+    assert f"{listed}, {contract.NOT_FOUND} no Python interpreter" in text
