@@ -7,8 +7,9 @@ and status message are kept. Replay: ``connect`` returns a stand-in connection t
 socket; its cursors answer ``execute`` from the capture and fetch from the recorded rows
 (tuple, dict and namedtuple row factories). Key: ``SQL <query text> <params>``; connections
 are keyed ``CONNECT host=... port=... dbname=... user=...`` (the password never recorded).
-A miss raises ``psycopg.OperationalError``. Server-side (named) cursors, COPY and pipelines
-are not captured.
+A miss raises ``psycopg.OperationalError`` (also with ``--deps-miss live``: a stand-in has no
+server to ask). A real connection made during replay some other way (a pool's) talks to its
+server. Server-side (named) cursors, COPY and pipelines are not captured.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _patch_sync(psycopg) -> None:
 
     def execute(self, query, params=None, **kwargs):
         engine = state.engine
-        if engine is None:
+        if engine is None or engine.mode != "record":  # a real connection during replay
             return orig_execute(self, query, params, **kwargs)
         key = _key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
@@ -141,7 +142,7 @@ def _patch_sync(psycopg) -> None:
 
     def executemany(self, query, params_seq, **kwargs):
         engine = state.engine
-        if engine is None:
+        if engine is None or engine.mode != "record":
             return orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
         return engine.call(CATEGORY, LIBRARY, key,
@@ -174,7 +175,7 @@ def _patch_async(psycopg) -> None:
 
     async def execute(self, query, params=None, **kwargs):
         engine = state.engine
-        if engine is None:
+        if engine is None or engine.mode != "record":
             return await orig_execute(self, query, params, **kwargs)
         key = _key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
@@ -189,7 +190,7 @@ def _patch_async(psycopg) -> None:
 
     async def executemany(self, query, params_seq, **kwargs):
         engine = state.engine
-        if engine is None:
+        if engine is None or engine.mode != "record":
             return await orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
         return await engine.acall(CATEGORY, LIBRARY, key,
