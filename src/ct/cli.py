@@ -15,7 +15,8 @@ import sys
 from ct import __version__
 from ct.errors import INTERNAL, USAGE, CtError
 
-COMMANDS = ("record", "list", "show", "deps", "doctor", "install", "index")
+COMMANDS = ("record", "list", "show", "deps", "captures", "replay-request", "replay-task",
+            "doctor", "install", "index")
 
 HELP = f"""\
 usage: ct [--version] [--help] COMMAND [ARGS...]
@@ -27,6 +28,9 @@ commands:
   list [--json] [-n N]                 recordings, newest first
   show ID|latest [--json]              one recording: metadata and a summary
   deps TRACE [--json]                  the external calls a recording captured (--deps record)
+  captures [DIR] [--json]              request and task captures (CODETRACER_CAPTURE_DIR)
+  replay-request CAPTURE --app M:APP   run a captured request in-process, recorded; compare
+  replay-task CAPTURE --app M:APP      run a captured Celery task locally, recorded; compare
   doctor                               which interpreter and recorder ct would use; problems
   install [--uninstall]                put ct and ct-python-recorder on PATH (Linux, macOS)
   index --import DIR... | --rebuild    add trace folders to the index; rebuild a broken index
@@ -72,6 +76,21 @@ def _run_deps(argv: list[str]) -> int:
     from ct import deps
 
     return deps.run(argv)
+
+
+def _run_captures(argv: list[str]) -> int:
+    from ct import captures
+
+    return captures.run(argv)
+
+
+def _run_replay(command: str):
+    def run(argv: list[str]) -> int:
+        from ct import replay
+
+        return replay.run(command, argv)
+
+    return run
 
 
 def _run_index(argv: list[str]) -> int:
@@ -125,6 +144,8 @@ def dispatch(argv: list[str]) -> int:
     table = {
         "record": _run_record, "list": _run_list, "show": _run_show, "doctor": _run_doctor,
         "install": _run_install, "index": _run_index, "deps": _run_deps,
+        "captures": _run_captures, "replay-request": _run_replay("replay-request"),
+        "replay-task": _run_replay("replay-task"),
     }
     if cmd == "python-recorder":  # the shim's behaviour, reachable without the symlink name
         from ct import record

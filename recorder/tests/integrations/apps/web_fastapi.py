@@ -1,0 +1,31 @@
+import shop
+from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+app.add_middleware(CodeTracerMiddleware, exclude_paths=["/health"], max_body=4096)
+
+
+@app.get("/api/items/{item_id}")
+async def item(item_id: int):
+    return await shop.item(item_id)
+
+
+@app.get("/api/checkout/{item_id}")
+async def checkout(item_id: int):
+    return await shop.checkout(item_id)
+
+
+@app.get("/sync/{item_id}")
+def sync_item(item_id: int):
+    return shop.sync_item(item_id)
+
+
+@app.post("/echo")
+async def echo(request: Request):
+    return shop.digest(await request.body())
+
+
+@app.get("/health")
+async def health():
+    return {"ok": True}

@@ -1,0 +1,199 @@
+"""CodeTracerMiddleware under uvicorn (Starlette and FastAPI) with real Redis and HTTP
+services, driven by httpx with concurrent requests; then every server is stopped and
+captured requests are replayed with `ct replay-request`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+
+import pytest
+from integrations_support import (
+    APPS,
+    HttpServer,
+    RedisServer,
+    Uvicorn,
+    app_env,
+    load_captures,
+    need_redis,
+    needs_recorder,
+    run_ct,
+)
+
+pytestmark = needs_recorder
+
+APPS_UNDER_TEST = {"starlette": ("web_starlette:app", "/api/items/{item_id:int}"),
+                   "fastapi": ("web_fastapi:app", "/api/items/{item_id}")}
+N = 30
+BINARY = bytes(range(256)) * 12  # 3072 bytes, under the apps' 4096-byte cap
+
+
+def _seed(port: int) -> None:
+    import redis
+
+    r = redis.Redis(port=port)
+    for i in range(N):
+        r.set(f"item:{i}", f"name-{i}")
+        r.set(f"price:{i}", "3")
+    r.set("price:7", "2.5")  # production data the code does not expect
+
+
+async def _drive(url: str) -> dict:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        items = await asyncio.gather(*(client.get(f"/api/items/{i}") for i in range(N)))
+        return {
+            "items": items,
+            "ok": await client.get("/api/checkout/3"),
+            "sync": await client.get("/sync/5"),
+            "echo": await client.post("/echo", content=BINARY,
+                                      headers={"Content-Type": "application/octet-stream",
+                                               "Authorization": "Bearer s3cret"}),
+            "big": await client.post("/echo", content=b"x" * 10000),
+            "health": await client.get("/health"),
+            # last: uvicorn closes the connection after an unhandled exception
+            "fail": await client.get("/api/checkout/7"),
+        }
+
+
+@pytest.fixture(scope="module", params=sorted(APPS_UNDER_TEST))
+def served(request, tmp_path_factory):
+    """Runs the app under uvicorn against real services, returns the captures and what the
+    clients saw; every server is stopped before the test body runs."""
+    need_redis()
+    pytest.importorskip("httpx")
+    pytest.importorskip(request.param)
+    target, route = APPS_UNDER_TEST[request.param]
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    http, redis_server = HttpServer(), RedisServer(tmp_path)
+    caps = tmp_path / "caps"
+    try:
+        _seed(redis_server.port)
+        env = app_env(CODETRACER_CAPTURE_DIR=caps, UPSTREAM=http.url,
+                      REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0")
+        server = Uvicorn(target, env, tmp_path)
+        try:
+            seen = asyncio.run(_drive(server.url))
+        finally:
+            server.stop()
+    finally:
+        http.stop()
+        redis_server.stop()
+    return {"target": target, "route": route, "caps": caps, "seen": seen, "env": env,
+            "tmp": tmp_path, "upstream": http.url}
+
+
+def _by_path(captures: list[dict]) -> dict:
+    out: dict[str, list[dict]] = {}
+    for c in captures:
+        out.setdefault(f"{c['request']['method']} {c['request']['path']}", []).append(c)
+    return out
+
+
+def test_one_capture_per_request_with_its_own_calls(served):
+    captures = load_captures(served["caps"])
+    by_path = _by_path(captures)
+    assert "GET /health" not in by_path  # excluded
+    assert len(captures) == N + 5, sorted(by_path)
+    for i in range(N):
+        (c,) = by_path[f"GET /api/items/{i}"]
+        req = c["request"]
+        assert req["route"] == served["route"]
+        # Starlette converts with the route's convertor; FastAPI converts later, in the handler
+        expected = i if ":int" in served["route"] else str(i)
+        assert req["path_params"] == {"item_id": expected}
+        assert c["response"]["status"] == 200
+        assert json.loads(c["response"]["body"]) == served["seen"]["items"][i].json()
+        keys = [d["key"] for d in c["deps"]]
+        # exactly this request's three calls, none of the 29 requests running beside it
+        assert len(keys) == 3, keys
+        for key in keys:
+            assert re.search(rf"(item[:-]|views:){i}(\D|$)", key), (i, keys)
+        assert any(k.startswith("GET http://") and f"q=item-{i}" in k for k in keys)
+    # a sync endpoint runs in the threadpool: its call is still this request's
+    (sync,) = by_path["GET /sync/5"]
+    assert [d["key"] for d in sync["deps"]] == ["GET item:5"]
+    assert sync["deps"][0]["thread"] != "MainThread"
+
+
+def test_failure_capture_and_bodies(served):
+    by_path = _by_path(load_captures(served["caps"]))
+    (fail,) = by_path["GET /api/checkout/7"]
+    assert served["seen"]["fail"].status_code == 500
+    assert fail["exception"]["type"] == "builtins:ValueError"
+    assert "invalid literal for int() with base 10: '2.5'" in fail["exception"]["message"]
+    assert "cents = int(price) * 100" in fail["exception"]["traceback"]
+    assert fail["response"] is None or fail["response"]["status"] == 500
+    (echo,) = by_path["POST /echo"][:1] if len(by_path["POST /echo"]) == 1 else [
+        c for c in by_path["POST /echo"] if c["request"]["body_cut"] == 0]
+    assert echo["request"]["body"] == {"$b64": __import__("base64").b64encode(BINARY).decode()}
+    headers = dict(echo["request"]["headers"])
+    assert headers["content-type"] == "application/octet-stream"
+    assert "authorization" not in headers  # not on the allow-list
+    (big,) = [c for c in by_path["POST /echo"] if c["request"]["body_cut"]]
+    assert big["request"]["body_cut"] == 10000 - 4096
+    assert len(big["request"]["body"]) == 4096
+    assert fail["duration"] > 0 and fail["started_at"] > 0
+
+
+def test_replay_with_servers_stopped(served):
+    caps = served["caps"]
+    env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"],
+                  XDG_DATA_HOME=served["tmp"] / "data")
+    by_path = _by_path(load_captures(caps))
+    files = {f"{c['request']['method']} {c['request']['path']}": p
+             for p in caps.glob("*.json") for c in [json.loads(p.read_text())]
+             if c["request"]["body_cut"] == 0}
+    for path in ("GET /api/items/4", "GET /sync/5", "POST /echo", "GET /api/checkout/3"):
+        done = run_ct(["replay-request", str(files[path]), "--app", served["target"],
+                       "--no-record"], env=env)
+        assert done.returncode == 0, (path, done.stdout, done.stderr)
+        assert "response matches the recording" in done.stdout
+        assert "replay miss" not in done.stderr
+    # the failing request, recorded by the time-travel recorder: the trace shows the line
+    trace = served["tmp"] / "trace"
+    done = run_ct(["replay-request", str(files["GET /api/checkout/7"]), "--app",
+                   served["target"], "-o", str(trace)], env=env)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "response matches the recording" in done.stdout
+    assert "ValueError: invalid literal for int()" in done.stderr
+    sys.path.insert(0, str(APPS.parent.parent))
+    from ctfs_view import CtfsView
+
+    view = CtfsView(trace)
+    shop = str(APPS / "shop.py")
+    line = next(n for n, text in enumerate((APPS / "shop.py").read_text().splitlines(), 1)
+                if "cents = int(price)" in text)
+    assert (shop, line) in view.slots
+    assert any(e["metadata"].startswith("request:GET") for e in view.events), view.events[:5]
+    assert any(e["metadata"] == "deps:redis" for e in view.events)
+    assert len(by_path["GET /api/checkout/7"]) == 1
+
+
+def test_replay_reports_a_different_response(served, tmp_path):
+    caps = served["caps"]
+    src = next(p for p in caps.glob("*.json") if "_api-items-item_id" in p.name)
+    data = json.loads(src.read_text())
+    data["response"]["body"] = data["response"]["body"].replace("name-", "other-")
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(data))
+    env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
+    done = run_ct(["replay-request", str(changed), "--app", served["target"], "--no-record"],
+                  env=env)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "response differs" in done.stdout
+    assert '- "name": "other-' in done.stdout and '+ "name": "name-' in done.stdout
+
+
+def test_ct_captures_lists_them(served):
+    done = run_ct(["captures", str(served["caps"]), "--json"], env=app_env())
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == N + 5
+    fail = next(r for r in rows if r["path"] == "/api/checkout/7")
+    assert fail["status"] == 500 and fail["exception"] == "ValueError" and fail["deps"] == 2
+    text = run_ct(["captures", str(served["caps"])], env=app_env()).stdout
+    assert f"GET {served['route']}" in text and "500 (ValueError)" in text
