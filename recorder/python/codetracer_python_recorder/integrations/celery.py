@@ -1,0 +1,126 @@
+"""``enable_celery(app)``: one capture per Celery task run, written by the worker.
+
+    from codetracer_python_recorder.integrations.celery import enable_celery
+    enable_celery(app)                      # capture on when CODETRACER_CAPTURE_DIR is set
+    enable_celery(app, capture_dir="caps", errors_only=True)
+
+Uses Celery's signals (``task_prerun``, ``task_retry``, ``task_failure``, ``task_postrun``),
+which run in the worker's process around the task function, so no task class changes. Each
+run writes one file (see ``capture``): task name, id, args, kwargs, retries, the outcome
+(``success`` with the result, ``failure`` with the exception and traceback, ``retry`` with
+the reason), duration and the dependency calls made by the task. ``errors_only``: only runs
+that failed or will be retried are written. Call it where the app is created (the worker
+imports that module in its main process; forked pool processes inherit the capture).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import capture
+
+_now = time.time
+_enabled: dict[int, dict] = {}
+
+
+def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | None = None,
+                  ) -> bool:
+    """Connects the capture to ``app``'s tasks. Returns whether capture is on."""
+    directory = capture.capture_dir(capture_dir)
+    if directory is None or id(app) in _enabled:
+        return id(app) in _enabled
+    if not capture.ensure_recording():
+        return False
+    if errors_only is None:
+        errors_only = os.environ.get("CODETRACER_CAPTURE_ERRORS_ONLY", "").lower() in (
+            "1", "true", "yes", "on")
+    from celery import signals
+
+    config = {"dir": os.path.abspath(directory), "errors_only": errors_only, "app": app}
+    _enabled[id(app)] = config
+    runs: dict[str, dict] = {}
+
+    def mine(task) -> bool:
+        return getattr(task, "app", None) is app and not capture.replaying
+
+    def prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
+        if task is None or not mine(task):
+            return
+        request = getattr(task, "request", None)
+        runs[task_id] = {
+            "started_at": _now(), "task": task.name, "id": task_id,
+            "args": list(args or ()), "kwargs": dict(kwargs or {}),
+            "retries": getattr(request, "retries", 0) or 0,
+            "eta": str(getattr(request, "eta", None) or "") or None,
+            "scope": capture.open_scope(),
+        }
+
+    def retry(sender=None, request=None, reason=None, einfo=None, **_):
+        run = runs.get(getattr(request, "id", None))
+        if run is not None:
+            exc = getattr(reason, "exc", None) or reason
+            if isinstance(exc, BaseException):
+                run["exception"] = capture.describe_exception(
+                    exc, getattr(einfo, "traceback", None))
+            else:
+                run["exception"] = {"type": "celery.exceptions:Retry", "message": str(reason),
+                                    "traceback": getattr(einfo, "traceback", None)}
+
+    def failure(sender=None, task_id=None, exception=None, einfo=None, **_):
+        run = runs.get(task_id)
+        if run is not None and exception is not None:
+            run["exception"] = capture.describe_exception(
+                exception, getattr(einfo, "traceback", None))
+
+    def postrun(sender=None, task_id=None, task=None, retval=None, state=None, **_):
+        run = runs.pop(task_id, None)
+        if run is None:
+            return
+        scope = run.pop("scope")
+        capture.close_scope(scope)
+        duration = time.perf_counter() - scope.t0
+        outcome = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry"}.get(
+            state, (state or "unknown").lower())
+        if config["errors_only"] and outcome == "success":
+            return
+        _write(config["dir"], run, outcome, retval, duration, scope)
+
+    signals.task_prerun.connect(prerun, weak=False)
+    signals.task_retry.connect(retry, weak=False)
+    signals.task_failure.connect(failure, weak=False)
+    signals.task_postrun.connect(postrun, weak=False)
+    return True
+
+
+def _write(directory: str, run: dict, outcome: str, retval, duration: float, scope) -> None:
+    """Written at once, in the worker process: a pool process may exit without running
+    ``atexit`` handlers, so nothing waits on a background thread."""
+    from ..deps import masking, store
+
+    calls = capture.complete_calls(scope)
+    exception = run.get("exception")
+    if outcome == "success":
+        exception = None
+    data = {
+        "format": capture.FORMAT, "version": capture.VERSION, "kind": "task",
+        "id": run["id"], "started_at": run["started_at"], "duration": round(duration, 6),
+        "framework": "celery", "pid": os.getpid(),
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "task": {"name": run["task"], "id": run["id"], "args": store.encode(run["args"]),
+                 "kwargs": store.encode(masking.mapping(run["kwargs"])),
+                 "retries": run["retries"], "eta": run["eta"]},
+        "outcome": outcome,
+        "result": store.encode(retval) if outcome == "success" else None,
+        "exception": exception,
+        "deps": [c for c in calls if c.get("site") != "?"],
+        # Celery's own calls (result backend, broker) run with no frame of the program on the
+        # stack; the task does not make them and its replay does not need them
+        "celery_calls_left_out": sum(c.get("site") == "?" for c in calls),
+    }
+    name = capture.file_name(run["started_at"], ["task", run["task"]], run["id"] or "noid")
+    try:
+        capture.write_file(directory, name, data)
+    except OSError as exc:
+        sys.stderr.write(f"codetracer capture: cannot write {name} in {directory}: {exc}\n")

@@ -1,0 +1,32 @@
+"""A Celery app whose tasks read PostgreSQL and an HTTP API (the integration tests' worker)."""
+
+import json
+import os
+import urllib.request
+
+import psycopg
+from celery import Celery
+from codetracer_python_recorder.integrations.celery import enable_celery
+
+BROKER = os.environ.get("BROKER_URL", "redis://127.0.0.1:9/0")
+DSN = os.environ.get("DSN", "host=127.0.0.1 port=9 user=postgres dbname=postgres")
+UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:9")
+
+app = Celery("tasks_app", broker=BROKER, backend=BROKER)
+app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
+                broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+enable_celery(app)
+
+
+@app.task(bind=True, name="tasks_app.invoice_total")
+def invoice_total(self, order_id, currency="EUR"):
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute("SELECT qty, unit_price FROM lines WHERE order_id = %s ORDER BY id",
+                            (order_id,)).fetchall()
+    with urllib.request.urlopen(f"{UPSTREAM}/json?q=rate-{currency}") as answer:
+        rate = json.loads(answer.read())
+    total = 0
+    for qty, price in rows:
+        total += qty * price
+    return {"order": order_id, "total": str(total), "lines": len(rows),
+            "rate": rate["query"], "attempt": self.request.retries}

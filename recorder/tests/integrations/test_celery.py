@@ -1,0 +1,179 @@
+"""enable_celery in a real Celery worker process (Redis broker, prefork pool) running tasks
+that call PostgreSQL and an HTTP server; then every server is stopped and the captured task
+runs are replayed locally with `ct replay-task`: same outcome, and the task that failed only
+with the recorded production data fails the same way, its trace showing the failing line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from integrations_support import (
+    APPS,
+    HttpServer,
+    PostgresServer,
+    RedisServer,
+    app_env,
+    load_captures,
+    need_redis,
+    needs_recorder,
+    pg_bin,
+    run_ct,
+)
+
+pytestmark = needs_recorder
+
+
+def _start_worker(env: dict, log: Path) -> subprocess.Popen:
+    out = open(log, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks_app", "worker", "--pool", "prefork",
+         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        cwd=APPS, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    need_redis()
+    pytest.importorskip("celery", reason="Celery is not installed (pip install celery[redis])")
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install psycopg)")
+    bindir = pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
+    import psycopg
+    from celery import Celery
+
+    tmp = tmp_path_factory.mktemp("celery")
+    pg_base = Path(tempfile.mkdtemp(prefix="ct-int-pg-"))
+    http, redis_server = HttpServer(), RedisServer(tmp)
+    pg = None
+    try:
+        pg = PostgresServer(pg_base, bindir)
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE lines (id serial PRIMARY KEY, order_id int, qty int,"
+                         " unit_price numeric)")
+            conn.execute("INSERT INTO lines (order_id, qty, unit_price) VALUES"
+                         " (1, 2, 1.50), (1, 1, 2.25), (2, 3, 1.00), (2, NULL, 4.00)")
+        broker = f"redis://127.0.0.1:{redis_server.port}/0"
+        caps = tmp / "caps"
+        env = app_env(CODETRACER_CAPTURE_DIR=caps, BROKER_URL=broker, DSN=pg.dsn,
+                      UPSTREAM=http.url)
+        worker = _start_worker(env, tmp / "worker.log")
+        try:
+            client = Celery("client", broker=broker, backend=broker)
+            ok = client.send_task("tasks_app.invoice_total", args=[1], kwargs={"currency": "EUR"})
+            bad = client.send_task("tasks_app.invoice_total", args=[2])
+            ok_value = ok.get(timeout=90)
+            bad.get(timeout=90, propagate=False)
+            bad_state, bad_error = bad.state, repr(bad.result)
+            client.close()
+        finally:
+            worker.terminate()  # warm shutdown
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(10)
+    finally:
+        http.stop()
+        redis_server.stop()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(pg_base, ignore_errors=True)
+    log = (tmp / "worker.log").read_text()
+    return {"tmp": tmp, "caps": caps, "ok_id": ok.id, "bad_id": bad.id, "ok_value": ok_value,
+            "bad_state": bad_state, "bad_error": bad_error, "log": log,
+            "env": app_env(DSN=pg.dsn, UPSTREAM=http.url, BROKER_URL=broker,
+                           XDG_DATA_HOME=tmp / "data")}
+
+
+def _capture(ran, task_id: str) -> tuple[Path, dict]:
+    for path in ran["caps"].glob("*.json"):
+        data = json.loads(path.read_text())
+        if data["id"] == task_id:
+            return path, data
+    raise AssertionError(f"no capture for {task_id}: {sorted(os.listdir(ran['caps']))}\n"
+                         f"{ran['log'][-3000:]}")
+
+
+def test_worker_writes_one_capture_per_run(ran):
+    assert ran["ok_value"]["total"] == "5.25" and ran["bad_state"] == "FAILURE"
+    assert len(load_captures(ran["caps"])) == 2
+    path, ok = _capture(ran, ran["ok_id"])
+    assert path.name.endswith(f"_task_tasks_app.invoice_total_{ran['ok_id'][:12]}.json") or \
+        "_task_tasks_app.invoice_total_" in path.name
+    assert ok["kind"] == "task" and ok["outcome"] == "success"
+    assert ok["task"] == {"name": "tasks_app.invoice_total", "id": ran["ok_id"], "args": [1],
+                          "kwargs": {"currency": "EUR"}, "retries": 0, "eta": None}
+    assert ok["result"]["total"] == "5.25"
+    keys = [d["key"] for d in ok["deps"]]
+    assert keys[0].startswith("CONNECT host=127.0.0.1")
+    assert any(k.startswith("SQL SELECT qty, unit_price FROM lines") and "[1]" in k for k in keys)
+    assert any(k.startswith("GET http://127.0.0.1:") and "q=rate-EUR" in k for k in keys)
+    _, bad = _capture(ran, ran["bad_id"])
+    assert bad["outcome"] == "failure" and bad["result"] is None
+    assert bad["exception"]["type"] == "builtins:TypeError"
+    assert "NoneType" in bad["exception"]["message"]
+    assert "total += qty * price" in bad["exception"]["traceback"]
+    assert all("[2]" in d["key"] for d in bad["deps"] if d["key"].startswith("SQL"))
+
+
+def test_replay_success_without_any_server(ran):
+    path, _ = _capture(ran, ran["ok_id"])
+    done = run_ct(["replay-task", str(path), "--app", "tasks_app:app", "--no-record"],
+                  env=ran["env"])
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "outcome matches the recording" in done.stdout
+    # psycopg connect + query, the HTTP request (its connect is recorded, not needed in replay)
+    assert "3 of 4 dependency calls answered" in done.stdout, done.stdout
+    assert "missed" not in done.stdout
+    assert "replay miss" not in done.stderr
+
+
+def test_failed_task_fails_the_same_way_and_its_trace_shows_the_line(ran):
+    path, _ = _capture(ran, ran["bad_id"])
+    trace = ran["tmp"] / "trace"
+    done = run_ct(["replay-task", str(path), "--app", "tasks_app:app", "-o", str(trace)],
+                  env=ran["env"])
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "-> failure (recorded failure)" in done.stdout
+    assert "outcome matches the recording" in done.stdout
+    assert "TypeError: unsupported operand type(s) for *: 'NoneType'" in done.stderr
+    sys.path.insert(0, str(APPS.parent.parent))
+    from ctfs_view import CtfsView
+
+    view = CtfsView(trace)
+    source = (APPS / "tasks_app.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "total += qty * price" in text)
+    assert (str(APPS / "tasks_app.py"), line) in view.slots
+    assert sum(e["metadata"] == "deps:sql" for e in view.events) >= 2
+
+
+def test_replay_says_when_the_outcome_differs(ran, tmp_path):
+    path, data = _capture(ran, ran["bad_id"])
+    data["exception"]["message"] = "something else"
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(data))
+    done = run_ct(["replay-task", str(changed), "--app", "tasks_app:app", "--no-record"],
+                  env=ran["env"])
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "outcome differs" in done.stdout and "recorded builtins:TypeError: something else" \
+        in done.stdout
+
+
+def test_ct_captures_lists_tasks(ran):
+    done = run_ct(["captures", str(ran["caps"]), "--json"], env=ran["env"])
+    rows = {r["id"]: r for r in json.loads(done.stdout)}
+    assert rows[ran["ok_id"]]["outcome"] == "success" and rows[ran["ok_id"]]["deps"] == 4
+    assert rows[ran["bad_id"]]["result"] == "failure (TypeError)"
+    bad_usage = run_ct(["replay-task", str(_capture(ran, ran["ok_id"])[0]), "--app", "nope"],
+                       env=ran["env"])
+    assert bad_usage.returncode == 2
+    assert "--app 'nope' is not module:attribute" in bad_usage.stderr
