@@ -38,7 +38,8 @@ TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PIN
              PINS["ziglang"],  # ziglang: builds the stand-in python.exe for the .cmd shim test
              PINS["redis"], PINS["psycopg"], PINS["httpx"], PINS["asyncpg"],
              PINS["aiohttp"], PINS["pymongo"], PINS["mockupdb"],
-             PINS["boto3"], PINS["moto"]]  # clients for recorder/tests/deps
+             PINS["boto3"], PINS["moto"],  # clients for recorder/tests/deps
+             PINS["starlette"], PINS["fastapi"], PINS["uvicorn"], PINS["celery"]]  # .../integrations
 BUILD_DEPS = [PINS["rich"], PINS["requests"]]
 #: artifacts `nox -s smoke` can run here (the first is the default)
 SMOKED = [spec for spec in PLATFORMS.values() if spec.smoke_runner]

@@ -91,6 +91,11 @@ PINS = {
     "boto3": "boto3>=1.34",
     "moto": "moto[server]>=5",  # S3 on loopback for the boto3 capture test
     "mockupdb": "mockupdb>=1.8",  # a mock MongoDB wire-protocol server (no Debian MongoDB)
+    # web and task frameworks whose requests and task runs recorder/tests/integrations captures
+    "starlette": "starlette>=0.40",
+    "fastapi": "fastapi>=0.115",
+    "uvicorn": "uvicorn>=0.30",
+    "celery": "celery[redis]>=5.4",
 }
 
 #: maturin invocation for local Linux wheels (manylinux2014 needs zig, design.md §6)
