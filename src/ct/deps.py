@@ -31,6 +31,22 @@ def _capture_path(ref: str) -> Path:
     return path
 
 
+def replay_spec(spec: str) -> str:
+    """``replay=ID|latest|PATH`` -> ``replay=<absolute trace folder or file>`` for the
+    recorder (which may run in another directory and knows nothing of ct's index)."""
+    if not spec.startswith("replay="):
+        return spec
+    ref = spec[len("replay="):]
+    path = Path(ref)
+    if not path.exists() and (ref == "latest" or ref.isdigit()):
+        from ct import paths
+        from ct.index import Index
+
+        with Index(paths.index_path()) as index:
+            path = Path(index.get(ref)["trace_dir"])
+    return "replay=" + str(path.absolute())
+
+
 def load(ref: str) -> tuple[dict, list[dict]]:
     path = _capture_path(ref)
     lines = path.read_text(encoding="utf-8").splitlines()

@@ -40,8 +40,9 @@ options:
   --activation-path PATH      start recording when PATH is first executed
   --trace-filter FILE         trace filter file (repeatable)
   --with-diff SPEC            store a diff with the trace: last-commit, PATCHFILE or REV_RANGE
-  --deps record|replay=PATH   record the program's HTTP/Redis/PostgreSQL calls (deps.jsonl in
-                              the trace), or answer them from an earlier trace folder or capture
+  --deps record|replay=TRACE  record the program's HTTP/Redis/PostgreSQL/MongoDB calls
+                              (deps.jsonl in the trace), or answer them from an earlier trace
+                              (an index id, latest, a trace folder or a deps.jsonl)
   --deps-miss error|live      on replay, a call with no recorded answer fails (error) or goes
                               to the real service (live)
   -q, --quiet                 print nothing of ct's own when all goes well
@@ -99,9 +100,10 @@ class RecordOptions:
             if not takes_value:
                 out.append(flag)
                 continue
-            if dest == "deps" and value.startswith("replay="):
-                # the recorder may run elsewhere: pass a full path
-                value = "replay=" + os.path.abspath(value[len("replay="):])
+            if dest == "deps":  # replay=ID|latest|PATH -> an absolute path for the recorder
+                from ct.deps import replay_spec
+
+                value = replay_spec(value)
             for item in value if isinstance(value, list) else [value]:
                 out += [flag, item]
         return out

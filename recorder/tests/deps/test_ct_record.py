@@ -45,6 +45,12 @@ def test_ct_record_then_replay_against_the_old_answers(tmp_path, http_server):
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout and again.stderr == ""
     assert (tmp_path / "t2" / "trace_metadata.json").is_file()
+    third = run_ct(["record", "-q", "-o", "t3", "--deps", "replay=latest", str(prog),
+                    http_server.url], tmp_path)  # latest is t2, itself a replay: no capture
+    assert third.returncode == 2 and "holds no deps.jsonl" in third.stderr
+    fourth = run_ct(["record", "-q", "-o", "t4", "--deps", "replay=1", str(prog),
+                     http_server.url], tmp_path)  # index id 1 is t1
+    assert fourth.returncode == 0 and fourth.stdout == first.stdout, fourth.stderr
     listing = run_ct(["deps", "t1"], tmp_path)
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
