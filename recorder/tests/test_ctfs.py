@@ -186,3 +186,5 @@ def test_a_failed_recording_kept_partial_is_a_complete_container(tmp_path):
     with open_trace(tmp_path / "t") as t:
         assert t.steps() is not None
     assert not (tmp_path / "t" / "calls.spill").exists()
+    said = [e for e in CtfsView(tmp_path / "t").events if e["kind"] == 11]
+    assert said and said[-1]["content"].startswith("partial trace:")

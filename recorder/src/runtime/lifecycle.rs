@@ -10,7 +10,7 @@ use crate::errors::{RecorderError, RecorderResult};
 use crate::fast_hash::FastMap;
 use crate::logging::{Counter, Metrics};
 use crate::monitoring;
-use crate::trace_writer::{CallArgs, TraceEvent, TraceWriter};
+use crate::trace_writer::{CallArgs, EventKind, TraceEvent, TraceWriter};
 
 impl RuntimeTracer {
     pub fn start(
@@ -98,6 +98,15 @@ impl RuntimeTracer {
         self.writer.emit(TraceEvent::Return {
             value: &self.scratch,
         })?;
+        if let Some(failure) = &self.failure {
+            // a trace kept with --keep-partial-trace says so itself, not only in its sidecar
+            let content = format!("partial trace: {}", failure.message);
+            self.writer.emit(TraceEvent::Log {
+                kind: EventKind::Error,
+                metadata: failure.code.as_str(),
+                content: &content,
+            })?;
+        }
         self.writer.finish()?;
         let (redactions, drops) = self.encoder.take_attr_counts();
         self.filter_summary.redactions += redactions;

@@ -37,7 +37,7 @@ struct Open {
 
 /// A spill file this large or smaller is read back whole at the end; larger ones record by
 /// record.
-const READ_WHOLE_MAX: u64 = 128 << 20;
+const READ_WHOLE_MAX: u64 = 48 << 20;
 const NOT_DONE: u64 = u64::MAX;
 
 pub struct Calls {
