@@ -88,3 +88,36 @@ def test_replay_with_mock_server_stopped(tmp_path, mongo_mock):
     assert miss.returncode == 1 and "ServerSelectionTimeoutError" in miss.stderr
     lines = [x for x in miss.stderr.splitlines() if "replay miss" in x]
     assert len(lines) == 1 and 'find app.people {"name": "zed"}' in lines[0]
+
+
+ASYNC_PROGRAM = textwrap.dedent('''
+    import asyncio, sys
+    from pymongo import AsyncMongoClient
+
+    async def main(uri):
+        client = AsyncMongoClient(uri, serverSelectionTimeoutMS=3000)
+        people = client.app.people
+        print((await people.insert_one({"name": "dee"})).acknowledged)
+        print([d["name"] async for d in people.find({}).sort("name")])
+        print(await people.find_one({"name": "bob"}))
+        print(await people.count_documents({}))
+        await client.close()
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_async_client_replays_with_mock_server_stopped(tmp_path, mongo_mock):
+    pytest.importorskip("pymongo.asynchronous", reason="pymongo < 4.9 has no asynchronous API")
+    prog = tmp_path / "aprog.py"
+    prog.write_text(ASYNC_PROGRAM, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        mongo_mock.uri], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.splitlines()[:2] == ["True", "['ann', 'bob']"]
+    mongo_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -1,15 +1,15 @@
-"""pymongo (synchronous API): cursor batches as they are fetched, and collection writes and
-counts.
+"""pymongo, synchronous and asynchronous (``AsyncMongoClient``) APIs: cursor batches as they
+are fetched, and collection writes and counts.
 
 Cursors (``find``, ``find_one``): each batch fetch (``Cursor._refresh``) is one call keyed by
 the namespace, filter, sort, skip, limit, projection and how many documents came before, so
 iterating a cursor replays batch by batch. Writes (``insert_one``/``many``, ``update_*``,
 ``replace_one``, ``delete_*``, ``bulk_write``) and ``count_documents``, ``distinct``,
 ``estimated_document_count`` are one call each, keyed by operation, namespace and arguments
-(before pymongo adds an ``_id``; secret-named fields masked). Replay: ``MongoClient`` is created with ``connect=False`` and
-no operation reaches the topology, so no server or monitor connection is opened; a miss raises
-``pymongo.errors.ServerSelectionTimeoutError``. ``aggregate``, change streams, sessions and the
-asynchronous API are not captured.
+(before pymongo adds an ``_id``; secret-named fields masked). Replay: clients are created with
+``connect=False`` and no operation reaches the topology, so no server or monitor connection is
+opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``. ``aggregate``, change streams and sessions are
+not captured.
 """
 
 from __future__ import annotations
@@ -73,19 +73,26 @@ def _from_write_result(value):
 
 
 def patch(module) -> None:
-    cursor_mod = sys.modules.get("pymongo.synchronous.cursor")
-    collection_mod = sys.modules.get("pymongo.synchronous.collection")
-    client_mod = sys.modules.get("pymongo.synchronous.mongo_client")
-    if cursor_mod is None or collection_mod is None or client_mod is None:
-        raise RuntimeError("this pymongo has no pymongo.synchronous package (pymongo >= 4.9)")
-    cursor_cls, coll_cls = cursor_mod.Cursor, collection_mod.Collection
-    if getattr(cursor_cls, "_ct_deps_patched", False):
-        return
-    _patch_cursor(cursor_cls)
-    for name in _WRITES + _READS:
-        _patch_collection_method(coll_cls, name)
-    _patch_client(client_mod.MongoClient)
-    cursor_cls._ct_deps_patched = True
+    for flavour, cursor_name, coll_name, client_name in (
+            ("synchronous", "Cursor", "Collection", "MongoClient"),
+            ("asynchronous", "AsyncCursor", "AsyncCollection", "AsyncMongoClient")):
+        cursor_mod = sys.modules.get(f"pymongo.{flavour}.cursor")
+        collection_mod = sys.modules.get(f"pymongo.{flavour}.collection")
+        client_mod = sys.modules.get(f"pymongo.{flavour}.mongo_client")
+        if cursor_mod is None or collection_mod is None or client_mod is None:
+            if flavour == "synchronous":
+                raise RuntimeError("this pymongo has no pymongo.synchronous (pymongo >= 4.9)")
+            continue
+        cursor_cls = getattr(cursor_mod, cursor_name)
+        if getattr(cursor_cls, "_ct_deps_patched", False):
+            continue
+        asynchronous = flavour == "asynchronous"
+        _patch_cursor(cursor_cls, asynchronous)
+        coll_cls = getattr(collection_mod, coll_name)
+        for name in _WRITES + _READS:
+            _patch_collection_method(coll_cls, name, asynchronous)
+        _patch_client(getattr(client_mod, client_name))
+        cursor_cls._ct_deps_patched = True
 
 
 def _cursor_key(cursor) -> str:
@@ -94,30 +101,28 @@ def _cursor_key(cursor) -> str:
             f" projection={_json(cursor._projection)} after={cursor._retrieved}")
 
 
-def _patch_cursor(cursor_cls) -> None:
+def _patch_cursor(cursor_cls, asynchronous: bool) -> None:
     orig_refresh = cursor_cls._refresh
 
-    def _refresh(self):
+    def before(self):
+        """(engine, key) when this fetch is captured or replayed, else None."""
         engine = state.engine
         if engine is None or len(self._data):
-            return orig_refresh(self)
-        key = _cursor_key(self)
-        if engine.mode == "record":
-            p = engine.begin(CATEGORY, LIBRARY, key, None, {"operation": key})
-            try:
-                n = orig_refresh(self)
-            except BaseException as exc:
-                engine.end(p, error=exc)
-                raise
-            docs = store.Encoded(store.encode(list(self._data)))
-            engine.end(p, result=docs, summary=lambda: f"{key} -> {n} documents")
-            return n
+            return None
+        return engine, _cursor_key(self)
+
+    def recorded(self, engine, key, p, n):
+        docs = store.Encoded(store.encode(list(self._data)))
+        engine.end(p, result=docs, summary=lambda: f"{key} -> {n} documents")
+
+    def replayed(self, engine, key):
+        """The recorded batch put into the cursor, or None to go live."""
         try:
             record = engine.answer(CATEGORY, key, {"operation": key})
         except Miss:
             raise _miss(key) from None
         if record is None:
-            return orig_refresh(self)
+            return None
         docs = engine.result(record)
         self._data.extend(docs)
         self._retrieved += len(docs)
@@ -125,31 +130,87 @@ def _patch_cursor(cursor_cls) -> None:
             self._killed = True
         return len(self._data)
 
+    if asynchronous:
+        async def _refresh(self):
+            ready = before(self)
+            if ready is None:
+                return await orig_refresh(self)
+            engine, key = ready
+            if engine.mode == "record":
+                p = engine.begin(CATEGORY, LIBRARY, key, None, {"operation": key})
+                try:
+                    n = await orig_refresh(self)
+                except BaseException as exc:
+                    engine.end(p, error=exc)
+                    raise
+                recorded(self, engine, key, p, n)
+                return n
+            n = replayed(self, engine, key)
+            return await orig_refresh(self) if n is None else n
+    else:
+        def _refresh(self):
+            ready = before(self)
+            if ready is None:
+                return orig_refresh(self)
+            engine, key = ready
+            if engine.mode == "record":
+                p = engine.begin(CATEGORY, LIBRARY, key, None, {"operation": key})
+                try:
+                    n = orig_refresh(self)
+                except BaseException as exc:
+                    engine.end(p, error=exc)
+                    raise
+                recorded(self, engine, key, p, n)
+                return n
+            n = replayed(self, engine, key)
+            return orig_refresh(self) if n is None else n
+
     cursor_cls._refresh = _refresh
 
 
-def _patch_collection_method(coll_cls, name: str) -> None:
+def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
     orig = getattr(coll_cls, name)
 
-    def method(self, *args, **kwargs):
-        engine = state.engine
-        if engine is None:
-            return orig(self, *args, **kwargs)
+    def prepare(self, args, kwargs):
         shown = [list(a) if name == "insert_many" else a for a in args]
         if name == "bulk_write":
             shown = [[repr(op) for op in args[0]]] + shown[1:] if args else shown
         key = f"{name} {self.full_name} {_json(shown)}" + (f" {_json(kwargs)}" if kwargs else "")
         if name == "insert_many" and args:
-            args = (shown[0], *args[1:])
-        if engine.mode == "record":
-            return engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
-                               match={"operation": key}, to_record=_write_result,
-                               summarize=lambda v: f"{key} -> {type(v).__name__}")
-        value = engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
-                            match={"operation": key}, miss_error=lambda: _miss(key),
-                            from_record=_from_write_result)
-        _set_ids(name, args, value)
-        return value
+            args = (shown[0], *args[1:])  # a generator of documents is read once
+        return key, args
+
+    if asynchronous:
+        async def method(self, *args, **kwargs):
+            engine = state.engine
+            if engine is None:
+                return await orig(self, *args, **kwargs)
+            key, args = prepare(self, args, kwargs)
+            if engine.mode == "record":
+                return await engine.acall(
+                    CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                    match={"operation": key}, to_record=_write_result,
+                    summarize=lambda v: f"{key} -> {type(v).__name__}")
+            value = await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                                       match={"operation": key}, miss_error=lambda: _miss(key),
+                                       from_record=_from_write_result)
+            _set_ids(name, args, value)
+            return value
+    else:
+        def method(self, *args, **kwargs):
+            engine = state.engine
+            if engine is None:
+                return orig(self, *args, **kwargs)
+            key, args = prepare(self, args, kwargs)
+            if engine.mode == "record":
+                return engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                                   match={"operation": key}, to_record=_write_result,
+                                   summarize=lambda v: f"{key} -> {type(v).__name__}")
+            value = engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
+                                match={"operation": key}, miss_error=lambda: _miss(key),
+                                from_record=_from_write_result)
+            _set_ids(name, args, value)
+            return value
 
     method.__name__ = name
     setattr(coll_cls, name, method)
