@@ -35,6 +35,7 @@ nox.options.error_on_missing_interpreters = True
 
 PINS = config.PINS  # the one place for pins: src/ctbuild/config.py
 TEST_DEPS = [PINS["pytest"], PINS["requests"], PINS["rich"], PINS["pyyaml"], PINS["actionlint"],
+             PINS["nox"],
              PINS["ziglang"],  # ziglang: builds the stand-in python.exe for the .cmd shim test
              PINS["redis"], PINS["psycopg"], PINS["httpx"], PINS["asyncpg"],
              PINS["aiohttp"], PINS["pymongo"], PINS["mockupdb"],

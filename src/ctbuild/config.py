@@ -81,6 +81,7 @@ PINS = {
     "rich": "rich>=13",
     "pytest": "pytest>=8",
     "pyyaml": "pyyaml>=6",  # tests/build/test_workflows.py reads the workflows
+    "nox": "nox==2026.10.20",  # tests/build/test_registry.py loads the noxfile's sessions
     # service clients whose calls recorder/tests/deps records and replays
     "redis": "redis>=5",
     "psycopg": "psycopg[binary]>=3.1",

@@ -52,17 +52,23 @@ def apt_install(packages: Iterable[str]) -> None:
             + f"; install them with `sudo apt-get install -y {' '.join(packages)}`"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if not _apt_updated:
-        console.info("apt-get update")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        _apt_updated = True
-    console.info(f"apt-get install {' '.join(packages)}")
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-        check=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    try:
+        if not _apt_updated:
+            console.info("apt-get update")
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            _apt_updated = True
+        console.info(f"apt-get install {' '.join(packages)}")
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.CalledProcessError as exc:  # apt-get said why above
+        raise MissingDependency(
+            f"`{' '.join(map(str, exc.cmd))}` failed with status {exc.returncode}; "
+            "fix the package source (see apt-get's message above) and retry"
+        ) from None
 
 
 def ensure_binaries(binaries: Mapping[str, str]) -> None:

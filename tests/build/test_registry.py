@@ -119,3 +119,16 @@ def test_nox_has_a_build_session_per_platform():
     spec.loader.exec_module(noxfile)
     sessions = set(nox.registry.get())
     assert {f"build_{name}" for name in platforms.PLATFORMS} <= sessions
+
+
+def test_a_failing_apt_get_is_one_line(monkeypatch):
+    monkeypatch.setattr(deps, "is_root", lambda: True)
+    monkeypatch.setattr(deps, "_apt_updated", True)
+    monkeypatch.setattr(deps.shutil, "which", lambda name: "/usr/bin/apt-get")
+
+    def fail(cmd, **kwargs):
+        raise subprocess.CalledProcessError(100, cmd)
+
+    monkeypatch.setattr(deps.subprocess, "run", fail)
+    with pytest.raises(deps.MissingDependency, match="failed with status 100; fix"):
+        deps.apt_install(["wine64"])
