@@ -138,7 +138,8 @@ OFFLINE_RUNTIME_SIZE = 193728  # bytes of type-2 runtime at the start of that Ap
 #: the Rust test/lint build: runtime_tracing (the conformance test's dev-dependency) runs capnp
 DEBIAN_RUST_TESTS = {"capnp": "capnproto"}
 #: what the test suite uses beyond the artifacts' tools (binary -> package): real services
-#: for recorder/tests/deps, GNU time for the benchmark suite's memory figures
-DEBIAN_TEST_TOOLS = {"redis-server": "redis-server", "time": "time"}
+#: for recorder/tests/deps (openssl makes its HTTPS certificate), GNU time for the benchmark
+#: suite's memory figures
+DEBIAN_TEST_TOOLS = {"redis-server": "redis-server", "openssl": "openssl", "time": "time"}
 #: test packages without a binary on PATH (PostgreSQL's live in /usr/lib/postgresql/*/bin)
 DEBIAN_TEST_PACKAGES = {"postgresql": ("postgresql",)}
