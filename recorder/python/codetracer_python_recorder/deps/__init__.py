@@ -38,9 +38,10 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None = None,
-           miss: str = "error", header: dict | None = None):
+           miss: str = "error", header: dict | None = None, loaded=None):
     """Starts capture (``capture_dir`` receives ``deps.jsonl``) or replay (from
-    ``replay_path``) and installs the import hook. Returns the engine."""
+    ``replay_path``, or ``loaded``: what ``store.load`` returned for it) and installs the
+    import hook. Returns the engine."""
     if miss not in MISS_MODES:
         raise SpecError(f"invalid --deps-miss value '{miss}' (allowed: {', '.join(MISS_MODES)})")
     header = dict(header or {})
@@ -60,7 +61,7 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
     elif mode == "replay":
         from .replay import Replayer
 
-        recorded_header, records = store.load(replay_path or "")
+        recorded_header, records = loaded or store.load(replay_path or "")
         clock = isinstance(recorded_header.get("clock"), dict)
         seed = recorded_header["clock"].get("random_seed") if clock else None
         engine = Replayer(records, miss=miss, source=replay_path or "")

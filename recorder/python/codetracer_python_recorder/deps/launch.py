@@ -15,8 +15,10 @@ from . import store
 class Plan:
     """What ``--deps`` asked for, validated."""
 
-    def __init__(self, mode: str, replay_path: str | None, miss: str, only: bool) -> None:
+    def __init__(self, mode: str, replay_path: str | None, miss: str, only: bool,
+                 loaded=None) -> None:
         self.mode, self.replay_path, self.miss, self.only = mode, replay_path, miss, only
+        self.loaded = loaded  # the capture to replay, read once by prepare()
 
     def start(self, session, program: str, args: list[str]) -> None:
         capture_dir = None
@@ -27,7 +29,8 @@ class Plan:
         header = {"program": program, "args": list(args), "started_at": time.time(),
                   "python": ".".join(map(str, sys.version_info[:3])), "tracing": not self.only}
         deps.enable(self.mode, capture_dir=str(capture_dir) if capture_dir else None,
-                    replay_path=self.replay_path, miss=self.miss, header=header)
+                    replay_path=self.replay_path, miss=self.miss, header=header,
+                    loaded=self.loaded)
 
 
 def prepare(spec: str | None, miss: str | None, only: bool) -> Plan | None:
@@ -42,12 +45,14 @@ def prepare(spec: str | None, miss: str | None, only: bool) -> Plan | None:
         if (miss or "error") not in deps.MISS_MODES:
             raise deps.SpecError(
                 f"invalid --deps-miss value '{miss}' (allowed: {', '.join(deps.MISS_MODES)})")
+        loaded = None
         if path is not None:
             path = os.path.abspath(path)
-            store.load(path)  # fail now, before the program runs, if it cannot be replayed
+            loaded = store.load(path)  # fail now, before the program runs, if it cannot be
+            # replayed; the Replayer gets what was read
     except (deps.SpecError, store.CaptureError) as exc:
         raise make_error("ERR_INVALID_ARGUMENT", str(exc)) from None
-    return Plan(mode, path, miss or "error", only)
+    return Plan(mode, path, miss or "error", only, loaded)
 
 
 def _own_folder(trace_dir) -> str:
