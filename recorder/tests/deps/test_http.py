@@ -301,3 +301,17 @@ def test_forked_child_runs_uncaptured(tmp_path, http_server):
     assert f"GET {http_server.url}/json" in keys and not any("child" in k for k in keys)
     text = (tmp_path / "t1" / "deps.jsonl").read_text(encoding="utf-8")
     assert text.count('"end":true') == 1  # the child wrote nothing into its parent's capture
+
+
+def test_capture_adds_no_visible_thread(tmp_path, http_server):
+    prog = tmp_path / "threads.py"
+    prog.write_text("import threading, urllib.request, sys\n"
+                    "urllib.request.urlopen(sys.argv[1] + '/json').read()\n"
+                    "print(threading.active_count(), [t.name for t in threading.enumerate()])\n",
+                    encoding="utf-8")
+    plain = run_plain([str(prog), http_server.url], cwd=tmp_path)
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout == "1 ['MainThread']\n"
+    assert len(load_capture(tmp_path / "t1")) == 2  # CONNECT and GET, written by the writer

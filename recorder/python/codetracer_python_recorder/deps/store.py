@@ -15,6 +15,7 @@ Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": .
 
 from __future__ import annotations
 
+import _thread
 import base64
 import json
 import os
@@ -165,9 +166,11 @@ class Writer:
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._file.write(_line({"format": FORMAT, "version": VERSION, **header}))
         self._file.flush()
-        self._thread = threading.Thread(target=self._run, name="codetracer-deps-writer",
-                                        daemon=True)
-        self._thread.start()
+        # a bare OS thread: not in threading.enumerate() or active_count(), so the program
+        # sees the same threads as without capture
+        self._stopped = _thread.allocate_lock()
+        self._stopped.acquire()
+        _thread.start_new_thread(self._run, ())
 
     def write(self, record: dict) -> None:
         self._queue.append(record)  # list.append is atomic under the GIL
@@ -211,10 +214,13 @@ class Writer:
         return {k: self._side_files(v) for k, v in value.items()}
 
     def _run(self) -> None:
-        with self._wake:
-            while not self._closed:
-                self._wake.wait(self.FLUSH_S)
-                self._drain(yielding=True)
+        try:
+            with self._wake:
+                while not self._closed:
+                    self._wake.wait(self.FLUSH_S)
+                    self._drain(yielding=True)
+        finally:
+            self._stopped.release()
 
     def close(self, footer: dict | None = None) -> None:
         with self._wake:
@@ -222,7 +228,7 @@ class Writer:
                 return
             self._closed = True
             self._wake.notify()
-        self._thread.join()
+        self._stopped.acquire()
         self._drain()
         if footer is not None:
             self._file.write(_line({"end": True, **footer}))
