@@ -26,6 +26,8 @@ PROGRAM = textwrap.dedent('''
     print(people.delete_many({"age": {"$lt": 0}}).deleted_count)
     print(people.count_documents({}))
     print(people.distinct("name"))
+    with people.aggregate([{"$group": {"_id": 1, "n": {"$sum": 1}}}]) as cursor:
+        print(list(cursor))
     client.close()
 ''')
 
@@ -101,6 +103,8 @@ ASYNC_PROGRAM = textwrap.dedent('''
         print([d["name"] async for d in people.find({}).sort("name")])
         print(await people.find_one({"name": "bob"}))
         print(await people.count_documents({}))
+        cursor = await people.aggregate([{"$match": {}}])
+        print(await cursor.to_list())
         await client.close()
 
     asyncio.run(main(sys.argv[1]))

@@ -6,10 +6,11 @@ the namespace, filter, sort, skip, limit, projection and how many documents came
 iterating a cursor replays batch by batch. Writes (``insert_one``/``many``, ``update_*``,
 ``replace_one``, ``delete_*``, ``bulk_write``) and ``count_documents``, ``distinct``,
 ``estimated_document_count`` are one call each, keyed by operation, namespace and arguments
-(before pymongo adds an ``_id``; secret-named fields masked). Replay: clients are created with
-``connect=False`` and no operation reaches the topology, so no server or monitor connection is
-opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``. ``aggregate``, change streams and sessions are
-not captured.
+(before pymongo adds an ``_id``; secret-named fields masked); so is ``aggregate``, whose
+documents are read at once and handed on as a list-backed cursor. Replay: clients are created
+with ``connect=False`` and no operation reaches the topology, so no server or monitor
+connection is opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``. Change
+streams and sessions are not captured.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def patch(module) -> None:
         coll_cls = getattr(collection_mod, coll_name)
         for name in _WRITES + _READS:
             _patch_collection_method(coll_cls, name, asynchronous)
+        _patch_aggregate(coll_cls, asynchronous)
         _patch_client(getattr(client_mod, client_name))
         cursor_cls._ct_deps_patched = True
 
@@ -214,6 +216,114 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
 
     method.__name__ = name
     setattr(coll_cls, name, method)
+
+
+class ListCursor:
+    """``aggregate``'s result, read whole: iterates, ``next``, ``to_list``, ``close``,
+    ``alive``, ``with``/``async with``, ``async for``."""
+
+    def __init__(self, docs: list) -> None:
+        self._docs = list(docs)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._docs)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self._docs:
+            raise StopIteration
+        return self._docs.pop(0)
+
+    next = __next__
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if not self._docs:
+            raise StopAsyncIteration
+        return self._docs.pop(0)
+
+    def to_list(self, length=None):
+        out, self._docs = self._docs[:length], self._docs[length:] if length else []
+        return _maybe_awaitable(out)
+
+    def close(self):
+        self._docs = []
+        return _maybe_awaitable(None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._docs = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._docs = []
+
+
+def _maybe_awaitable(value):
+    """A value the sync API returns and the async API awaits (``await cursor.to_list()``)."""
+    return _AwaitableList(value) if isinstance(value, list) else _AwaitableNone()
+
+
+class _AwaitableList(list):
+    def __await__(self):
+        return list(self)
+        yield  # a generator, so ``await`` works
+
+
+class _AwaitableNone:
+    def __await__(self):
+        return None
+        yield  # a generator, so ``await`` works
+
+
+def _patch_aggregate(coll_cls, asynchronous: bool) -> None:
+    """``aggregate``: the whole result is one call (read at once, handed on as a list)."""
+    orig = coll_cls.aggregate
+
+    def key_of(self, args, kwargs) -> str:
+        return (f"aggregate {self.full_name} {_json(list(args))}"
+                + (f" {_json(kwargs)}" if kwargs else ""))
+
+    def snapshot(docs):
+        return store.Encoded(store.encode(docs))
+
+    if asynchronous:
+        async def aggregate(self, *args, **kwargs):
+            engine = state.engine
+            if engine is None:
+                return await orig(self, *args, **kwargs)
+            key = key_of(self, args, kwargs)
+
+            async def live():
+                cursor = await orig(self, *args, **kwargs)
+                return [doc async for doc in cursor]
+
+            docs = await engine.acall(CATEGORY, LIBRARY, key, live, match={"operation": key},
+                                      to_record=snapshot, miss_error=lambda: _miss(key),
+                                      summarize=lambda v: f"{key} -> {len(v)} documents")
+            return ListCursor(docs)
+    else:
+        def aggregate(self, *args, **kwargs):
+            engine = state.engine
+            if engine is None:
+                return orig(self, *args, **kwargs)
+            key = key_of(self, args, kwargs)
+            docs = engine.call(CATEGORY, LIBRARY, key, lambda: list(orig(self, *args, **kwargs)),
+                               match={"operation": key}, to_record=snapshot,
+                               miss_error=lambda: _miss(key),
+                               summarize=lambda v: f"{key} -> {len(v)} documents")
+            return ListCursor(docs)
+
+    coll_cls.aggregate = aggregate
 
 
 def _set_ids(name: str, args, value) -> None:
