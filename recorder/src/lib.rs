@@ -16,6 +16,7 @@ pub mod ffi_guard;
 pub mod logging;
 pub mod monitoring;
 pub mod policy;
+pub mod pyffi;
 pub mod runtime;
 pub mod trace_filter;
 pub mod trace_writer;

@@ -6,8 +6,8 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::encoder::str_utf8;
 use crate::errors::RecorderResult;
+use crate::pyffi::str_utf8;
 use crate::trace_filter::{ScopeDecision, ValueAction, ValueKind};
 use crate::trace_writer::TraceWriter;
 

@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use super::locals::{FrameVars, LocalsSource};
 use super::step_values::StepVar;
 use super::{Action, Exit, RuntimeTracer, REDACTED};
-use crate::encoder::{retain, str_utf8, type_qualname};
 use crate::errors::RecorderResult;
+use crate::pyffi::{retain, str_utf8, type_qualname};
 use crate::trace_filter::ValueAction;
 use crate::trace_writer::{CallArgs, EventKind, TraceEvent};
 

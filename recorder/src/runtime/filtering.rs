@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 
 use super::code_info::{current_module_name, CodeEntry};
 use super::{RuntimeTracer, DROPPED, REDACTED};
-use crate::encoder::{retain, str_utf8};
 use crate::errors::{RecorderError, RecorderResult};
+use crate::pyffi::{retain, str_utf8};
 use crate::trace_filter::{CodeScope, ExecAction, ValueAction, ValueKind};
 
 impl RuntimeTracer {
