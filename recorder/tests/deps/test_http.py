@@ -315,3 +315,32 @@ def test_capture_adds_no_visible_thread(tmp_path, http_server):
     assert rec.returncode == 0, rec.stderr
     assert rec.stdout == plain.stdout == "1 ['MainThread']\n"
     assert len(load_capture(tmp_path / "t1")) == 2  # CONNECT and GET, written by the writer
+
+
+def test_threads_get_their_own_answers_back(tmp_path, http_server):
+    prog = tmp_path / "threads.py"
+    prog.write_text(textwrap.dedent('''
+        import sys, threading, urllib.request, json
+        base, got = sys.argv[1], {}
+
+        def work(n):
+            got[n] = json.loads(urllib.request.urlopen(base + "/slow").read())["arrival"]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print([got[n] for n in range(8)])
+    '''), encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    calls = [c for c in load_capture(tmp_path / "t1") if c["key"].endswith("/slow")]
+    assert len({c["thread"] for c in calls}) == 8
+    http_server.stop()
+    for _ in range(3):  # thread scheduling differs run to run; each thread's answer does not
+        rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), http_server.url],
+                           cwd=tmp_path)
+        assert rep.returncode == 0, rep.stderr
+        assert rep.stdout == rec.stdout and rep.stderr == ""
