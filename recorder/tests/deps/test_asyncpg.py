@@ -33,6 +33,10 @@ PROGRAM = textwrap.dedent('''
         except asyncpg.exceptions.UndefinedTableError as e:
             print("error:", type(e).__name__, e)
         await conn.close()
+        async with asyncpg.create_pool(dsn, min_size=2, max_size=3) as pool:
+            async with pool.acquire() as pconn:
+                print(await pconn.fetchval("SELECT max(id) FROM fruit"))
+            print(await pool.fetch("SELECT id FROM fruit WHERE id > $1", 1))
 
     asyncio.run(main(sys.argv[1]))
 ''')

@@ -4,11 +4,12 @@
 Key: ``SQL <method> <query text> <args as JSON>``, so a direct call and the same call through
 a prepared statement match each other. Rows are kept as column names + values. Replay:
 ``connect`` returns a stand-in connection that opens no socket; rows come back as records
-that index, iterate, ``get`` and print like ``asyncpg.Record``. ``BEGIN``/``COMMIT``/
-``ROLLBACK`` issued by ``conn.transaction()`` are not captured (a replayed transaction does
-nothing). A missed connect raises ``ConnectionRefusedError`` (what asyncpg raises for a
-stopped server), a missed query ``asyncpg.exceptions.ConnectionDoesNotExistError``. Pools
-are not captured.
+that index, iterate, ``get`` and print like ``asyncpg.Record``. Statements asyncpg
+issues itself (``BEGIN``/``COMMIT``/``ROLLBACK`` of ``conn.transaction()``, a pool's reset of a
+released connection) are not captured; a replayed transaction does nothing. A missed connect raises ``ConnectionRefusedError`` (what asyncpg raises for a
+stopped server), a missed query ``asyncpg.exceptions.ConnectionDoesNotExistError``. Pools: the
+queries run through a pool are captured like any other; the pool's own connects are not
+(replay hands out a stand-in pool whose connections answer from the capture).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..replay import Miss
 
 CATEGORY = "sql"
 LIBRARY = "asyncpg"
-_TRANSACTION_FILE = os.path.join("asyncpg", "transaction.py")
+_POOL_FILE = os.path.join("asyncpg", "pool.py")
 
 
 def _key(method: str, query, args) -> str:
@@ -63,8 +64,13 @@ def _from_rows(result):
     return result.get("value")
 
 
-def _in_transaction_helper() -> bool:
-    return sys._getframe(2).f_code.co_filename.endswith(_TRANSACTION_FILE)
+_PACKAGE_DIR = os.sep + "asyncpg" + os.sep
+
+
+def _from_asyncpg_itself() -> bool:
+    """A bare ``execute`` that asyncpg issues itself (a transaction's BEGIN/COMMIT, a pool's
+    reset of a released connection): not the program's call."""
+    return _PACKAGE_DIR in sys._getframe(2).f_code.co_filename
 
 
 def patch(module) -> None:
@@ -77,8 +83,8 @@ def patch(module) -> None:
 
     async def connect(dsn=None, **kwargs):
         engine = state.engine
-        if engine is None:
-            return await orig_connect(dsn, **kwargs)
+        if engine is None or sys._getframe(1).f_code.co_filename.endswith(_POOL_FILE):
+            return await orig_connect(dsn, **kwargs)  # a pool's own connections: see below
         key = _connect_key(dsn, kwargs)
         if engine.mode == "record":
             return await engine.acall(CATEGORY, LIBRARY, key, lambda: orig_connect(dsn, **kwargs),
@@ -107,7 +113,7 @@ def patch(module) -> None:
                 query, params = self._query, args
             else:
                 query, params = args[0], args[1:]
-                if method == "execute" and not params and _in_transaction_helper():
+                if method == "execute" and not params and _from_asyncpg_itself():
                     return await orig(self, *args, **kwargs)
             key = _key(method, query, params)
             return await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
@@ -123,6 +129,17 @@ def patch(module) -> None:
         wrap(prepared_cls, method, statement=True)
     connection_mod.connect = connect
     module.connect = connect
+    pool_mod = sys.modules["asyncpg.pool"]
+    orig_create_pool = pool_mod.create_pool
+
+    def create_pool(*args, **kwargs):
+        engine = state.engine
+        if engine is not None and engine.mode == "replay":
+            return ReplayPool()
+        return orig_create_pool(*args, **kwargs)
+
+    pool_mod.create_pool = create_pool
+    module.create_pool = create_pool
     conn_cls._ct_deps_patched = True
 
 
@@ -149,6 +166,69 @@ async def _answer(method: str, query, args):
 
 
 # --- replay stand-ins ---------------------------------------------------------------------
+
+class ReplayPool:
+    """Stands in for ``asyncpg.Pool`` during replay: every acquired connection is a
+    ``ReplayConnection`` (queries match by key, whichever connection runs them)."""
+
+    def __init__(self) -> None:
+        self._conn = ReplayConnection()
+
+    def __await__(self):
+        return self._ready().__await__()
+
+    async def _ready(self):
+        return self
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+    def acquire(self, *, timeout=None):
+        return _Acquire(self._conn)
+
+    async def release(self, connection, *, timeout=None) -> None:
+        return None
+
+    async def execute(self, query, *args, timeout=None):
+        return await self._conn.execute(query, *args)
+
+    async def executemany(self, command, args, *, timeout=None):
+        return await self._conn.executemany(command, args)
+
+    async def fetch(self, query, *args, timeout=None, record_class=None):
+        return await self._conn.fetch(query, *args)
+
+    async def fetchrow(self, query, *args, timeout=None, record_class=None):
+        return await self._conn.fetchrow(query, *args)
+
+    async def fetchval(self, query, *args, column=0, timeout=None):
+        return await self._conn.fetchval(query, *args)
+
+    async def close(self) -> None:
+        return None
+
+    def terminate(self) -> None:
+        return None
+
+
+class _Acquire:
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def __await__(self):
+        return self._get().__await__()
+
+    async def _get(self):
+        return self._conn
+
+    async def __aenter__(self):
+        return self._conn
+
+    async def __aexit__(self, *exc) -> None:
+        return None
 
 class ReplayRecord:
     """Reads like ``asyncpg.Record``: by index and by name, ``get``, ``keys``, ``values``,
