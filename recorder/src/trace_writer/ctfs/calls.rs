@@ -35,9 +35,11 @@ struct Open {
     children: Vec<u64>,
 }
 
-/// A spill file this large or smaller is read back whole at the end; larger ones record by
-/// record.
-const READ_WHOLE_MAX: u64 = 48 << 20;
+/// The spill is read back through a cache of this many pages of `PAGE` bytes (16 MiB):
+/// entry order visits the spill (return order) with locality, ancestors far back, children
+/// near, so a small cache serves nearly every read and memory stays bounded.
+const PAGE: u64 = 64 * 1024;
+const PAGES: usize = 256;
 const NOT_DONE: u64 = u64::MAX;
 
 pub struct Calls {
@@ -167,22 +169,17 @@ impl Calls {
         }
         let io = |e: std::io::Error| RecorderError::io("cannot read", &self.spill_path, &e);
         let mut file = self.spill.into_inner().map_err(|e| io(e.into_error()))?;
-        let result = if self.spilled <= READ_WHOLE_MAX {
-            let mut all = Vec::with_capacity(self.spilled as usize);
-            file.seek(SeekFrom::Start(0))
-                .and_then(|_| file.read_to_end(&mut all))
-                .map_err(io)?;
-            self.offsets.iter().try_for_each(|&offset| {
-                let record = framed_at(&all, offset).unwrap_or(&[]);
-                stream.push_framed(c, z, record)
-            })
-        } else {
-            let mut record = Vec::new();
-            self.offsets.iter().try_for_each(|&offset| {
-                read_framed(&mut file, offset, &mut record).map_err(io)?;
-                stream.push_framed(c, z, &record)
-            })
+        let mut pages = PageCache {
+            file: &mut file,
+            size: self.spilled,
+            pages: FastMap::default(),
+            clock: 0,
         };
+        let mut record = Vec::new();
+        let result = self.offsets.iter().try_for_each(|&offset| {
+            pages.framed(offset, &mut record).map_err(io)?;
+            stream.push_framed(c, z, &record)
+        });
         drop(file);
         let _ = std::fs::remove_file(&self.spill_path);
         result
@@ -207,22 +204,66 @@ fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
     None
 }
 
-fn framed_at(all: &[u8], offset: u64) -> Option<&[u8]> {
-    let (len, start) = read_varint_at(all, offset as usize)?;
-    all.get(start..start + len as usize)
+/// Reads the spill back by pages, keeping the most recently used ones.
+struct PageCache<'a> {
+    file: &'a mut File,
+    size: u64,
+    /// Page number → (bytes, last use).
+    pages: FastMap<u64, (Vec<u8>, u64)>,
+    clock: u64,
 }
 
-fn read_framed(file: &mut File, offset: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
-    into.clear();
-    if offset == NOT_DONE {
-        return Ok(());
+impl PageCache<'_> {
+    fn bytes(&mut self, at: u64, len: usize, into: &mut Vec<u8>) -> std::io::Result<()> {
+        let (mut at, end) = (at, at + len as u64);
+        while at < end {
+            let number = at / PAGE;
+            let page = self.page(number)?;
+            let from = (at - number * PAGE) as usize;
+            let take = ((end - at) as usize).min(page.len().saturating_sub(from));
+            if take == 0 {
+                return Err(corrupt());
+            }
+            into.extend_from_slice(&page[from..from + take]);
+            at += take as u64;
+        }
+        Ok(())
     }
-    let mut head = [0u8; 10];
-    file.seek(SeekFrom::Start(offset))?;
-    let n = file.read(&mut head)?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt call spill");
-    let (len, start) = read_varint_at(&head[..n], 0).ok_or_else(bad)?;
-    into.resize(len as usize, 0);
-    file.seek(SeekFrom::Start(offset + start as u64))?;
-    file.read_exact(into)
+
+    fn page(&mut self, number: u64) -> std::io::Result<&[u8]> {
+        self.clock += 1;
+        let clock = self.clock;
+        if !self.pages.contains_key(&number) {
+            if self.pages.len() >= PAGES {
+                let oldest = self.pages.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k);
+                if let Some(oldest) = oldest {
+                    self.pages.remove(&oldest);
+                }
+            }
+            let start = number * PAGE;
+            let mut data = vec![0u8; PAGE.min(self.size.saturating_sub(start)) as usize];
+            self.file.seek(SeekFrom::Start(start))?;
+            self.file.read_exact(&mut data)?;
+            self.pages.insert(number, (data, clock));
+        }
+        let entry = self.pages.get_mut(&number).ok_or_else(corrupt)?;
+        entry.1 = clock;
+        Ok(&entry.0)
+    }
+
+    /// The `varint len` framed record at `offset` (empty for a call never finished).
+    fn framed(&mut self, offset: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
+        into.clear();
+        if offset == NOT_DONE {
+            return Ok(());
+        }
+        let mut head = Vec::with_capacity(10);
+        self.bytes(offset, self.size.saturating_sub(offset).min(10) as usize, &mut head)?;
+        let (len, start) = read_varint_at(&head, 0).ok_or_else(corrupt)?;
+        self.bytes(offset + start as u64, len as usize, into)
+    }
+}
+
+fn corrupt() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt call spill")
 }

@@ -32,6 +32,9 @@ const LEVEL: i32 = 1;
 /// Chunks handed to the compressing thread and not yet written; beyond this the recording
 /// waits for it (memory stays bounded when compression is the slower side).
 const IN_FLIGHT_MAX: usize = 8;
+/// Smaller chunks are compressed inline: handing them over costs more (thread wake-ups) than
+/// compressing them (fib(26): 2.9 s wall with every chunk handed over, most of it waiting).
+const HAND_OVER_MIN: usize = 256 * 1024;
 
 /// One chunk: where its frame goes, and its bytes (raw going out, the frame coming back).
 struct Job {
@@ -75,7 +78,11 @@ impl Zstd {
 /// compresses inline instead, to measure the difference with `bench/formats.py`). Frames are
 /// written to the container by the recording thread, in the order chunks were handed over.
 pub struct Compressor {
-    inline: Option<Zstd>,
+    /// Compresses inline: always with `CODETRACER_COMPRESS_THREAD=0`, else small chunks.
+    inline: Zstd,
+    threaded: bool,
+    /// The `.dat` file of each chunk in flight (a stream's frames must stay in order).
+    in_flight_files: Vec<FileId>,
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     done: Option<std::sync::mpsc::Receiver<std::io::Result<Job>>>,
     in_flight: usize,
@@ -89,7 +96,9 @@ impl Compressor {
     pub fn new() -> RecorderResult<Self> {
         let threaded = std::env::var("CODETRACER_COMPRESS_THREAD").map_or(true, |v| v != "0");
         let mut z = Compressor {
-            inline: None,
+            inline: Zstd::new()?,
+            threaded,
+            in_flight_files: Vec::new(),
             jobs: None,
             done: None,
             in_flight: 0,
@@ -97,7 +106,6 @@ impl Compressor {
             nanos: 0,
         };
         if !threaded {
-            z.inline = Some(Zstd::new()?);
             return Ok(z);
         }
         let mut zstd = Zstd::new()?;
@@ -137,13 +145,15 @@ impl Compressor {
             bytes: raw,
             nanos: 0,
         };
-        if let Some(zstd) = &mut self.inline {
+        let small = job.bytes.len() < HAND_OVER_MIN && !self.in_flight_files.contains(&dat);
+        if !self.threaded || small {
             let mut frame = self.spare.pop().unwrap_or_default();
-            zstd.compress(&mut job, &mut frame).map_err(zstd_error)?;
+            self.inline.compress(&mut job, &mut frame).map_err(zstd_error)?;
             self.write(c, job)?;
             frame.clear();
             return Ok(frame);
         }
+        self.in_flight_files.push(dat);
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok());
         if sent != Some(true) {
             return Err(RecorderError::new(ErrorCode::Internal, "the compressing thread is gone"));
@@ -175,7 +185,11 @@ impl Compressor {
             return Ok(false);
         };
         self.in_flight -= 1;
-        self.write(c, result.map_err(zstd_error)?)?;
+        let job = result.map_err(zstd_error)?;
+        if let Some(i) = self.in_flight_files.iter().position(|f| *f == job.dat) {
+            self.in_flight_files.remove(i);
+        }
+        self.write(c, job)?;
         Ok(true)
     }
 
