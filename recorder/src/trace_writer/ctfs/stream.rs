@@ -31,7 +31,7 @@ pub fn push_blob(buf: &mut Vec<u8>, bytes: &[u8]) {
 const LEVEL: i32 = 1;
 /// Chunks handed to the compressing thread and not yet written; beyond this the recording
 /// waits for it (memory stays bounded when compression is the slower side).
-const IN_FLIGHT_MAX: usize = 8;
+const IN_FLIGHT_MAX: usize = 2;
 /// Smaller chunks are compressed inline: handing them over costs more (thread wake-ups) than
 /// compressing them (fib(26): 2.9 s wall with every chunk handed over, most of it waiting).
 const HAND_OVER_MIN: usize = 256 * 1024;
