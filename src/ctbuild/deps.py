@@ -71,11 +71,20 @@ def apt_install(packages: Iterable[str]) -> None:
         ) from None
 
 
+#: Where Debian puts binaries that are not on PATH (the wine64 package: /usr/lib/wine/wine64).
+OFF_PATH_DIRS = ("/usr/lib/wine",)
+
+
+def find_binary(binary: str) -> str | None:
+    """``binary`` on PATH, else in one of Debian's off-PATH folders."""
+    return shutil.which(binary) or shutil.which(binary, path=os.pathsep.join(OFF_PATH_DIRS))
+
+
 def ensure_binaries(binaries: Mapping[str, str]) -> None:
-    """Ensure each binary (key) is on PATH, installing its Debian package (value)."""
-    missing = {pkg for binary, pkg in binaries.items() if shutil.which(binary) is None}
+    """Ensure each binary (key) is installed, installing its Debian package (value)."""
+    missing = {pkg for binary, pkg in binaries.items() if find_binary(binary) is None}
     apt_install(missing)
-    still = [b for b in binaries if shutil.which(b) is None]
+    still = [b for b in binaries if find_binary(b) is None]
     if still:
         raise MissingDependency(f"still missing after install: {', '.join(still)}")
 
@@ -137,7 +146,7 @@ def requirements(name: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]
 def missing(name: str) -> list[str]:
     """The Debian packages of set ``name`` that are not there (nothing is installed)."""
     binaries, libraries = requirements(name)
-    packages = {pkg for binary, pkg in binaries.items() if shutil.which(binary) is None}
+    packages = {pkg for binary, pkg in binaries.items() if find_binary(binary) is None}
     packages.update(alternatives[0] for alternatives in libraries.values()
                     if not any(deb_installed(n) for n in alternatives))
     return sorted(packages)

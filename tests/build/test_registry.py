@@ -55,7 +55,7 @@ def test_tests_set_covers_every_platform_and_the_services():
 
 def test_tests_set_not_root_lists_what_is_missing_and_goes_on(monkeypatch, capsys):
     monkeypatch.setattr(deps, "is_root", lambda: False)
-    monkeypatch.setattr(deps.shutil, "which", lambda name: None)
+    monkeypatch.setattr(deps.shutil, "which", lambda name, path=None: None)
     monkeypatch.setattr(deps, "deb_installed", lambda name: False)
     monkeypatch.setattr(deps.subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
     deps.ensure_for("tests", required=False)
@@ -71,8 +71,8 @@ def test_tests_set_as_root_installs_everything_missing(monkeypatch):
     monkeypatch.setattr(deps, "is_root", lambda: True)
     monkeypatch.setattr(deps, "_apt_updated", True)
     monkeypatch.setattr(deps.shutil, "which",
-                        lambda name: "/usr/bin/apt-get" if name in ("apt-get", *installed)
-                        else None)
+                        lambda name, path=None: "/usr/bin/apt-get"
+                        if name in ("apt-get", *installed) else None)
     monkeypatch.setattr(deps, "deb_installed", lambda name: name in installed)
     monkeypatch.setattr(deps, "_installable", lambda alternatives: alternatives[0])
 
@@ -124,7 +124,7 @@ def test_nox_has_a_build_session_per_platform():
 def test_a_failing_apt_get_is_one_line(monkeypatch):
     monkeypatch.setattr(deps, "is_root", lambda: True)
     monkeypatch.setattr(deps, "_apt_updated", True)
-    monkeypatch.setattr(deps.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(deps.shutil, "which", lambda name, path=None: "/usr/bin/apt-get")
 
     def fail(cmd, **kwargs):
         raise subprocess.CalledProcessError(100, cmd)
@@ -132,3 +132,16 @@ def test_a_failing_apt_get_is_one_line(monkeypatch):
     monkeypatch.setattr(deps.subprocess, "run", fail)
     with pytest.raises(deps.MissingDependency, match="failed with status 100; fix"):
         deps.apt_install(["wine64"])
+
+
+def test_a_binary_debian_keeps_off_path_counts_as_installed(tmp_path, monkeypatch):
+    """Debian's wine64 package installs /usr/lib/wine/wine64, not a wine64 on PATH."""
+    from ctbuild import deps
+
+    fake = tmp_path / "wine64"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(deps, "OFF_PATH_DIRS", (str(tmp_path),))
+    assert deps.find_binary("wine64") == str(fake)
+    deps.ensure_binaries({"wine64": "wine64"})  # found: nothing to install, no error
