@@ -42,4 +42,5 @@ RECORDER_OPTIONS = (
     ("--json-errors", "json_errors", False),
     ("--deps", "deps", True),
     ("--deps-miss", "deps_miss", True),
+    ("--record-test-runner", "record_test_runner", False),
 )

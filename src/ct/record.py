@@ -52,6 +52,7 @@ options:
   --log-level LEVEL           recorder log level
   --log-file FILE             recorder log file
   --json-errors               recorder errors as JSON on stderr
+  --record-test-runner        with -m pytest / unittest, record the runner's own code too
   -h, --help                  show this help
 
 The interpreter is the first of $CODETRACER_PYTHON_INTERPRETER, $PYTHON_EXECUTABLE, $PYTHON,
