@@ -89,6 +89,7 @@ class RecordOptions:
     json_errors: bool = False
     deps: str | None = None
     deps_miss: str | None = None
+    record_test_runner: bool = False
     help: bool = False
 
     def recorder_options(self) -> list[str]:
