@@ -15,9 +15,10 @@ import sys
 import time
 
 import pytest
-from ct.ctfs import Container, open_trace
 from ctfs_view import CtfsView, json_as_ctfs_shows
 from rt_helpers import PROGRAMS, Trace, load_meta, load_trace, record, requires_recorder
+
+from ct.ctfs import Container, open_trace
 
 pytestmark = requires_recorder
 
@@ -38,6 +39,15 @@ def _both(tmp_path, script, args=()):
         runs[fmt] = (out, proc)
     assert runs["json"][1].stdout == runs["ctfs"][1].stdout
     return runs["json"][0], runs["ctfs"][0]
+
+
+def _record_source(tmp_path, source: str):
+    """Records a program written for the test into tmp_path/t as trace.ct."""
+    script = tmp_path / "prog.py"
+    script.write_text(source, encoding="utf-8")
+    proc = record(tmp_path / "t", [str(script)], format="ctfs")
+    assert proc.returncode == 0, proc.stderr.decode()
+    return tmp_path / "t"
 
 
 def _stable(value):
@@ -95,8 +105,8 @@ def test_every_step_shows_what_the_json_recording_shows(tmp_path, program):
 def test_values_codetracer_must_read(tmp_path):
     """Floats as text (NaN and infinities too), big ints as base64 BigInt, objects with their
     field names, unicode and bytes, cycles."""
-    script = tmp_path / "values.py"
-    script.write_text(
+    trace = _record_source(
+        tmp_path,
         "class P:\n"
         "    def __init__(self):\n"
         "        self.name = 'ünï ✓'\n"
@@ -106,11 +116,8 @@ def test_values_codetracer_must_read(tmp_path):
         "p = P()\n"
         "raw = b'\\x00\\xff'\n"
         "done = 1\n",
-        encoding="utf-8",
     )
-    proc = record(tmp_path / "t", [str(script)], format="ctfs")
-    assert proc.returncode == 0, proc.stderr.decode()
-    last = CtfsView(tmp_path / "t").step_views()[-1][1]
+    last = CtfsView(trace).step_views()[-1][1]
     assert [last[k]["f"] for k in ("f", "nan", "inf")] == ["2.5", "NaN", "-inf"]
     assert last["big"]["kind"] == "BigInt" and last["big"]["negative"] is True
     assert last["big"]["b"] == "QAAAAAAAAAAA"  # 2**70 big-endian, base64
@@ -121,25 +128,22 @@ def test_values_codetracer_must_read(tmp_path):
 
 
 def test_container_needs_a_second_mapping_level_and_reads_back(tmp_path):
-    script = tmp_path / "noise.py"
-    script.write_text(
+    trace = _record_source(
+        tmp_path,
         "import random\nrandom.seed(7)\n"
         "for i in range(40000):\n"
         "    s = random.randbytes(120).hex()\n"
         "last = s\n"
         "done = 1\n",
-        encoding="utf-8",
     )
-    proc = record(tmp_path / "t", [str(script)], format="ctfs")
-    assert proc.returncode == 0, proc.stderr.decode()
-    with Container(tmp_path / "t" / "trace.ct") as c:
+    with Container(trace / "trace.ct") as c:
         assert c.levels("values.dat") >= 2  # over 511 blocks of 4096 bytes
     import random
 
     random.seed(7)
     for _ in range(40000):
         expected = random.randbytes(120).hex()
-    last = CtfsView(tmp_path / "t").step_views()[-1][1]
+    last = CtfsView(trace).step_views()[-1][1]
     assert last["last"]["text"].startswith(expected[:200])  # cut at the 200-character cap
 
 

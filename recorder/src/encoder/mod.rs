@@ -167,9 +167,6 @@ pub struct ValueEncoder {
     spans: Vec<Span>,
     /// Set while a walked value is encoded afresh (see `reuse.rs`).
     pending: Option<Pending>,
-    /// The memo serial of the last value [`Self::encode`] wrote, when it was one kept
-    /// encoding reused whole.
-    whole_reuse: Option<u64>,
     /// The byte form values are written in: the trace writer's.
     fmt: ValueFormat,
 }
@@ -204,7 +201,6 @@ impl ValueEncoder {
             facts_scratch: Vec::new(),
             spans: Vec::new(),
             pending: None,
-            whole_reuse: None,
         })
     }
 
@@ -272,24 +268,7 @@ impl ValueEncoder {
         buf: &mut Vec<u8>,
     ) -> RecorderResult<()> {
         self.path.clear();
-        self.whole_reuse = None;
         self.encode_at(w, obj, buf, 0)
-    }
-
-    /// Whether `value` is a small immutable one, whose encoding can only change with its
-    /// identity (see `memo::is_pinnable`).
-    ///
-    /// # Safety
-    /// GIL held; `value` a valid object.
-    pub unsafe fn is_pinnable(&mut self, value: *mut ffi::PyObject) -> bool {
-        let info = self.kinds.of(value, &self.known);
-        memo::is_pinnable(info, value)
-    }
-
-    /// The serial of the kept encoding the last [`Self::encode`] reused whole, if it did:
-    /// bytes with an equal serial are equal, with no need to compare them.
-    pub fn whole_reuse(&self) -> Option<u64> {
-        self.whole_reuse
     }
 
     unsafe fn encode_at(

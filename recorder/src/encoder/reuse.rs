@@ -51,10 +51,11 @@ impl ValueEncoder {
         facts.clear();
         self.spans.clear();
         let listed = self.walk_composite(obj, depth, kind, &mut facts).is_some();
-        if let Some(serial) = listed.then(|| self.reuse(key, tp, &facts, buf)).flatten() {
-            if depth == 0 {
-                self.whole_reuse = Some(serial);
-            }
+        if listed
+            .then(|| self.reuse(key, tp, &facts, buf))
+            .flatten()
+            .is_some()
+        {
             self.facts_scratch = facts;
             return Ok(());
         }

@@ -66,15 +66,15 @@ mod tests {
     fn pop_to_closes_frames_above() {
         let mut s = ThreadStacks::default();
         assert!(!s.switch_to(1));
-        s.push(10, );
-        s.push(20, );
-        s.push(30, );
+        s.push(10);
+        s.push(20);
+        s.push(30);
         assert_eq!(s.pop_to(20), Some(1));
         assert!(s.is_top(10));
         assert!(s.pop_to(99).is_none());
         assert!(s.switch_to(2));
         assert!(!s.is_top(10));
-        s.push(40, );
+        s.push(40);
         assert_eq!(s.open_frames(), 2);
         assert!(s.switch_to(1));
         assert!(s.is_top(10));

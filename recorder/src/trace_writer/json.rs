@@ -259,7 +259,16 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["Path", "Function", "Type", "Call", "Step", "VariableName", "Value", "Return"]
+            [
+                "Path",
+                "Function",
+                "Type",
+                "Call",
+                "Step",
+                "VariableName",
+                "Value",
+                "Return"
+            ]
         );
     }
 

@@ -179,8 +179,7 @@ pub struct WriterStats {
 /// What a backend must do with ids and events; the [`TraceWriter`] calls it.
 trait Backend {
     fn path(&mut self, id: usize, path: &str) -> RecorderResult<()>;
-    fn function(&mut self, id: usize, path_id: usize, line: i64, name: &str)
-        -> RecorderResult<()>;
+    fn function(&mut self, id: usize, path_id: usize, line: i64, name: &str) -> RecorderResult<()>;
     fn variable(&mut self, id: usize, name: &str) -> RecorderResult<()>;
     fn type_record(
         &mut self,

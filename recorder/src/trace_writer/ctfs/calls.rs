@@ -235,7 +235,11 @@ impl PageCache<'_> {
         let clock = self.clock;
         if !self.pages.contains_key(&number) {
             if self.pages.len() >= PAGES {
-                let oldest = self.pages.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k);
+                let oldest = self
+                    .pages
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| *k);
                 if let Some(oldest) = oldest {
                     self.pages.remove(&oldest);
                 }
@@ -258,7 +262,11 @@ impl PageCache<'_> {
             return Ok(());
         }
         let mut head = Vec::with_capacity(10);
-        self.bytes(offset, self.size.saturating_sub(offset).min(10) as usize, &mut head)?;
+        self.bytes(
+            offset,
+            self.size.saturating_sub(offset).min(10) as usize,
+            &mut head,
+        )?;
         let (len, start) = read_varint_at(&head, 0).ok_or_else(corrupt)?;
         self.bytes(offset + start as u64, len as usize, into)
     }

@@ -306,7 +306,9 @@ mod tests {
         let big = c.add_file("values.dat").unwrap();
         let empty = c.add_file("events.dat").unwrap();
         // 600 blocks: past the 511 pointers of the level-1 block, into level 2
-        let data: Vec<u8> = (0..600 * BLOCK_SIZE + 123).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..600 * BLOCK_SIZE + 123)
+            .map(|i| (i % 251) as u8)
+            .collect();
         for piece in data.chunks(10_000) {
             c.append(big, piece).unwrap();
             c.append(small, b"x").unwrap();
@@ -317,7 +319,10 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(&image[..5], &MAGIC);
         assert_eq!(read_back(&image, "values.dat"), data);
-        assert_eq!(read_back(&image, "meta.dat").len(), data.chunks(10_000).count());
+        assert_eq!(
+            read_back(&image, "meta.dat").len(),
+            data.chunks(10_000).count()
+        );
         assert!(read_back(&image, "events.dat").is_empty());
         let _ = empty;
     }

@@ -54,7 +54,9 @@ fn random_u64(salt: u64) -> u64 {
 
 /// A UUIDv7: 48-bit Unix milliseconds, version 7, 74 random bits, variant `10`.
 pub fn uuid_v7() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let millis = now.as_millis() as u64 & 0xFFFF_FFFF_FFFF;
     let (a, b) = (random_u64(now.as_nanos() as u64), random_u64(!millis));
     let hi = (millis << 16) | 0x7000 | (a & 0x0FFF);
@@ -82,7 +84,11 @@ mod tests {
         assert!(id
             .chars()
             .enumerate()
-            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() && !c.is_ascii_uppercase() }));
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+            }));
         assert_ne!(id, uuid_v7());
     }
 

@@ -176,7 +176,12 @@ impl CtfsTrace {
         self.values.push_framed(&mut self.c, &mut self.z, &[])
     }
 
-    fn write_event(&mut self, kind: EventKind, metadata: &str, content: &str) -> RecorderResult<()> {
+    fn write_event(
+        &mut self,
+        kind: EventKind,
+        metadata: &str,
+        content: &str,
+    ) -> RecorderResult<()> {
         let mut record = std::mem::take(&mut self.scratch);
         record.clear();
         record.push(disk_kind(kind));
@@ -195,7 +200,13 @@ impl Backend for CtfsTrace {
         self.paths.push(&mut self.c, &record)
     }
 
-    fn function(&mut self, _id: usize, _path_id: usize, _line: i64, name: &str) -> RecorderResult<()> {
+    fn function(
+        &mut self,
+        _id: usize,
+        _path_id: usize,
+        _line: i64,
+        name: &str,
+    ) -> RecorderResult<()> {
         self.funcs.push(&mut self.c, name.as_bytes())
     }
 

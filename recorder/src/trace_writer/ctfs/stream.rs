@@ -123,7 +123,10 @@ impl Compressor {
                 }
             })
             .map_err(|e| {
-                RecorderError::new(ErrorCode::Internal, format!("cannot start compressing: {e}"))
+                RecorderError::new(
+                    ErrorCode::Internal,
+                    format!("cannot start compressing: {e}"),
+                )
             })?;
         z.jobs = Some(jobs);
         z.done = Some(done);
@@ -148,7 +151,9 @@ impl Compressor {
         let small = job.bytes.len() < HAND_OVER_MIN && !self.in_flight_files.contains(&dat);
         if !self.threaded || small {
             let mut frame = self.spare.pop().unwrap_or_default();
-            self.inline.compress(&mut job, &mut frame).map_err(zstd_error)?;
+            self.inline
+                .compress(&mut job, &mut frame)
+                .map_err(zstd_error)?;
             self.write(c, job)?;
             frame.clear();
             return Ok(frame);
@@ -156,7 +161,10 @@ impl Compressor {
         self.in_flight_files.push(dat);
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok());
         if sent != Some(true) {
-            return Err(RecorderError::new(ErrorCode::Internal, "the compressing thread is gone"));
+            return Err(RecorderError::new(
+                ErrorCode::Internal,
+                "the compressing thread is gone",
+            ));
         }
         self.in_flight += 1;
         while self.in_flight > IN_FLIGHT_MAX {
@@ -180,7 +188,10 @@ impl Compressor {
         };
         let Some(result) = got else {
             if wait {
-                return Err(RecorderError::new(ErrorCode::Internal, "the compressing thread is gone"));
+                return Err(RecorderError::new(
+                    ErrorCode::Internal,
+                    "the compressing thread is gone",
+                ));
             }
             return Ok(false);
         };
