@@ -61,6 +61,8 @@ class CodeTracerMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.enabled:
+                return await self.app(scope, receive, self._flushing(send))
             return await self.app(scope, receive, send)
         tracing = _tracing()
         if not self.enabled or capture.replaying or not (
@@ -70,6 +72,20 @@ class CodeTracerMiddleware:
                 return await self.app(scope, receive, send)
             return await self._traced_only(scope, receive, send)
         return await self._captured(scope, receive, send, tracing)
+
+    @staticmethod
+    def _flushing(send):
+        """Lifespan: the queued captures are on disk before the server is told shutdown is
+        complete (uvicorn then ends the process by re-raising SIGTERM: no ``atexit``)."""
+
+        async def send_after_flush(message):
+            if message["type"] == "lifespan.shutdown.complete":
+                import asyncio
+
+                await asyncio.get_running_loop().run_in_executor(None, capture.writer.flush)
+            await send(message)
+
+        return send_after_flush
 
     def _excluded(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.exclude)

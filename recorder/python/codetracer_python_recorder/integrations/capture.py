@@ -18,10 +18,10 @@ are written to a temporary name and renamed, so a reader never sees half a captu
 from __future__ import annotations
 
 import atexit
+import collections
 import contextvars
 import json
 import os
-import queue
 import re
 import threading
 import time
@@ -179,43 +179,67 @@ def write_file(directory: str, name: str, capture: dict) -> str:
 
 
 class BackgroundWriter:
-    """Writes captures on a thread of its own, off the request path; one per process (a
-    forked worker starts its own). ``flush()`` waits until everything queued is on disk."""
+    """Writes captures on a thread of its own, off the request path, in batches every
+    ``FLUSH_S`` (one wake-up per batch: a thread woken for every capture costs the app more in
+    GIL hand-offs than the writing itself). One per process (a forked worker starts its own).
+    ``flush()`` writes what is pending, on the calling thread."""
+
+    FLUSH_S = 0.05
+    #: captures waiting to be written; past this a new capture is dropped (and counted), so
+    #: a disk slower than the request rate costs captures, never the app's memory
+    MAX_QUEUED = 10_000
 
     def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue()
+        self._pending: collections.deque = collections.deque()
         self._pid = None
-        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._drain_lock = threading.Lock()
+        self.dropped = 0
 
     def submit(self, directory: str, name: str, build) -> None:
         """``build()`` returns the capture dict; it runs on the writer thread."""
         if self._pid != os.getpid():
-            with self._lock:
+            with self._start_lock:
                 if self._pid != os.getpid():
-                    self._queue = queue.Queue()
+                    self._pending = collections.deque()
                     threading.Thread(target=self._run, name="codetracer-capture-writer",
                                      daemon=True).start()
                     atexit.register(self.flush)
                     self._pid = os.getpid()
-        self._queue.put((directory, name, build))
-
-    def _run(self) -> None:
-        q = self._queue
-        while True:
-            directory, name, build = q.get()
-            try:
-                write_file(directory, name, build())
-            except Exception as exc:  # noqa: BLE001 - a lost capture must not stop the app
+        if len(self._pending) >= self.MAX_QUEUED:
+            self.dropped += 1
+            if self.dropped == 1:
                 import sys
 
-                sys.stderr.write(f"codetracer capture: cannot write {name} in {directory}: "
-                                 f"{type(exc).__name__}: {exc}\n")
-            finally:
-                q.task_done()
+                sys.stderr.write(f"codetracer capture: {self.MAX_QUEUED} captures are waiting "
+                                 "for the disk; dropping new ones (lower the sample rate)\n")
+            return
+        self._pending.append((directory, name, build))  # deque.append: atomic
 
-    def flush(self) -> None:
-        if self._pid == os.getpid():
-            self._queue.join()
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_S)
+            self.flush(yielding=True)
+
+    def flush(self, yielding: bool = False) -> None:
+        """``yielding``: let other threads run between two files (the app's event loop must
+        not wait for a whole batch)."""
+        with self._drain_lock:
+            pending = self._pending
+            while True:
+                try:
+                    directory, name, build = pending.popleft()
+                except IndexError:
+                    return
+                try:
+                    write_file(directory, name, build())
+                except Exception as exc:  # noqa: BLE001 - a lost capture must not stop the app
+                    import sys
+
+                    sys.stderr.write(f"codetracer capture: cannot write {name} in {directory}: "
+                                     f"{type(exc).__name__}: {exc}\n")
+                if yielding:
+                    time.sleep(0)
 
 
 writer = BackgroundWriter()

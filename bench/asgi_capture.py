@@ -1,0 +1,181 @@
+"""What CodeTracerMiddleware adds to a request: a Starlette app under uvicorn on loopback,
+served three ways, each driven by one keep-alive httpx client:
+
+- ``none``: no middleware;
+- ``off``: the middleware, capture off (no ``CODETRACER_CAPTURE_DIR``);
+- ``on``: the middleware writing one capture file per request.
+
+    python bench/asgi_capture.py [--requests 2000] [--rounds 3] [--deps] [--dir DIR]
+
+Modes alternate round by round (so drift hits all alike); each round starts a fresh server
+and warms it up with 200 requests. Prints median and p99 latency per mode over all rounds
+and the overhead against ``none``. ``--deps``: the endpoint also makes one Redis GET (a
+``redis-server`` on a free port), so ``on`` captures a dependency call per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODES = ("none", "off", "on")
+
+APP = textwrap.dedent('''
+    import os
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    REDIS = os.environ.get("BENCH_REDIS")
+    if REDIS:
+        import redis.asyncio
+        client = redis.asyncio.Redis(port=int(REDIS))
+
+    async def item(request):
+        item_id = request.path_params["item_id"]
+        name = (await client.get(f"item:{item_id}")) if REDIS else b"x"
+        return JSONResponse({"item": item_id, "name": name.decode() if name else None,
+                             "tags": ["a", "b", "c"], "price": 12.5})
+
+    app = Starlette(routes=[Route("/items/{item_id:int}", item)])
+    if os.environ["BENCH_MODE"] != "none":
+        from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
+        app.add_middleware(CodeTracerMiddleware)
+''')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("server did not start")
+
+
+def _round(mode: str, work: Path, n: int, redis_port: int | None) -> list[float]:
+    import httpx
+
+    port = _free_port()
+    env = dict(os.environ, BENCH_MODE=mode, PYTHONPATH=os.pathsep.join(
+        [str(work), str(REPO / "recorder" / "python")]))
+    env.pop("CODETRACER_CAPTURE_DIR", None)
+    caps = work / f"caps-{mode}-{port}"
+    if mode == "on":
+        env["CODETRACER_CAPTURE_DIR"] = str(caps)
+    if redis_port:
+        env["BENCH_REDIS"] = str(redis_port)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench_app:app", "--port", str(port), "--log-level",
+         "warning", "--no-access-log"], cwd=work, env=env)
+    try:
+        _wait(port, server)
+        times = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for i in range(200):
+                client.get(f"/items/{i % 50}")
+            cpu0 = _cpu(server.pid)
+            for i in range(n):
+                t0 = time.perf_counter()
+                r = client.get(f"/items/{i % 50}")
+                times.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+            if mode == "on":
+                deadline = time.time() + 60  # the writer thread's work counts too
+                while len(list(caps.glob("*.json"))) < n + 200 and time.time() < deadline:
+                    time.sleep(0.05)
+            CPU[mode].append((_cpu(server.pid) - cpu0) / n)
+    finally:
+        server.terminate()
+        server.wait(30)
+    if mode == "on":
+        written = len(list(caps.glob("*.json")))
+        assert written == n + 200, f"{written} captures for {n + 200} requests"
+        shutil.rmtree(caps)
+    return times
+
+
+CPU: dict[str, list[float]] = {m: [] for m in MODES}
+
+
+def _cpu(pid: int) -> float:
+    """The server's user + system CPU seconds so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--deps", action="store_true", help="one Redis GET per request")
+    ap.add_argument("--dir", default=None,
+                    help="where the app and its captures go (default: the system temp dir; "
+                         "file creation cost differs a lot between file systems)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ct-bench-asgi-", dir=a.dir) as tmp:
+        work = Path(tmp)
+        (work / "bench_app.py").write_text(APP)
+        redis_proc, redis_port = None, None
+        if a.deps:
+            redis_port = _free_port()
+            redis_proc = subprocess.Popen(
+                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL)
+            _wait(redis_port, redis_proc)
+            import redis
+
+            redis.Redis(port=redis_port).mset({f"item:{i}": f"name-{i}" for i in range(50)})
+        try:
+            samples: dict[str, list[float]] = {m: [] for m in MODES}
+            for _ in range(a.rounds):
+                for mode in MODES:
+                    samples[mode] += _round(mode, work, a.requests, redis_port)
+        finally:
+            if redis_proc is not None:
+                redis_proc.terminate()
+                redis_proc.wait(10)
+    base_med, base_p99 = statistics.median(samples["none"]), _pct(samples["none"], 99)
+    print(f"{a.rounds} rounds x {a.requests} requests per mode"
+          + (", one Redis GET each" if a.deps else ""))
+    print(f"{'mode':<6}{'median ms':>11}{'p99 ms':>9}{'median +%':>11}{'p99 +%':>9}"
+          f"{'server CPU/request ms':>23}")
+    for mode in MODES:
+        med, p99 = statistics.median(samples[mode]), _pct(samples[mode], 99)
+        cpu = statistics.median(CPU[mode]) * 1000 if CPU[mode] else float("nan")
+        print(f"{mode:<6}{med * 1000:>11.3f}{p99 * 1000:>9.3f}"
+              f"{(med / base_med - 1) * 100:>+11.1f}{(p99 / base_p99 - 1) * 100:>+9.1f}"
+              f"{cpu:>23.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""CodeTracerMiddleware's options on a plain ASGI app (no framework), driven in-process, and
+its request events in a time-travel trace when the app itself is being recorded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from integrations_support import APPS, app_env, load_captures, needs_recorder
+
+pytestmark = needs_recorder
+
+PLAIN_APP = textwrap.dedent('''
+    import asyncio, sys
+    from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
+    from codetracer_python_recorder.integrations.capture import writer
+    from codetracer_python_recorder.integrations.replay_request import run_request
+
+    async def plain(scope, receive, send):
+        body = (await receive()).get("body", b"")
+        if scope["path"] == "/boom":
+            raise KeyError("boom")
+        status = 503 if scope["path"] == "/down" else 200
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"set-cookie", b"s=1"), (b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"you sent " + body})
+
+    options = eval(sys.argv[2])
+    app = CodeTracerMiddleware(plain, capture_dir=sys.argv[1], **options)
+
+    async def main():
+        for path in ("/a", "/down", "/boom", "/health/live", "/b"):
+            req = {"method": "POST", "path": path, "query": "api_key=k&page=2",
+                   "headers": [["content-type", "text/plain"], ["cookie", "c=1"]],
+                   "body": "x" * 10}
+            result = await run_request(app, req)
+            print(path, result["status"], type(result["exception"]).__name__)
+
+    asyncio.run(main())
+    writer.flush()
+''')
+
+
+def _run(tmp_path, options: str, *, record: bool = False) -> subprocess.CompletedProcess:
+    script = tmp_path / "plain_app.py"
+    script.write_text(PLAIN_APP)
+    caps = tmp_path / "caps"
+    argv = [sys.executable, str(script), str(caps), options]
+    if record:
+        argv[1:1] = ["-m", "codetracer_python_recorder", "--trace-dir", str(tmp_path / "trace")]
+    done = subprocess.run(argv, cwd=tmp_path, env=app_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _paths(tmp_path) -> list[str]:
+    caps = tmp_path / "caps"
+    return sorted(c["request"]["path"] for c in load_captures(caps)) if caps.exists() else []
+
+
+def test_plain_asgi_capture(tmp_path):
+    _run(tmp_path, "{'max_body': 4}")
+    by_path = {c["request"]["path"]: c for c in load_captures(tmp_path / "caps")}
+    assert sorted(by_path) == ["/a", "/b", "/boom", "/down", "/health/live"]
+    a = by_path["/a"]
+    assert a["framework"] == "asgi" and a["request"]["route"] is None
+    assert a["request"]["query"] == "api_key=<masked>&page=2"
+    # cookie: not on the allow-list
+    assert a["request"]["headers"] == [["content-type", "text/plain"], ["content-length", "10"]]
+    assert a["request"]["body"] == "xxxx" and a["request"]["body_cut"] == 6
+    assert a["response"]["body"] == "you " and a["response"]["body_cut"] == 15
+    assert ["set-cookie", "<masked>"] in a["response"]["headers"]
+    boom = by_path["/boom"]
+    assert boom["response"] is None and boom["exception"]["type"] == "builtins:KeyError"
+    assert 'raise KeyError("boom")' in boom["exception"]["traceback"]
+
+
+def test_errors_only_sample_rate_and_excluded_paths(tmp_path):
+    _run(tmp_path, "{'errors_only': True, 'exclude_paths': ['/health/*']}")
+    assert _paths(tmp_path) == ["/boom", "/down"]  # the 503 and the exception
+
+
+def test_sample_rate_zero_writes_nothing(tmp_path):
+    _run(tmp_path, "{'sample_rate': 0.0}")
+    assert _paths(tmp_path) == []
+
+
+def test_requests_are_events_in_the_trace_of_a_recorded_app(tmp_path):
+    _run(tmp_path, "{}", record=True)
+    sys.path.insert(0, str(APPS.parent.parent))
+    from ctfs_view import CtfsView
+
+    events = [e for e in CtfsView(tmp_path / "trace").events
+              if e["metadata"].startswith("request:")]
+    ends = [e["content"] for e in events if e["content"] != "begin"]
+    assert len(events) == 10, events
+    assert "POST /down (route /down) -> 503" in ends[1]
+    assert ends[2].endswith("KeyError: 'boom'")
+    assert len(_paths(tmp_path)) == 5  # capture and recording together
