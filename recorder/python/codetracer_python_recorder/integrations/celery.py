@@ -94,6 +94,24 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
     return True
 
 
+def _launcher_files() -> frozenset[str]:
+    """The worker's launcher: the ``celery`` console script (in the scripts folder, which the
+    call-site search does not count as a library)."""
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts") or ""
+    main = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return frozenset({main, scripts})
+
+
+def _celery_own(site: str) -> bool:
+    if site == "?":
+        return True
+    path = site.rpartition(":")[0]
+    launchers = _launcher_files()
+    return path in launchers or os.path.dirname(path) in launchers
+
+
 def _write(directory: str, run: dict, outcome: str, retval, duration: float, scope) -> None:
     """Written at once, in the worker process: a pool process may exit without running
     ``atexit`` handlers, so nothing waits on a background thread."""
@@ -114,10 +132,10 @@ def _write(directory: str, run: dict, outcome: str, retval, duration: float, sco
         "outcome": outcome,
         "result": store.encode(retval) if outcome == "success" else None,
         "exception": exception,
-        "deps": [c for c in calls if c.get("site") != "?"],
+        "deps": [c for c in calls if not _celery_own(c.get("site") or "?")],
         # Celery's own calls (result backend, broker) run with no frame of the program on the
         # stack; the task does not make them and its replay does not need them
-        "celery_calls_left_out": sum(c.get("site") == "?" for c in calls),
+        "celery_calls_left_out": sum(_celery_own(c.get("site") or "?") for c in calls),
     }
     name = capture.file_name(run["started_at"], ["task", run["task"]], run["id"] or "noid")
     try:
