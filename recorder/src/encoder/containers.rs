@@ -123,7 +123,8 @@ impl ValueEncoder {
             self.end_sequence(buf);
             return Ok(());
         }
-        // set / frozenset: iterating a builtin set never runs user code.
+        // set / frozenset, subclasses too: iterated with the builtin type's own iterator, so
+        // a subclass's `__iter__` never runs
         let frozen = ffi::PyFrozenSet_Check(obj) != 0;
         let t = if frozen {
             self.builtin(w, Builtin::FrozenSet)?
@@ -135,7 +136,7 @@ impl ValueEncoder {
         f.key(buf, "elements");
         f.array_start(buf);
         let len = ffi::PySet_Size(obj).max(0) as usize;
-        let iter = ffi::PyObject_GetIter(obj);
+        let iter = builtin_set_iter(obj, frozen);
         if iter.is_null() {
             ffi::PyErr_Clear();
         } else {
@@ -183,4 +184,21 @@ impl ValueEncoder {
         }
         Ok(())
     }
+}
+
+/// A new iterator over set `obj` made by the builtin `set`/`frozenset` type's `tp_iter` (not
+/// the object's type, whose `__iter__` may be Python code); NULL on failure.
+unsafe fn builtin_set_iter(obj: *mut ffi::PyObject, frozen: bool) -> *mut ffi::PyObject {
+    let base = if frozen {
+        std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type)
+    } else {
+        std::ptr::addr_of_mut!(ffi::PySet_Type)
+    };
+    let slot = ffi::PyType_GetSlot(base, ffi::Py_tp_iter);
+    if slot.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the tp_iter slot of a type holds a `getiterfunc`
+    let iter: ffi::getiterfunc = std::mem::transmute(slot);
+    iter(obj)
 }
