@@ -11,8 +11,10 @@ use crate::errors::{ErrorCode, RecorderError};
 /// The tool name shown by `sys.monitoring.get_tool(id)`.
 pub const TOOL_NAME: &str = "codetracer";
 
-/// Ids tried in order: the debugger slot first, then the unnamed ones, then the rest.
-const PREFERRED_TOOL_IDS: [u8; 6] = [0, 3, 4, 1, 2, 5];
+/// Ids tried in order: the unnamed ones first, then the named slots the program is least
+/// likely to want for itself (optimizer, profiler, coverage), the debugger's last, so a
+/// program that starts its own debugger, cProfile or coverage still can.
+const PREFERRED_TOOL_IDS: [u8; 6] = [3, 4, 5, 2, 1, 0];
 
 /// `sys.monitoring.events` bits this recorder subscribes to.
 #[derive(Debug, Clone, Copy)]
