@@ -132,6 +132,7 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
             diagnostics,
             filters,
             callbacks,
+            truncated_values,
         } = tracer.finish(py, exit_status)?;
         let d = PyDict::new(py);
         d.set_item("events", stats.events)?;
@@ -144,6 +145,8 @@ pub fn stop(py: Python<'_>, exit_status: i64) -> PyResult<Py<PyDict>> {
         d.set_item("compress_s", stats.compress_ns as f64 / 1e9)?;
         d.set_item("paths", paths)?;
         d.set_item("callbacks", callbacks)?;
+        d.set_item("redactions", filters.redactions)?;
+        d.set_item("truncated_values", truncated_values)?;
         let diagnostics = serde_json::to_string(&diagnostics)
             .map_err(|e| RecorderError::internal(format!("cannot encode diagnostics: {e}")))?;
         d.set_item("diagnostics_json", diagnostics)?;

@@ -4,6 +4,7 @@ use pyo3::ffi;
 
 use super::{push_raw, Builtin, ValueEncoder};
 use crate::errors::RecorderResult;
+use crate::trace_filter::ValueAction;
 use crate::trace_writer::TraceWriter;
 
 /// A list or tuple, read through the concrete C API (never a user `__len__`/`__getitem__`).
@@ -114,7 +115,15 @@ impl ValueEncoder {
                 f.array_start(buf);
                 self.encode_at(w, key, buf, depth + 1)?;
                 f.sep(buf, false);
-                self.encode_at(w, value, buf, depth + 1)?;
+                // an item under a secret key is redacted as a field of that name would be
+                let secret = ffi::PyUnicode_Check(key) != 0
+                    && self.attr_action_of(key) == ValueAction::Redact;
+                if secret {
+                    self.attr_redactions += 1;
+                    self.encode_placeholder(w, crate::runtime::REDACTED, buf)?;
+                } else {
+                    self.encode_at(w, value, buf, depth + 1)?;
+                }
                 f.array_end(buf);
                 f.end(buf);
                 i += 1;
@@ -178,6 +187,7 @@ impl ValueEncoder {
         max: usize,
     ) -> RecorderResult<()> {
         if len > max {
+            self.truncations += 1;
             let t = self.builtin(w, Builtin::Placeholder)?;
             self.fmt.sep(buf, max == 0);
             push_raw(self.fmt, buf, t, &format!("…<{} more of {len}>", len - max));

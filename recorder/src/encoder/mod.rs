@@ -159,6 +159,8 @@ pub struct ValueEncoder {
     pub attr_rules: Option<ScopeDecision>,
     attr_redactions: u64,
     attr_drops: u64,
+    /// Values cut by a cap (string, bytes, items, depth) when encoded.
+    truncations: u64,
     /// Encodings of containers and objects (see `memo.rs`); `None` when turned off.
     memo: Option<Memo>,
     /// Reused buffer of what one value's encoding depends on, for the memo.
@@ -197,6 +199,7 @@ impl ValueEncoder {
             attr_rules: None,
             attr_redactions: 0,
             attr_drops: 0,
+            truncations: 0,
             memo: (!memo_turned_off()).then(Memo::default),
             facts_scratch: Vec::new(),
             spans: Vec::new(),
@@ -204,12 +207,17 @@ impl ValueEncoder {
         })
     }
 
-    /// Fields redacted and dropped by `attr:` rules since the last call.
+    /// Fields (and dict items) redacted and dropped by `attr:` rules since the last call.
     pub fn take_attr_counts(&mut self) -> (u64, u64) {
         (
             std::mem::take(&mut self.attr_redactions),
             std::mem::take(&mut self.attr_drops),
         )
+    }
+
+    /// Values cut by a cap when encoded, since the start.
+    pub fn truncations(&self) -> u64 {
+        self.truncations
     }
 
     pub fn known(&self) -> &KnownTypes {
@@ -295,6 +303,7 @@ impl ValueEncoder {
             let marker = if self.path.contains(&addr) {
                 "<cycle>"
             } else {
+                self.truncations += 1;
                 "<max depth>"
             };
             push_raw(self.fmt, buf, t, marker);

@@ -89,6 +89,7 @@ impl ValueEncoder {
         let total = ffi::PyUnicode_GetLength(obj);
         let max = self.caps.max_string as ffi::Py_ssize_t;
         if total > max {
+            self.truncations += 1;
             // only the head is read: a string growing by a character per step must not cost
             // its whole length per step (UTF-8 conversion, validation, counting)
             let head = ffi::PyUnicode_Substring(obj, 0, max);
@@ -121,6 +122,9 @@ impl ValueEncoder {
         let mut len: ffi::Py_ssize_t = 0;
         let text = if ffi::PyBytes_AsStringAndSize(obj, &mut data, &mut len) == 0 {
             let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
+            if bytes.len() > self.caps.max_bytes {
+                self.truncations += 1;
+            }
             bytes_literal(bytes, self.caps.max_bytes)
         } else {
             ffi::PyErr_Clear();

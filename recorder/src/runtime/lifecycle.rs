@@ -124,6 +124,7 @@ impl RuntimeTracer {
                 self.metrics.snapshot()
             },
             callbacks: CALLBACKS.swap(0, Ordering::Relaxed),
+            truncated_values: self.encoder.truncations(),
             filters: self.filter_summary,
         })
     }

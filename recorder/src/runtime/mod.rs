@@ -82,6 +82,8 @@ pub struct Finished {
     pub filters: FilterSummary,
     /// Callback invocations while recording.
     pub callbacks: u64,
+    /// Values cut by a cap when encoded.
+    pub truncated_values: u64,
 }
 
 pub struct RuntimeTracer {
