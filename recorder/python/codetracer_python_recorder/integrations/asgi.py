@@ -229,10 +229,17 @@ def _framework(scope) -> str:
     return "asgi"
 
 
-def _tracing() -> bool:
-    from ..deps import events
+_events = None
 
-    return events.active()
+
+def _tracing() -> bool:
+    """Is the time-travel recorder running (cheap: checked on every request)?"""
+    global _events
+    if _events is None:
+        from ..deps import events
+
+        _events = events
+    return _events.active()
 
 
 def _begin_event(scope) -> None:
