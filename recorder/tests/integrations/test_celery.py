@@ -70,8 +70,10 @@ def ran(tmp_path_factory):
             client = Celery("client", broker=broker, backend=broker)
             ok = client.send_task("tasks_app.invoice_total", args=[1], kwargs={"currency": "EUR"})
             bad = client.send_task("tasks_app.invoice_total", args=[2])
+            flaky = client.send_task("tasks_app.flaky_fetch", args=["k1"])
             ok_value = ok.get(timeout=90)
             bad.get(timeout=90, propagate=False)
+            flaky_value = flaky.get(timeout=90)
             bad_state, bad_error = bad.state, repr(bad.result)
             client.close()
         finally:
@@ -89,23 +91,28 @@ def ran(tmp_path_factory):
         shutil.rmtree(pg_base, ignore_errors=True)
     log = (tmp / "worker.log").read_text()
     return {"tmp": tmp, "caps": caps, "ok_id": ok.id, "bad_id": bad.id, "ok_value": ok_value,
+            "flaky_id": flaky.id, "flaky_value": flaky_value,
             "bad_state": bad_state, "bad_error": bad_error, "log": log,
             "env": app_env(DSN=pg.dsn, UPSTREAM=http.url, BROKER_URL=broker,
                            XDG_DATA_HOME=tmp / "data")}
 
 
+def _runs(ran, task_id: str) -> list[tuple[Path, dict]]:
+    """The captures of one task id (a retried task has one per attempt), oldest first."""
+    found = [(p, json.loads(p.read_text())) for p in sorted(ran["caps"].glob("*.json"))]
+    return [(p, d) for p, d in found if d["id"] == task_id]
+
+
 def _capture(ran, task_id: str) -> tuple[Path, dict]:
-    for path in ran["caps"].glob("*.json"):
-        data = json.loads(path.read_text())
-        if data["id"] == task_id:
-            return path, data
+    for path, data in _runs(ran, task_id):
+        return path, data
     raise AssertionError(f"no capture for {task_id}: {sorted(os.listdir(ran['caps']))}\n"
                          f"{ran['log'][-3000:]}")
 
 
 def test_worker_writes_one_capture_per_run(ran):
     assert ran["ok_value"]["total"] == "5.25" and ran["bad_state"] == "FAILURE"
-    assert len(load_captures(ran["caps"])) == 2
+    assert len(load_captures(ran["caps"])) == 4  # the retried task: one per attempt
     path, ok = _capture(ran, ran["ok_id"])
     assert path.name.endswith(f"_task_tasks_app.invoice_total_{ran['ok_id'][:12]}.json") or \
         "_task_tasks_app.invoice_total_" in path.name
@@ -177,3 +184,46 @@ def test_ct_captures_lists_tasks(ran):
                        env=ran["env"])
     assert bad_usage.returncode == 2
     assert "--app 'nope' is not module:attribute" in bad_usage.stderr
+
+
+def test_a_retried_run_is_captured_and_replays_to_the_same_retry(ran):
+    assert ran["flaky_value"] == {"key": "k1", "n": 2, "attempt": 1}
+    (first_path, first), (_, second) = _runs(ran, ran["flaky_id"])
+    assert first["outcome"] == "retry" and first["task"]["retries"] == 0
+    assert first["exception"]["type"] == "builtins:RuntimeError"
+    assert first["exception"]["message"] == "odd counter 1"
+    assert second["outcome"] == "success" and second["task"]["retries"] == 1
+    assert second["result"] == {"key": "k1", "n": 2, "attempt": 1}
+    # locally, retry() raises the reason: the same exception as the recorded attempt
+    done = run_ct(["replay-task", str(first_path), "--app", "tasks_app:app", "--no-record"],
+                  env=ran["env"])
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "-> failure (recorded retry)" in done.stdout
+    assert "outcome matches the recording" in done.stdout
+
+
+def test_bad_captures_are_one_line_errors(ran, tmp_path):
+    not_capture = tmp_path / "x.json"
+    not_capture.write_text("{}")
+    done = run_ct(["replay-task", str(not_capture), "--app", "tasks_app:app", "--no-record"],
+                  env=ran["env"])
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("pass a file written by the middleware or enable_celery")
+    assert len(done.stderr.strip().splitlines()) == 1
+    done = run_ct(["replay-task", str(tmp_path / "missing.json"), "--app", "tasks_app:app"],
+                  env=ran["env"])
+    assert done.returncode == 20 and "does not exist" in done.stderr
+    newer = json.loads(_capture(ran, ran["ok_id"])[0].read_text())
+    newer["version"] = 99
+    (tmp_path / "newer.json").write_text(json.dumps(newer))
+    done = run_ct(["replay-task", str(tmp_path / "newer.json"), "--app", "tasks_app:app",
+                   "--no-record"], env=ran["env"])
+    assert done.returncode == 2 and "upgrade codetracer-python-recorder" in done.stderr
+    request_kind = dict(newer, version=1, kind="request")
+    (tmp_path / "req.json").write_text(json.dumps(request_kind))
+    done = run_ct(["replay-task", str(tmp_path / "req.json"), "--app", "tasks_app:app",
+                   "--no-record"], env=ran["env"])
+    assert done.returncode == 2 and "replay it with ct replay-request" in done.stderr
+    done = run_ct(["replay-task", str(_capture(ran, ran["ok_id"])[0]), "--app",
+                   "tasks_app:nope", "--no-record"], env=ran["env"])
+    assert done.returncode == 2 and "has no attribute 'nope'" in done.stderr

@@ -30,3 +30,12 @@ def invoice_total(self, order_id, currency="EUR"):
         total += qty * price
     return {"order": order_id, "total": str(total), "lines": len(rows),
             "rate": rate["query"], "attempt": self.request.retries}
+
+
+@app.task(bind=True, name="tasks_app.flaky_fetch", max_retries=2)
+def flaky_fetch(self, key):
+    with urllib.request.urlopen(f"{UPSTREAM}/counter?key={key}") as answer:
+        n = json.loads(answer.read())["n"]
+    if n % 2 == 1:  # the first attempt sees an odd counter
+        raise self.retry(exc=RuntimeError(f"odd counter {n}"), countdown=0)
+    return {"key": key, "n": n, "attempt": self.request.retries}
