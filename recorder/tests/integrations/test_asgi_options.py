@@ -3,6 +3,7 @@ its request events in a time-travel trace when the app itself is being recorded.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -99,3 +100,54 @@ def test_requests_are_events_in_the_trace_of_a_recorded_app(tmp_path):
     assert "POST /down (route /down) -> 503" in ends[1]
     assert ends[2].endswith("KeyError: 'boom'")
     assert len(_paths(tmp_path)) == 5  # capture and recording together
+
+
+DEPS_APP = textwrap.dedent('''
+    import asyncio, sys, urllib.request
+    from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
+    from codetracer_python_recorder.integrations.capture import writer
+    from codetracer_python_recorder.integrations.replay_request import run_request
+
+    async def plain(scope, receive, send):
+        await receive()
+        with urllib.request.urlopen(sys.argv[2] + "/json?q=" + scope["path"][1:]) as r:
+            body = r.read()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    app = CodeTracerMiddleware(plain, capture_dir=sys.argv[1])
+
+    async def main():
+        await asyncio.gather(*(run_request(app, {"method": "GET", "path": f"/r{i}"})
+                               for i in range(3)))
+        with urllib.request.urlopen(sys.argv[2] + "/json?q=outside") as r:
+            r.read()
+
+    asyncio.run(main())
+    writer.flush()
+''')
+
+
+def test_per_request_captures_beside_a_process_wide_deps_capture(tmp_path):
+    from integrations_support import HttpServer
+
+    http = HttpServer()
+    try:
+        script = tmp_path / "deps_app.py"
+        script.write_text(DEPS_APP)
+        done = subprocess.run(
+            [sys.executable, "-m", "codetracer_python_recorder", "--deps", "record",
+             "--deps-only", "--trace-dir", str(tmp_path / "t"), str(script),
+             str(tmp_path / "caps"), http.url],
+            cwd=tmp_path, env=app_env(), capture_output=True, text=True, timeout=120)
+    finally:
+        http.stop()
+    assert done.returncode == 0, done.stderr
+    for c in load_captures(tmp_path / "caps"):
+        name = c["request"]["path"][1:]
+        assert [d["key"].rpartition("/")[2] for d in c["deps"] if "GET" in d["key"]] == [
+            f"json?q={name}"]
+    lines = (tmp_path / "t" / "deps.jsonl").read_text().splitlines()
+    keys = [json.loads(line)["key"] for line in lines if '"seq"' in line]
+    gets = sorted(k.rpartition("=")[2] for k in keys if k.startswith("GET"))
+    assert gets == ["outside", "r0", "r1", "r2"]  # the process-wide capture has every call
