@@ -36,6 +36,7 @@ ENV_DIR = "CODETRACER_CAPTURE_DIR"
 
 _current = contextvars.ContextVar("codetracer_capture_scope", default=None)
 _install_lock = threading.Lock()
+_fork_hook: list = []
 
 #: set by the replay commands: integrations pass requests and tasks through uncaptured
 replaying = False
@@ -80,6 +81,9 @@ def ensure_recording() -> bool:
     """Makes sure dependency calls are recorded and routed per scope. Returns ``False`` when
     the process replays dependencies (nothing to capture then)."""
     with _install_lock:
+        if not _fork_hook:
+            _fork_hook.append(True)
+            _register_fork_hook()
         engine = state.engine
         if engine is not None:
             if engine.mode != "record":
@@ -93,6 +97,23 @@ def ensure_recording() -> bool:
         state.engine = Recorder(ScopedWriter())
         hook.install({name: deps._patcher(lib) for name, (lib, _c) in PATCHES.items()})
         return True
+
+
+def _forked() -> None:
+    """A forked worker (Celery's prefork pool) keeps capturing per scope. A process-wide
+    ``--deps record`` stops in a forked child (the deps package's own fork hook, which runs
+    first); the child's per-task captures then go on without it."""
+    if state.engine is None:
+        from ..deps.record import Recorder
+
+        state.engine = Recorder(ScopedWriter())
+    elif isinstance(getattr(state.engine, "writer", None), ScopedWriter):
+        state.engine.writer.fallback = None
+
+
+def _register_fork_hook() -> None:
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forked)
 
 
 def open_scope() -> Scope:
