@@ -308,6 +308,15 @@ mod tests {
     use super::super::model::{MatchMode, ScopeKind, ValueKind};
     use super::*;
 
+    #[test]
+    fn line_starts_agree_with_counting_newlines() {
+        let text = "a\nbb\n\nccc\n";
+        let lines = LineStarts::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(lines.line(offset), line_of(text, offset), "offset {offset}");
+        }
+    }
+
     fn parse(text: &str) -> Result<FilterFile, FilterError> {
         parse_filter_str(Path::new("/x/f.toml"), text)
     }
