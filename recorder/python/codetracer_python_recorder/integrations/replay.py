@@ -36,6 +36,26 @@ def disarm(exit_status: int) -> None:
     deps.finish(exit_status)
 
 
+def start(argv, *, prog: str, doc: str, kind: str, other: str, what: str):
+    """The command line both replays take (CAPTURE --app module:attr --deps-miss), the capture
+    loaded and checked to be of ``kind`` (``other`` replays the rest), the replay armed and the
+    app imported: (capture, engine, app). Raises ReplayUsageError or CaptureFileError."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[1])
+    p.add_argument("capture", metavar="CAPTURE", help=f"a {kind} capture file")
+    p.add_argument("--app", required=True, help=f"the {what} as module:attribute")
+    p.add_argument("--deps-miss", choices=("error", "live"), default="error",
+                   help="a dependency call with no recorded answer fails (default) or goes live")
+    a = p.parse_args(argv)
+    recorded = capture.load(a.capture)
+    if recorded.get("kind") != kind:
+        raise ReplayUsageError(f"{a.capture} is a {recorded.get('kind')} capture; "
+                               f"replay it with {other}")
+    engine = arm(recorded, a.capture, a.deps_miss)
+    return recorded, engine, import_app(a.app, what)
+
+
 def import_app(spec: str, what: str):
     """``module:attr`` (attr may be dotted) -> the object; the current directory is importable,
     as it is for ``python -m``."""

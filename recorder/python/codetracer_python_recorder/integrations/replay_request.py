@@ -9,7 +9,6 @@ replay-request`` runs this under the time-travel recorder.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import traceback
@@ -132,19 +131,10 @@ def compare(recorded: dict, result: dict) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1])
-    p.add_argument("capture", metavar="CAPTURE", help="a request capture file")
-    p.add_argument("--app", required=True, help="the ASGI app as module:attribute")
-    p.add_argument("--deps-miss", choices=("error", "live"), default="error",
-                   help="a dependency call with no recorded answer fails (default) or goes live")
-    a = p.parse_args(argv)
     try:
-        recorded = capture.load(a.capture)
-        if recorded.get("kind") != "request":
-            raise replay.ReplayUsageError(f"{a.capture} is a {recorded.get('kind')} capture; "
-                                          "replay it with ct replay-task")
-        engine = replay.arm(recorded, a.capture, a.deps_miss)
-        app = replay.import_app(a.app, "ASGI app")
+        recorded, engine, app = replay.start(
+            argv, prog=PROG, doc=__doc__, kind="request", other="ct replay-task",
+            what="ASGI app")
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ for a failed one (or one that was retried). Exit status: 0 matches, 1 differs, 2
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import traceback
@@ -81,19 +80,10 @@ def _show(value) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1])
-    p.add_argument("capture", metavar="CAPTURE", help="a task capture file")
-    p.add_argument("--app", required=True, help="the Celery app as module:attribute")
-    p.add_argument("--deps-miss", choices=("error", "live"), default="error",
-                   help="a dependency call with no recorded answer fails (default) or goes live")
-    a = p.parse_args(argv)
     try:
-        recorded = capture.load(a.capture)
-        if recorded.get("kind") != "task":
-            raise replay.ReplayUsageError(f"{a.capture} is a {recorded.get('kind')} capture; "
-                                          "replay it with ct replay-request")
-        engine = replay.arm(recorded, a.capture, a.deps_miss)
-        app = replay.import_app(a.app, "Celery app")
+        recorded, engine, app = replay.start(
+            argv, prog=PROG, doc=__doc__, kind="task", other="ct replay-request",
+            what="Celery app")
         outcome = run_task(app, recorded)
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
