@@ -122,3 +122,14 @@ def test_toplevel_wraps_run_and_returns_exit_status(trace):
     assert t.returns_of("<toplevel>") == [{"kind": "Int", "i": 0, "type_id": t.returns_of("<toplevel>")[0]["type_id"]}]
     assert any(f["name"] == "<__main__>" for f in t.functions)
     assert meta["exit_status"] == 0 and meta["python"]["version"]
+
+
+def test_an_empty_module_adds_no_step_at_line_0(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "main.py").write_text("import pkg\nx = 1\n")
+    proc = record(tmp_path / "t", [str(tmp_path / "main.py")], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    events, _ = load_trace(tmp_path / "t")
+    lines = [e["Step"]["line"] for e in events if "Step" in e]
+    assert lines == [1, 2]

@@ -162,7 +162,8 @@ impl RuntimeTracer {
     /// LINE: one step, followed by the frame's visible variables.
     pub fn on_line(&mut self, code: &Bound<'_, PyAny>, line: i64) -> RecorderResult<Action> {
         let entry = self.entry(code)?;
-        if !entry.traced {
+        // line 0: code with no source line, like the implicit return of an empty module
+        if !entry.traced || line < 1 {
             return Ok(Action::Disable);
         }
         let (path_id, namespace_body) = (entry.path_id, entry.namespace_body);
