@@ -155,7 +155,30 @@ def run(target: Target, code=None) -> Outcome:
     return outcome
 
 
+def _recorder_frames() -> int:
+    """Frames of the recorder under the program's first frame: the caller's and all below."""
+    frame, count = sys._getframe(1), 0
+    while frame is not None:
+        count += 1
+        frame = frame.f_back
+    return count
+
+
 def _execute(target: Target, code) -> Outcome:
+    # The program's frames sit on the recorder's: the limit grows by as many, so the program
+    # reaches the recursion depth it reaches under plain Python (sys.getrecursionlimit() reads
+    # that much higher while it runs).
+    extra = _recorder_frames() + 1  # and _execute_program's, which runs the program
+    raised = sys.getrecursionlimit() + extra
+    sys.setrecursionlimit(raised)
+    try:
+        return _execute_program(target, code)
+    finally:
+        if sys.getrecursionlimit() == raised:  # the program did not set its own
+            sys.setrecursionlimit(raised - extra)
+
+
+def _execute_program(target: Target, code) -> Outcome:
     if target.module is not None:
         sys.argv = [target.module, *target.args]
         sys.path[0] = os.getcwd()
