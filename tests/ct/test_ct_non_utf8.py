@@ -59,3 +59,21 @@ def test_non_utf8_script_path_runs_as_python_and_records(ct_env, recorder_py, tm
     row = json.loads(listed.stdout)
     assert "\\udcff" in row["program"] and row["container"]["opens"]
     assert "f" in [fn["name"] for fn in row["top_functions"]]
+
+
+def test_a_module_imported_from_a_non_utf8_folder_is_recorded(recorder_py, tmp_path, odd_dir):
+    with open(odd_dir + b"/oddmod.py", "w") as fh:
+        fh.write("def g(x):\n    y = x * 2\n    return y\n")
+    main = tmp_path / "main.py"
+    main.write_bytes(b"import sys\nsys.path.insert(0, " + repr(odd_dir).encode() + b".decode("
+                     b"'utf-8', 'surrogateescape'))\nimport oddmod\nprint(oddmod.g(21))\n")
+    run = subprocess.run([recorder_py, "-m", "codetracer_python_recorder", "--trace-dir",
+                          tmp_path / "t", main], capture_output=True, cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, b"42\n"), run.stderr
+    from ct.ctfs import open_trace
+
+    with open_trace(tmp_path / "t") as trace:
+        paths = trace.describe()["meta"]["paths"]
+        calls = trace.function_calls()
+    assert any(p.endswith("\\udcff/oddmod.py") for p in paths), paths
+    assert calls["g"] == 1

@@ -26,9 +26,18 @@ impl RuntimeTracer {
     pub(super) fn inspect(&mut self, code: &Bound<'_, PyAny>) -> RecorderResult<CodeEntry> {
         let internal =
             |e: PyErr| RecorderError::internal(format!("cannot inspect code object: {e}"));
+        // A file name that is not valid UTF-8 (a lone surrogate) is written the way the
+        // Python side passes such paths (native_text.py: backslashreplace), so the code is
+        // recorded and matches the program's own path.
         let filename: String = code
             .getattr("co_filename")
-            .and_then(|f| f.extract())
+            .and_then(|f| {
+                f.extract::<String>().or_else(|_| {
+                    f.call_method1("encode", ("utf-8", "backslashreplace"))?
+                        .call_method1("decode", ("utf-8",))?
+                        .extract()
+                })
+            })
             .unwrap_or_default();
         if self.config.scope.is_excluded(&filename) {
             return Ok(CodeEntry::untraced(code, filename));
