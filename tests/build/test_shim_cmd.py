@@ -28,7 +28,9 @@ int main(int argc, char **argv) {
 
 
 def _wine() -> str | None:
-    return shutil.which("wine64") or shutil.which("wine")
+    from ctbuild.deps import find_binary  # Debian's wine64 package keeps it off PATH
+
+    return find_binary("wine64") or shutil.which("wine")
 
 
 @pytest.fixture(scope="module")
