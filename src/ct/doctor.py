@@ -131,15 +131,6 @@ def unfinished_staging(out: Path) -> list[Path]:
     return found
 
 
-def written_bytes(folder: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def _pid_alive(pid: int) -> bool:

@@ -334,7 +334,7 @@ def _no_trace(opts: RecordOptions, out: Path, created: bool, ended: launch.Ended
     else:
         text = f"no trace was recorded (status {status}; see the message above)"
     if unfinished and opts.keep_partial_trace:
-        text += (f"; what was written ({doctor.written_bytes(unfinished[-1])} bytes, not "
+        text += (f"; what was written ({importer.folder_size(unfinished[-1])} bytes, not "
                  f"indexed) is kept in {unfinished[-1]}")
     else:
         for folder in unfinished:  # unusable and unfinished: the recorder would have removed it
