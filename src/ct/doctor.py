@@ -87,7 +87,7 @@ def run() -> int:
 
 
 def _leftovers(traces: Path) -> list[Path]:
-    """Staging folders whose recorder is gone (killed: SIGKILL, os._exit, a crash), and empty
+    """Staging folders whose recorder is gone (killed: SIGKILL, a crash, libc's _exit), and empty
     trace folders ct made for recordings that never finished."""
     found: list[Path] = []
     try:
@@ -116,8 +116,8 @@ def _leftovers(traces: Path) -> list[Path]:
 
 def unfinished_staging(out: Path) -> list[Path]:
     """The staging folders a recorder left for the trace folder ``out`` and can no longer
-    finish (its pid is gone): the program left through ``os._exit``, an ``os.exec*`` call or a
-    crash, so the recorder never closed the trace."""
+    finish (its pid is gone): a kill, a crash or libc's ``_exit`` ended the process, so the
+    recorder never closed the trace (``os._exit`` and ``os.exec*`` let it close first)."""
     prefix = f".{out.name}.staging-"
     try:
         entries = sorted(out.parent.iterdir())

@@ -329,8 +329,9 @@ def _no_trace(opts: RecordOptions, out: Path, created: bool, ended: launch.Ended
     if ended.signal is not None:  # nothing above explains it: name the signal
         text = f"no trace: the program was killed by {launch.signal_name(ended.signal)}"
     elif unfinished:  # nothing above explains it either
-        text = ("no trace: the recording never finished (os._exit, an os.exec* call or a crash "
-                f"ended the process first; status {status})")
+        text = ("no trace: the recording never finished (something that skips Python's exit, "
+                "such as libc's _exit, ended the process before the recorder could close the "
+                f"trace; status {status})")
     else:
         text = f"no trace was recorded (status {status}; see the message above)"
     if unfinished and opts.keep_partial_trace:

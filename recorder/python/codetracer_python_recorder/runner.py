@@ -328,6 +328,56 @@ def finalize_on_sigterm(finish) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+_EXECS = ("execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe")
+
+
+def finish_before_process_ends(finish) -> None:
+    """``os._exit`` and the ``os.exec*`` calls end the process without unwinding, so neither
+    the recorder's close nor atexit runs: the trace would be lost. They are wrapped (as
+    coverage.py's ``patch = _exit`` does) to call ``finish(status, ended_by)`` first, once,
+    in the recording process only (a forked child leaves as it would). ``status`` is
+    ``None`` for an exec: the new program's status is the process's. An exec that would
+    fail at once (no such executable) is not taken as the end: the program gets its
+    OSError and recording goes on."""
+    pid = os.getpid()
+
+    def wrap(name, real, ends):
+        def leave(*args, **kwargs):
+            if os.getpid() == pid and ends(args):
+                try:
+                    finish(args[0] if name == "_exit" and args else None, f"os.{name}")
+                except BaseException:  # noqa: BLE001 -- the program's exit comes first
+                    pass
+            return real(*args, **kwargs)
+
+        leave.__name__ = leave.__qualname__ = name
+        leave.__doc__ = real.__doc__
+        return leave
+
+    os._exit = wrap("_exit", os._exit, lambda args: True)
+    for name in _EXECS:
+        real = getattr(os, name, None)
+        if real is not None:
+            setattr(os, name, wrap(name, real, lambda args, n=name: _exec_would_run(n, args)))
+
+
+def _exec_would_run(name: str, args: tuple) -> bool:
+    if not args:
+        return False
+    path = args[0]
+    if isinstance(path, int):
+        return True  # execve on a file descriptor
+    try:
+        path = os.fsdecode(path)
+    except TypeError:
+        return False
+    if "p" in name[4:] and os.sep not in path:
+        import shutil
+
+        return shutil.which(path) is not None
+    return os.access(path, os.X_OK) and not os.path.isdir(path)
+
+
 def exit_like_python(outcome: Outcome):
     """Ends the recorder's ``main`` the way the interpreter would have ended the program."""
     global _die_by_sigint

@@ -134,10 +134,17 @@ class Session:
         if self._staging is not None:
             _native.abandon()
 
-    def stop(self, exit_status: int | None, *, interrupted: str | None = None) -> Path | None:
+    def stop(
+        self,
+        exit_status: int | None,
+        *,
+        interrupted: str | None = None,
+        ended_by: str | None = None,
+    ) -> Path | None:
         """Finishes the trace and publishes it. Returns the trace folder, or ``None`` when
         the trace was discarded (recording failed and partial traces are not kept).
-        ``exit_status=None`` (a library recording: unknown) is metadata ``null``, trace 0."""
+        ``exit_status=None`` (a library recording, or an exec: unknown) is metadata ``null``,
+        trace 0. ``ended_by`` names a call that ended the process early (``os._exit``)."""
         if self._io is not None:
             self._io.uninstall()
         staging = self._staging
@@ -172,6 +179,8 @@ class Session:
         try:
             (staging / "trace_paths.json").write_text(json.dumps(paths), encoding="utf-8")
             metadata = self._metadata(staging, exit_status, stats, failure, interrupted)
+            if ended_by is not None:
+                metadata["ended_by"] = ended_by
             metadata["filters"] = filters
             metadata["diagnostics"] = diagnostics
             (staging / "trace_metadata.json").write_text(
