@@ -4,7 +4,8 @@ Off unless ``--deps`` (or ``CODETRACER_DEPS``) turns it on; then an import hook 
 the libraries the program imports. ``record`` streams every call into ``deps.jsonl`` in the
 trace folder (format: ``store``); ``replay=PATH`` answers every call from a capture, with no
 traffic to the services (``replay``, ``matching``). Secrets are masked when recorded
-(``masking``). One module per library lives in ``libs``.
+(``masking``). One module per library lives in ``libs``. Integrations that capture or replay
+one request or task at a time use ``scopes``, the package's public interface for that.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
     state.engine = engine
     if mode != "replay" and hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_forked)
-    hook.install({name: _patcher(lib) for name, (lib, _category) in PATCHES.items()})
+    install_hook()
     if clock:
         from .libs import clock as clock_lib
 
@@ -83,6 +84,11 @@ def _forked() -> None:
     its records would only pile up): capture stops in the child; a replay goes on."""
     if state.engine is not None and state.engine.mode == "record":
         state.engine = None
+
+
+def install_hook() -> None:
+    """Patches each supported library when the program imports it (at once if loaded)."""
+    hook.install({name: _patcher(lib) for name, (lib, _category) in PATCHES.items()})
 
 
 def _patcher(lib: str):

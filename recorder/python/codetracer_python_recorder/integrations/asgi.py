@@ -168,20 +168,20 @@ class CodeTracerMiddleware:
         allowed = self.headers
 
         def build() -> dict:
-            from ..deps import masking, store
+            from ..deps import scopes
 
             req = dict(request)
-            req["query"] = masking.query(req["query"].decode("latin-1"))
-            req["headers"] = [list(p) for p in masking.headers(
+            req["query"] = scopes.mask_query(req["query"].decode("latin-1"))
+            req["headers"] = [list(p) for p in scopes.mask_headers(
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in req["headers"]
                 if k.decode("latin-1").lower() in allowed)]
-            req["path_params"] = store.encode(masking.mapping(req["path_params"]))
+            req["path_params"] = scopes.encode(scopes.mask_mapping(req["path_params"]))
             req["body"] = capture.body_value(request_body)
             req["body_cut"] = cut["request"]
             resp = None  # None: the response was sent outside this middleware (an error page)
             if response.get("status") is not None:
                 resp = {"status": response["status"],
-                        "headers": [list(p) for p in masking.headers(
+                        "headers": [list(p) for p in scopes.mask_headers(
                             (k.decode("latin-1"), v.decode("latin-1"))
                             for k, v in response.get("headers", []))],
                         "body": capture.body_value(response_body), "body_cut": cut["response"]}
@@ -236,10 +236,10 @@ def _tracing() -> bool:
     """Is the time-travel recorder running (cheap: checked on every request)?"""
     global _events
     if _events is None:
-        from ..deps import events
+        from ..deps import scopes
 
-        _events = events
-    return _events.active()
+        _events = scopes
+    return _events.tracing()
 
 
 def _begin_event(scope) -> None:

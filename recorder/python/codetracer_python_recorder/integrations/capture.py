@@ -1,12 +1,10 @@
 """Per-request and per-task captures: one JSON file per unit of work, with its dependency calls.
 
-A capture is opened for one scope (an ASGI request, a Celery task run) with :func:`open_scope`.
-Dependency calls go through the ``deps`` package's :class:`~..deps.record.Recorder`; its writer
-is replaced by :class:`ScopedWriter`, which hands each finished call record to the capture
-open in the calling context (a :mod:`contextvars` variable: each asyncio task, and each thread
-started with a copied context such as Starlette's threadpool, sees only its own request), so
-concurrent requests never mix their calls. Calls made outside any scope go to the process-wide
-capture when one runs (``--deps record``), else nowhere.
+A capture is opened for one scope (an ASGI request, a Celery task run) with :func:`open_scope`;
+the dependency calls made in it are collected by the ``deps`` package's public per-scope
+interface (``deps.scopes``: a :mod:`contextvars` value per request or task run, so concurrent
+requests never mix their calls). Calls made outside any scope go to the process-wide capture
+when one runs (``--deps record``), else nowhere.
 
 File format (UTF-8 JSON, one object): ``{"format": "codetracer-capture", "version": 1, "kind":
 "request"|"task", "id", "started_at" (epoch s), "duration" (s), ..., "exception": {"type",
@@ -19,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import contextvars
 import json
 import os
 import re
@@ -27,16 +24,11 @@ import threading
 import time
 import traceback
 
-from ..deps import hook, state, store
-from ..deps.libs import PATCHES
+from ..deps import scopes
 
 FORMAT = "codetracer-capture"
 VERSION = 1
 ENV_DIR = "CODETRACER_CAPTURE_DIR"
-
-_current = contextvars.ContextVar("codetracer_capture_scope", default=None)
-_install_lock = threading.Lock()
-_fork_hook: list = []
 
 #: set by the replay commands: integrations pass requests and tasks through uncaptured
 replaying = False
@@ -46,106 +38,21 @@ class CaptureFileError(Exception):
     """A capture file that cannot be used (missing, not a capture, newer format)."""
 
 
-class Scope:
-    """The dependency calls of one request or task run."""
-
-    __slots__ = ("calls", "t0", "offset", "token")
-
-    def __init__(self, offset: float) -> None:
-        self.calls: list[dict] = []
-        self.t0 = time.perf_counter()
-        self.offset = offset  # this scope's start on the deps recorder's clock
-        self.token = None
+# the deps package's public per-scope interface, under the names the integrations use
+ensure_recording = scopes.record
+open_scope = scopes.open_scope
+trace_event = scopes.trace_event
 
 
-class ScopedWriter:
-    """Stands in for the deps recorder's writer: routes each call record to the capture open
-    in the calling context, and to the process-wide capture file when there is one."""
-
-    def __init__(self, fallback=None) -> None:
-        self.fallback = fallback
-
-    def write(self, record: dict) -> None:
-        scope = _current.get()
-        if scope is not None:
-            scope.calls.append(record if self.fallback is None else dict(record))
-        if self.fallback is not None:
-            self.fallback.write(record)
-
-    def close(self, footer: dict | None = None) -> None:
-        if self.fallback is not None:
-            self.fallback.close(footer)
-
-
-def ensure_recording() -> bool:
-    """Makes sure dependency calls are recorded and routed per scope. Returns ``False`` when
-    the process replays dependencies (nothing to capture then)."""
-    with _install_lock:
-        if not _fork_hook:
-            _fork_hook.append(True)
-            _register_fork_hook()
-        engine = state.engine
-        if engine is not None:
-            if engine.mode != "record":
-                return False
-            if not isinstance(engine.writer, ScopedWriter):
-                engine.writer = ScopedWriter(engine.writer)
-            return True
-        from .. import deps
-        from ..deps.record import Recorder
-
-        state.engine = Recorder(ScopedWriter())
-        hook.install({name: deps._patcher(lib) for name, (lib, _c) in PATCHES.items()})
-        return True
-
-
-def _forked() -> None:
-    """A forked worker (Celery's prefork pool) keeps capturing per scope. A process-wide
-    ``--deps record`` stops in a forked child (the deps package's own fork hook, which runs
-    first); the child's per-task captures then go on without it."""
-    if state.engine is None:
-        from ..deps.record import Recorder
-
-        state.engine = Recorder(ScopedWriter())
-    elif isinstance(getattr(state.engine, "writer", None), ScopedWriter):
-        state.engine.writer.fallback = None
-
-
-def _register_fork_hook() -> None:
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_forked)
-
-
-def open_scope() -> Scope:
-    engine = state.engine
-    t0 = getattr(engine, "_t0", None)
-    scope = Scope(0.0)
-    if t0 is not None:
-        scope.offset = scope.t0 - t0
-    scope.token = _current.set(scope)
-    return scope
-
-
-def close_scope(scope: Scope) -> list[dict]:
-    """Ends the scope (in the context that opened it) and returns its completed call records."""
-    if scope.token is not None:
-        try:
-            _current.reset(scope.token)
-        except ValueError:  # reset from another context (a signal handler): clear it here
-            _current.set(None)
-        scope.token = None
+def close_scope(scope: scopes.Scope) -> list[dict]:
+    """Ends the scope (in the context that opened it) and returns its raw call records."""
+    scope.close()
     return scope.calls
 
 
-def complete_calls(scope: Scope) -> list[dict]:
-    """The scope's call records, completed like deps.jsonl lines (writer-side work: lazy
-    fields computed, values encoded), with ``start`` relative to the scope."""
-    out = []
-    for record in sorted(scope.calls, key=lambda r: r["seq"]):
-        record = dict(record)
-        record["start"] = record["start"] - scope.offset
-        out.append(store._finish(record))
-    return out
+def complete_calls(scope: scopes.Scope) -> list[dict]:
+    """The scope's call records, completed like deps.jsonl lines, ``start`` relative to it."""
+    return scope.records()
 
 
 # --- values ---------------------------------------------------------------------------
@@ -155,7 +62,7 @@ def body_value(data: bytes):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return store.encode(data)
+        return scopes.encode(data)
 
 
 def body_bytes(value) -> bytes:
@@ -163,7 +70,7 @@ def body_bytes(value) -> bytes:
         return b""
     if isinstance(value, str):
         return value.encode("utf-8")
-    decoded = store.decode(value)
+    decoded = scopes.decode(value)
     return decoded if isinstance(decoded, bytes) else str(decoded).encode("utf-8")
 
 
@@ -285,21 +192,6 @@ def load(path: str) -> dict:
         raise CaptureFileError(f"{path} is capture format version {version}; this recorder "
                                f"reads up to {VERSION}: upgrade codetracer-python-recorder")
     return capture
-
-
-# --- the time-travel trace --------------------------------------------------------------
-
-def trace_event(metadata: str, summary) -> None:
-    """An event in the time-travel trace when one is being recorded (else nothing)."""
-    from ..deps import events
-
-    if not events.active():
-        return
-    try:
-        events._native.record_event("socket", metadata,
-                                    summary() if callable(summary) else summary)
-    except Exception:  # noqa: BLE001 - the event is a courtesy
-        pass
 
 
 def capture_dir(explicit: str | None) -> str | None:

@@ -79,7 +79,7 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
         if run is None:
             return
         scope = run.pop("scope")
-        capture.close_scope(scope)
+        scope.close()
         duration = time.perf_counter() - scope.t0
         outcome = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry"}.get(
             state, (state or "unknown").lower())
@@ -115,9 +115,9 @@ def _celery_own(site: str) -> bool:
 def _write(directory: str, run: dict, outcome: str, retval, duration: float, scope) -> None:
     """Written at once, in the worker process: a pool process may exit without running
     ``atexit`` handlers, so nothing waits on a background thread."""
-    from ..deps import masking, store
+    from ..deps import scopes
 
-    calls = capture.complete_calls(scope)
+    calls = scope.records()
     exception = run.get("exception")
     if outcome == "success":
         exception = None
@@ -126,11 +126,11 @@ def _write(directory: str, run: dict, outcome: str, retval, duration: float, sco
         "id": run["id"], "started_at": run["started_at"], "duration": round(duration, 6),
         "framework": "celery", "pid": os.getpid(),
         "python": ".".join(map(str, sys.version_info[:3])),
-        "task": {"name": run["task"], "id": run["id"], "args": store.encode(run["args"]),
-                 "kwargs": store.encode(masking.mapping(run["kwargs"])),
+        "task": {"name": run["task"], "id": run["id"], "args": scopes.encode(run["args"]),
+                 "kwargs": scopes.encode(scopes.mask_mapping(run["kwargs"])),
                  "retries": run["retries"], "eta": run["eta"]},
         "outcome": outcome,
-        "result": store.encode(retval) if outcome == "success" else None,
+        "result": scopes.encode(retval) if outcome == "success" else None,
         "exception": exception,
         "deps": [c for c in calls if not _celery_own(c.get("site") or "?")],
         # Celery's own calls (result backend, broker) run with no frame of the program on the

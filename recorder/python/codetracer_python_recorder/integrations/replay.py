@@ -8,8 +8,7 @@ import importlib
 import os
 import sys
 
-from ..deps import hook, state
-from ..deps.libs import PATCHES
+from ..deps import scopes
 from . import capture
 
 
@@ -20,20 +19,12 @@ class ReplayUsageError(Exception):
 def arm(capture_data: dict, source: str, miss: str = "error"):
     """Answers the program's dependency calls from the capture's records (nothing reaches the
     services, connection set-up included) and turns the integrations' own capture off."""
-    from .. import deps
-    from ..deps.replay import Replayer
-
     capture.replaying = True
-    engine = Replayer(list(capture_data.get("deps") or []), miss=miss, source=source)
-    state.engine = engine
-    hook.install({name: deps._patcher(lib) for name, (lib, _c) in PATCHES.items()})
-    return engine
+    return scopes.replay(capture_data.get("deps") or [], miss=miss, source=source)
 
 
 def disarm(exit_status: int) -> None:
-    from .. import deps
-
-    deps.finish(exit_status)
+    scopes.finish(exit_status)
 
 
 def start(argv, *, prog: str, doc: str, kind: str, other: str, what: str):

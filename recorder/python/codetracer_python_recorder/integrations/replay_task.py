@@ -20,7 +20,7 @@ PROG = "ct replay-task"
 
 
 def run_task(app, recorded: dict) -> dict:
-    from ..deps import store
+    from ..deps import scopes
 
     info = recorded["task"]
     name = info["name"]
@@ -33,8 +33,8 @@ def run_task(app, recorded: dict) -> dict:
         raise replay.ReplayUsageError(
             f"task {name!r} is not registered in the app given by --app; known tasks: "
             + ", ".join(sorted(t for t in app.tasks if not t.startswith("celery."))[:10]))
-    args = store.decode(info.get("args") or [])
-    kwargs = store.decode(info.get("kwargs") or {})
+    args = scopes.decode(info.get("args") or [])
+    kwargs = scopes.decode(info.get("kwargs") or {})
     task.push_request(id=info.get("id"), retries=info.get("retries", 0), args=args,
                       kwargs=kwargs, task=name)
     outcome: dict = {"exception": None}
@@ -51,7 +51,7 @@ def run_task(app, recorded: dict) -> dict:
 
 
 def compare(recorded: dict, outcome: dict) -> tuple[bool, str]:
-    from ..deps import store
+    from ..deps import scopes
 
     rec_exc = recorded.get("exception")
     exc = outcome["exception"]
@@ -59,12 +59,12 @@ def compare(recorded: dict, outcome: dict) -> tuple[bool, str]:
         if exc is not None:
             return False, (f"  raised {type(exc).__name__}: {exc}; the recorded run succeeded "
                            f"with {_show(recorded.get('result'))}")
-        got = store.encode(outcome["result"])
+        got = scopes.encode(outcome["result"])
         if got != recorded.get("result"):
             return False, f"  result {_show(got)}, recorded {_show(recorded.get('result'))}"
         return True, ""
     if exc is None:
-        return False, (f"  succeeded with {_show(store.encode(outcome['result']))}; the "
+        return False, (f"  succeeded with {_show(scopes.encode(outcome['result']))}; the "
                        f"recorded run ended in {recorded.get('outcome')}: "
                        f"{(rec_exc or {}).get('type')}: {(rec_exc or {}).get('message')}")
     name = f"{type(exc).__module__}:{type(exc).__qualname__}"
