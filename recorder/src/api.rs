@@ -16,7 +16,9 @@ use crate::ffi_guard::guard;
 use crate::logging::{global, ErrorTrailer, Level, Logger};
 use crate::policy::{OnRecorderError, PolicyError};
 use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, TracerConfig};
-use crate::trace_filter::{resolve_filter_chain, Engine, FILTER_ENV_VAR};
+use crate::trace_filter::{
+    load_filter_chain, merge_deps_settings, resolve_filter_chain, Engine, FILTER_ENV_VAR,
+};
 use crate::trace_writer::{EventKind, Format, RecordingInfo, TraceWriter};
 
 fn busy() -> PyErr {
@@ -112,6 +114,35 @@ pub fn start(
         };
         *slot = Some(RuntimeTracer::start(py, writer, config, &program)?);
         Ok(())
+    })
+}
+
+/// The `[deps]` settings of the filter chain `start` would load (same discovery), for
+/// dependency capture, which also runs without a trace (`--deps-only`): `mask_headers`,
+/// `mask_words` (lists), `side_file_bytes` (int or None) and `files` (those with a `[deps]`
+/// table). Every file is loaded and checked, so a bad filter fails here with `start`'s error.
+#[pyfunction]
+#[pyo3(signature = (*, script_dir=None, trace_filters=Vec::new()))]
+pub fn deps_settings(
+    py: Python<'_>,
+    script_dir: Option<PathBuf>,
+    trace_filters: Vec<PathBuf>,
+) -> PyResult<Py<PyDict>> {
+    guard(|| {
+        let env_filters = std::env::var_os(FILTER_ENV_VAR);
+        let chain = resolve_filter_chain(
+            script_dir.as_deref(),
+            env_filters.as_deref(),
+            &trace_filters,
+        );
+        let files = load_filter_chain(&chain).map_err(RecorderError::from)?;
+        let (settings, sources) = merge_deps_settings(&files);
+        let d = PyDict::new(py);
+        d.set_item("mask_headers", settings.mask_headers)?;
+        d.set_item("mask_words", settings.mask_words)?;
+        d.set_item("side_file_bytes", settings.side_file_bytes)?;
+        d.set_item("files", sources)?;
+        Ok(d.unbind())
     })
 }
 

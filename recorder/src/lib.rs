@@ -35,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::abandon, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_event, m)?)?;
+    m.add_function(wrap_pyfunction!(api::deps_settings, m)?)?;
     m.add_function(wrap_pyfunction!(policy::bindings::resolve_policy, m)?)?;
     m.add_function(wrap_pyfunction!(api::configure_logging, m)?)?;
     m.add_function(wrap_pyfunction!(api::log, m)?)?;

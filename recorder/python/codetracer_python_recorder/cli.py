@@ -330,7 +330,9 @@ def main(argv: list[str] | None = None) -> None:
         if opts.deps or opts.deps_only:
             from .deps import launch as deps_launch
 
-            deps_plan = deps_launch.prepare(opts.deps, opts.deps_miss, opts.deps_only)
+            deps_plan = deps_launch.prepare(opts.deps, opts.deps_miss, opts.deps_only,
+                                            script_dir=session.script_dir,
+                                            trace_filters=session.trace_filters)
         _configure_logging(opts, session.trace_id)
         runner.arm_sigint_exit()
         if not opts.deps_only:

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::matcher::{parse_scope_selector, parse_value_selector};
-use super::model::{ExecAction, FilterFile, FilterMeta, ScopeRule, ValueAction, ValuePattern};
+use super::model::{
+    DepsSettings, ExecAction, FilterFile, FilterMeta, ScopeRule, ValueAction, ValuePattern,
+};
 
 /// Environment variable holding extra filter paths.
 pub const FILTER_ENV_VAR: &str = "CODETRACER_TRACE_FILTER";
@@ -48,6 +50,17 @@ impl std::error::Error for FilterError {}
 struct RawFile {
     meta: Option<RawMeta>,
     scope: Option<RawScope>,
+    deps: Option<RawDeps>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeps {
+    #[serde(default)]
+    mask_headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    mask_words: Vec<Spanned<String>>,
+    side_file_bytes: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +128,60 @@ fn parse_enum<T>(
     })
 }
 
+/// `[deps]` checked: header names are HTTP tokens, a secret word is one or two words of
+/// letters or digits (as key words are split: `card_number`, `card-number`), the side-file
+/// size is not negative. Errors name the line and the accepted form.
+fn parse_deps(text: &str, raw: RawDeps) -> Result<DepsSettings, (usize, String)> {
+    let at = |v: &Spanned<String>| line_of(text, v.span().start);
+    let mut mask_headers = Vec::with_capacity(raw.mask_headers.len());
+    for h in &raw.mask_headers {
+        let name = h.get_ref();
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err((
+                at(h),
+                format!("invalid header name '{name}' in deps.mask_headers (expected an HTTP header name such as X-Api-Key)"),
+            ));
+        }
+        mask_headers.push(name.to_ascii_lowercase());
+    }
+    let mut mask_words = Vec::with_capacity(raw.mask_words.len());
+    for w in &raw.mask_words {
+        let parts: Vec<&str> = w
+            .get_ref()
+            .split(['_', '-', ' '])
+            .filter(|p| !p.is_empty())
+            .collect();
+        let word = |p: &&str| {
+            p.chars().all(|c| c.is_ascii_alphabetic()) || p.chars().all(|c| c.is_ascii_digit())
+        };
+        if parts.is_empty() || parts.len() > 2 || !parts.iter().all(word) {
+            return Err((
+                at(w),
+                format!("invalid word '{}' in deps.mask_words (expected one word of letters or digits, or two joined by '_': pin, card_number)", w.get_ref()),
+            ));
+        }
+        mask_words.push(parts.join("_").to_ascii_lowercase());
+    }
+    let side_file_bytes = match raw.side_file_bytes {
+        Some(v) => Some(u64::try_from(*v.get_ref()).map_err(|_| {
+            (
+                line_of(text, v.span().start),
+                format!(
+                    "invalid value {} for deps.side_file_bytes (expected a size in bytes, 0 or more)",
+                    v.get_ref()
+                ),
+            )
+        })?),
+        None => None,
+    };
+    Ok(DepsSettings {
+        mask_headers,
+        mask_words,
+        side_file_bytes,
+    })
+}
+
 /// Where each line of a text starts, for 1-based line numbers of byte offsets in O(log n):
 /// every rule records its line, and counting newlines from the start for each made loading
 /// quadratic in the number of rules (16,000 rules: 4.9 s).
@@ -123,7 +190,12 @@ struct LineStarts(Vec<usize>);
 impl LineStarts {
     fn new(text: &str) -> Self {
         let starts = std::iter::once(0)
-            .chain(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1))
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
             .collect();
         LineStarts(starts)
     }
@@ -200,6 +272,11 @@ pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterErr
         description: m.description,
     });
     let at = |(line, m): (usize, String)| err(Some(line), m);
+    let deps = raw
+        .deps
+        .map(|d| parse_deps(text, d))
+        .transpose()
+        .map_err(at)?;
     let exec_of = |key: &str, v: &Spanned<String>| {
         parse_enum(text, key, v, ExecAction::parse, ExecAction::ALLOWED).map_err(at)
     };
@@ -254,6 +331,7 @@ pub fn parse_filter_str(path: &Path, text: &str) -> Result<FilterFile, FilterErr
         default_exec,
         default_value_action,
         rules,
+        deps,
     })
 }
 
@@ -292,6 +370,30 @@ pub fn resolve_filter_chain(
     chain
 }
 
+/// The chain's `[deps]` settings merged (names and words of every file; the last file that
+/// sets `side_file_bytes` wins), and the files that have a `[deps]` table.
+pub fn merge_deps_settings(files: &[FilterFile]) -> (DepsSettings, Vec<PathBuf>) {
+    let mut merged = DepsSettings::default();
+    let mut sources = Vec::new();
+    for (file, deps) in files.iter().filter_map(|f| f.deps.as_ref().map(|d| (f, d))) {
+        sources.push(file.path.clone());
+        for h in &deps.mask_headers {
+            if !merged.mask_headers.contains(h) {
+                merged.mask_headers.push(h.clone());
+            }
+        }
+        for w in &deps.mask_words {
+            if !merged.mask_words.contains(w) {
+                merged.mask_words.push(w.clone());
+            }
+        }
+        if deps.side_file_bytes.is_some() {
+            merged.side_file_bytes = deps.side_file_bytes;
+        }
+    }
+    (merged, sources)
+}
+
 /// Loads every file of a chain, stopping at the first error.
 pub fn load_filter_chain(paths: &[PathBuf]) -> Result<Vec<FilterFile>, FilterError> {
     paths.iter().map(|p| load_filter_file(p)).collect()
@@ -305,7 +407,7 @@ pub fn load_filter_chain(paths: &[PathBuf]) -> Result<Vec<FilterFile>, FilterErr
     clippy::indexing_slicing
 )]
 mod tests {
-    use super::super::model::{MatchMode, ScopeKind, ValueKind};
+    use super::super::model::{DepsSettings, MatchMode, ScopeKind, ValueKind};
     use super::*;
 
     #[test]
@@ -488,6 +590,69 @@ action = "allow"
         assert!(e.message.starts_with("invalid regex"), "{e}");
         let e = err("[[scope.rules]]\nselector = \"file:x[ab\"\n");
         assert!(e.message.contains("unterminated"), "{e}");
+    }
+
+    #[test]
+    fn parses_deps_table() {
+        let f = parse("[deps]\nmask_headers = [\"X-Internal\"]\nmask_words = [\"PIN\", \"card_number\", \"Card-Id\"]\nside_file_bytes = 1024\n").unwrap();
+        let d = f.deps.unwrap();
+        assert_eq!(d.mask_headers, vec!["x-internal"]);
+        assert_eq!(d.mask_words, vec!["pin", "card_number", "card_id"]);
+        assert_eq!(d.side_file_bytes, Some(1024));
+        assert_eq!(parse("[scope]\n").unwrap().deps, None);
+        assert_eq!(
+            parse("[deps]\n").unwrap().deps,
+            Some(DepsSettings::default())
+        );
+    }
+
+    #[test]
+    fn error_bad_deps_values() {
+        let e = err("[deps]\nmask_headers = [\"ok\",\n  \"X Bad\"]\n");
+        assert_eq!(
+            e.to_string(),
+            "trace filter /x/f.toml:3: invalid header name 'X Bad' in deps.mask_headers (expected an HTTP header name such as X-Api-Key)"
+        );
+        let e = err("[deps]\n\nmask_words = [\"a_b_c\"]\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(
+            e.message
+                .starts_with("invalid word 'a_b_c' in deps.mask_words"),
+            "{e}"
+        );
+        assert!(err("[deps]\nmask_words = [\"\"]\n")
+            .message
+            .contains("invalid word ''"));
+        assert!(err("[deps]\nmask_words = [\"pin2\"]\n")
+            .message
+            .contains("'pin2'"));
+        let e = err("[deps]\nside_file_bytes = -1\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert_eq!(
+            e.message,
+            "invalid value -1 for deps.side_file_bytes (expected a size in bytes, 0 or more)"
+        );
+        let e = err("[deps]\nside_file_bytes = \"1k\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = err("[deps]\nmask_word = [\"pin\"]\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("mask_word"), "{e}");
+        let e = err("[deps]\nmask_words = \"pin\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(!e.message.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn deps_settings_merge_along_the_chain() {
+        let a = parse("[deps]\nmask_words = [\"pin\"]\nside_file_bytes = 10\n").unwrap();
+        let b = parse("[scope]\n").unwrap();
+        let c =
+            parse("[deps]\nmask_words = [\"pin\", \"ssn\"]\nmask_headers = [\"X-A\"]\n").unwrap();
+        let (d, sources) = merge_deps_settings(&[a, b, c]);
+        assert_eq!(d.mask_words, vec!["pin", "ssn"]);
+        assert_eq!(d.mask_headers, vec!["x-a"]);
+        assert_eq!(d.side_file_bytes, Some(10));
+        assert_eq!(sources.len(), 2);
     }
 
     #[test]

@@ -25,6 +25,11 @@
 //! [[scope.rules.value_patterns]]
 //! selector = "local:literal:amount"      # local: | global: | arg: | ret: | attr:
 //! action = "allow"
+//!
+//! [deps]                                 # dependency capture (--deps), see model::DepsSettings
+//! mask_headers = ["X-Internal-Token"]    # more headers whose values are masked
+//! mask_words = ["pin", "card_number"]    # more secret words of keys (one or two words)
+//! side_file_bytes = 65536                # longer bodies go to deps-bodies/ side files
 //! ```
 //!
 //! Matching: after the kind comes an optional `glob:` (default), `regex:` (unanchored search)
@@ -46,9 +51,10 @@ pub mod summary;
 
 pub use engine::{Engine, ScopeDecision, ValueRules, RECORDER_PACKAGE};
 pub use loader::{
-    discover_project_filter, load_filter_chain, load_filter_file, parse_filter_env,
-    parse_filter_str, resolve_filter_chain, FilterError, FILTER_ENV_VAR, PROJECT_FILTER_RELATIVE,
+    discover_project_filter, load_filter_chain, load_filter_file, merge_deps_settings,
+    parse_filter_env, parse_filter_str, resolve_filter_chain, FilterError, FILTER_ENV_VAR,
+    PROJECT_FILTER_RELATIVE,
 };
-pub use model::{CodeScope, ExecAction, FilterFile, ValueAction, ValueKind};
+pub use model::{CodeScope, DepsSettings, ExecAction, FilterFile, ValueAction, ValueKind};
 pub use secrets::is_secret_name;
 pub use summary::{AppliedFilter, FilterSummary};

@@ -226,6 +226,22 @@ pub struct FilterFile {
     pub default_value_action: Option<ValueAction>,
     /// `[[scope.rules]]` in file order.
     pub rules: Vec<ScopeRule>,
+    /// `[deps]`, if this file has one.
+    pub deps: Option<DepsSettings>,
+}
+
+/// `[deps]`: settings of dependency capture (`--deps`). Validated with the rest of the file so
+/// a bad value stops the recorder before the program runs; the Python side, which does the
+/// capture, gets them from `_native.deps_settings` and never parses the TOML itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepsSettings {
+    /// `deps.mask_headers`: more header names whose values are masked (lowercase).
+    pub mask_headers: Vec<String>,
+    /// `deps.mask_words`: more secret words of keys, lowercase; two words (`card_number`)
+    /// mask keys where they are adjacent.
+    pub mask_words: Vec<String>,
+    /// `deps.side_file_bytes`: bytes values (bodies) longer than this go to side files.
+    pub side_file_bytes: Option<u64>,
 }
 
 /// The code object the recorder asks about. Borrowed so asking costs no allocation.

@@ -9,16 +9,17 @@ import time
 
 from .. import deps
 from ..errors import make_error
-from . import store
+from . import config, store
 
 
 class Plan:
     """What ``--deps`` asked for, validated."""
 
     def __init__(self, mode: str, replay_path: str | None, miss: str, only: bool,
-                 loaded=None) -> None:
+                 loaded=None, settings: dict | None = None) -> None:
         self.mode, self.replay_path, self.miss, self.only = mode, replay_path, miss, only
         self.loaded = loaded  # the capture to replay, read once by prepare()
+        self.settings = settings  # the filter chain's [deps] table (``config``)
 
     def start(self, session, program: str, args: list[str]) -> None:
         capture_dir = None
@@ -31,10 +32,14 @@ class Plan:
         deps.enable(self.mode, capture_dir=str(capture_dir) if capture_dir else None,
                     replay_path=self.replay_path, miss=self.miss, header=header,
                     loaded=self.loaded)
+        config.apply(self.settings)  # before the program runs: no call is made before this
 
 
-def prepare(spec: str | None, miss: str | None, only: bool) -> Plan | None:
-    """Validates ``--deps``/``--deps-miss``/``--deps-only``; raises the recorder's usage error."""
+def prepare(spec: str | None, miss: str | None, only: bool, *, script_dir: str | None = None,
+            trace_filters=()) -> Plan | None:
+    """Validates ``--deps``/``--deps-miss``/``--deps-only`` and the filter chain's ``[deps]``
+    table (``script_dir`` and ``trace_filters`` find it as tracing does); raises the recorder's
+    usage error, or its filter error."""
     if not spec:
         if only:
             raise make_error("ERR_INVALID_ARGUMENT",
@@ -52,7 +57,8 @@ def prepare(spec: str | None, miss: str | None, only: bool) -> Plan | None:
             # replayed; the Replayer gets what was read
     except (deps.SpecError, store.CaptureError) as exc:
         raise make_error("ERR_INVALID_ARGUMENT", str(exc)) from None
-    return Plan(mode, path, miss or "error", only, loaded)
+    settings = config.load(script_dir, trace_filters)
+    return Plan(mode, path, miss or "error", only, loaded, settings)
 
 
 def _own_folder(trace_dir) -> str:
