@@ -1,6 +1,7 @@
 """``ct captures [DIR] [--json]``: the request and task captures in DIR (default
 ``$CODETRACER_CAPTURE_DIR``, else the current directory), oldest first: time, kind, route or
-task, status or outcome, duration, number of dependency calls, file. Written by the recorder's
+task (or the app's start-up), status or outcome, duration, number of dependency calls,
+file. Written by the recorder's
 ``CodeTracerMiddleware`` and ``enable_celery``; read as JSON only (nothing in them is run)."""
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def summary(path: Path) -> dict | None:
     row = {"file": str(path), "kind": data.get("kind"), "id": data.get("id"),
            "started_at": data.get("started_at"), "duration": data.get("duration"),
            "deps": len(data.get("deps") or []), "version": data.get("version"),
-           "exception": exc.get("type", "").rpartition(":")[2] or None}
+           "exception": exc.get("type", "").rpartition(":")[2] or None,
+           "path": None, "status": None, "outcome": None}  # the same keys for every kind
     if data.get("kind") == "request":
         req = data.get("request") or {}
         resp = data.get("response") or {}
@@ -37,6 +39,10 @@ def summary(path: Path) -> dict | None:
         status = resp.get("status") or (500 if exc else None)
         row["status"] = status
         row["result"] = str(status) if status is not None else "?"
+    elif data.get("kind") == "startup":  # an app's start-up calls, answered in its replays
+        row["target"] = "start-up"
+        row["outcome"] = data.get("outcome")
+        row["result"] = data.get("outcome") or "?"
     else:
         task = data.get("task") or {}
         row["target"] = task.get("name", "?")

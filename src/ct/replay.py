@@ -1,4 +1,4 @@
-"""``ct replay-request CAPTURE --app module:app`` and ``ct replay-task CAPTURE --app
+"""``ct replay-request CAPTURE --app module:app [--factory]`` and ``ct replay-task CAPTURE --app
 module:celery_app``: run one captured request or task again on this machine, its dependency
 calls answered from the capture, under the time-travel recorder (``--no-record``: just run).
 
@@ -50,7 +50,11 @@ def run(command: str, argv: list[str]) -> int:
                             "from the capture, and say whether the outcome matches.")
     p.add_argument("capture", metavar="CAPTURE", help="a capture file (see `ct captures`)")
     p.add_argument("--app", required=True, metavar="MODULE:ATTR",
-                   help=f"the {what}, imported from the current directory")
+                   help=f"the {what}, imported from the current directory; MODULE:FACTORY() "
+                        "calls a function that returns it"
+                        + ("; MODULE alone as for celery -A" if command == "replay-task" else ""))
+    p.add_argument("--factory", action="store_true",
+                   help="ATTR is a function that returns the app (as uvicorn --factory)")
     p.add_argument("--no-record", action="store_true",
                    help="just run it, without the time-travel recorder")
     p.add_argument("-o", "--output-folder", metavar="DIR", help="trace folder (new or empty)")
@@ -66,6 +70,8 @@ def run(command: str, argv: list[str]) -> int:
         raise CtError(f"{command}: capture {capture} does not exist; list captures with "
                       "`ct captures DIR`", TARGET)
     target = [os.path.abspath(capture), "--app", a.app, "--deps-miss", a.deps_miss]
+    if a.factory:
+        target.append("--factory")
     if a.no_record:
         return _run_plain(module, target)
     from ct import record

@@ -34,6 +34,7 @@ def _seed(port: int) -> None:
     import redis
 
     r = redis.Redis(port=port)
+    r.set("config:currency", "EUR")  # read by the apps' lifespan start-up
     for i in range(N):
         r.set(f"item:{i}", f"name-{i}")
         r.set(f"price:{i}", "3")
@@ -54,6 +55,7 @@ async def _drive(url: str) -> dict:
                                                "Authorization": "Bearer s3cret"}),
             "big": await client.post("/echo", content=b"x" * 10000),
             "health": await client.get("/health"),
+            "spawn": await client.get("/spawn/9"),
             # last: uvicorn closes the connection after an unhandled exception
             "fail": await client.get("/api/checkout/7"),
         }
@@ -77,6 +79,7 @@ def served(request, tmp_path_factory):
         server = Uvicorn(target, env, tmp_path)
         try:
             seen = asyncio.run(_drive(server.url))
+            seen["late"] = _wait_for_key(redis_server.port, "late:9")
         finally:
             server.stop()
     finally:
@@ -86,18 +89,36 @@ def served(request, tmp_path_factory):
             "tmp": tmp_path, "upstream": http.url}
 
 
+def _wait_for_key(port: int, key: str):
+    import time
+
+    import redis
+
+    r = redis.Redis(port=port)
+    deadline = time.time() + 10
+    while r.get(key) is None and time.time() < deadline:
+        time.sleep(0.05)
+    return r.get(key)
+
+
+def _requests(caps) -> list[dict]:
+    return [c for c in load_captures(caps) if c["kind"] == "request"]
+
+
 def _by_path(captures: list[dict]) -> dict:
     out: dict[str, list[dict]] = {}
     for c in captures:
+        if c["kind"] != "request":
+            continue
         out.setdefault(f"{c['request']['method']} {c['request']['path']}", []).append(c)
     return out
 
 
 def test_one_capture_per_request_with_its_own_calls(served):
-    captures = load_captures(served["caps"])
+    captures = _requests(served["caps"])
     by_path = _by_path(captures)
     assert "GET /health" not in by_path  # excluded
-    assert len(captures) == N + 5, sorted(by_path)
+    assert len(captures) == N + 6, sorted(by_path)
     for i in range(N):
         (c,) = by_path[f"GET /api/items/{i}"]
         req = c["request"]
@@ -107,6 +128,7 @@ def test_one_capture_per_request_with_its_own_calls(served):
         assert req["path_params"] == {"item_id": expected}
         assert c["response"]["status"] == 200
         assert json.loads(c["response"]["body"]) == served["seen"]["items"][i].json()
+        assert served["seen"]["items"][i].json()["currency"] == "EUR"  # read at start-up
         keys = [d["key"] for d in c["deps"]]
         # exactly this request's three calls, none of the 29 requests running beside it
         assert len(keys) == 3, keys
@@ -146,8 +168,11 @@ def test_replay_with_servers_stopped(served):
     by_path = _by_path(load_captures(caps))
     files = {f"{c['request']['method']} {c['request']['path']}": p
              for p in caps.glob("*.json") for c in [json.loads(p.read_text())]
-             if c["request"]["body_cut"] == 0}
-    for path in ("GET /api/items/4", "GET /sync/5", "POST /echo", "GET /api/checkout/3"):
+             if c["kind"] == "request" and c["request"]["body_cut"] == 0}
+    # /api/items/4's response holds the setting the start-up read: answered from the
+    # start-up capture the request capture names
+    for path in ("GET /api/items/4", "GET /sync/5", "POST /echo", "GET /api/checkout/3",
+                 "GET /spawn/9"):
         done = run_ct(["replay-request", str(files[path]), "--app", served["target"],
                        "--no-record"], env=env)
         assert done.returncode == 0, (path, done.stdout, done.stderr)
@@ -175,11 +200,13 @@ def test_replay_with_servers_stopped(served):
 
 def test_replay_reports_a_different_response(served, tmp_path):
     caps = served["caps"]
-    src = next(p for p in caps.glob("*.json") if "_api-items-item_id" in p.name)
+    src = next(p for p in sorted(caps.glob("*.json")) if "_api-items-item_id" in p.name)
     data = json.loads(src.read_text())
     data["response"]["body"] = data["response"]["body"].replace("name-", "other-")
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(data))
+    startup = caps / data["startup"]  # a copied capture goes with its start-up capture
+    (tmp_path / startup.name).write_text(startup.read_text())
     env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
     done = run_ct(["replay-request", str(changed), "--app", served["target"], "--no-record"],
                   env=env)
@@ -192,8 +219,66 @@ def test_ct_captures_lists_them(served):
     done = run_ct(["captures", str(served["caps"]), "--json"], env=app_env())
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert len(rows) == N + 5
+    assert len(rows) == N + 7  # the requests and the start-up
+    (startup,) = [r for r in rows if r["kind"] == "startup"]
+    assert startup["target"] == "start-up" and startup["result"] == "success"
+    assert startup["deps"] == 1
     fail = next(r for r in rows if r["path"] == "/api/checkout/7")
     assert fail["status"] == 500 and fail["exception"] == "ValueError" and fail["deps"] == 2
     text = run_ct(["captures", str(served["caps"])], env=app_env()).stdout
     assert f"GET {served['route']}" in text and "500 (ValueError)" in text
+
+
+def test_start_up_and_background_calls_are_in_no_request_capture(served):
+    """The lifespan start-up's call is in a start-up capture that every request capture names;
+    a task a request spawned and did not wait for makes its call after the response: that call
+    is in no capture (it did happen: the key is in Redis)."""
+    captures = load_captures(served["caps"])
+    (startup,) = [c for c in captures if c["kind"] == "startup"]
+    assert [d["key"] for d in startup["deps"]] == ["GET config:currency"]
+    assert startup["outcome"] == "success"
+    requests = [c for c in captures if c["kind"] == "request"]
+    names = {c["startup"] for c in requests}
+    assert len(names) == 1 and (served["caps"] / names.pop()).is_file()
+    keys = [d["key"] for c in requests for d in c["deps"]]
+    assert "GET config:currency" not in keys
+    assert served["seen"]["late"] == b"1"
+    assert not [k for k in keys if "late:" in k]
+    (spawn,) = _by_path(requests)["GET /spawn/9"]
+    assert [d["key"] for d in spawn["deps"]] == ["GET item:9"]
+
+
+def test_replay_without_the_start_up_capture_says_so(served, tmp_path):
+    src = next(p for p in sorted(served["caps"].glob("*.json")) if "_api-items-item_id" in p.name)
+    alone = tmp_path / src.name
+    alone.write_text(src.read_text())
+    env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
+    done = run_ct(["replay-request", str(alone), "--app", served["target"], "--no-record"],
+                  env=env)
+    assert "the app's start-up calls are not answered: capture" in done.stderr, done.stderr
+    assert "replay miss: redis GET config:currency" in done.stderr
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "ct replay-request: the app's lifespan startup failed: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_replay_through_an_app_factory(served):
+    """``--factory`` (uvicorn's flag), ``module:factory()`` and a bare zero-argument function
+    all call the factory; a factory that raises or a non-app is a one-line usage error."""
+    if "starlette" not in served["target"]:
+        pytest.skip("the factory forms are checked on the Starlette app")
+    src = next(p for p in sorted(served["caps"].glob("*.json")) if "_api-items-item_id" in p.name)
+    env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
+    for app in (["web_starlette:create_app", "--factory"], ["web_starlette:create_app()"],
+                ["web_starlette:create_app"]):
+        done = run_ct(["replay-request", str(src), "--app", *app, "--no-record"], env=env)
+        assert done.returncode == 0, (app, done.stdout, done.stderr)
+        assert "response matches the recording" in done.stdout
+    for app, message in ((["web_starlette:broken_factory()"], "--app web_starlette:broken_"
+                          "factory: the factory raised RuntimeError: no settings file"),
+                         (["web_starlette:N_ITEMS", "--factory"], "is not callable"),
+                         (["web_starlette:shop"], "is a module, not an ASGI app")):
+        done = run_ct(["replay-request", str(src), "--app", *app, "--no-record"], env=env)
+        assert done.returncode == 2, (app, done.stdout, done.stderr)
+        assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
+            done.stderr

@@ -183,7 +183,7 @@ def test_ct_captures_lists_tasks(ran):
     bad_usage = run_ct(["replay-task", str(_capture(ran, ran["ok_id"])[0]), "--app", "nope"],
                        env=ran["env"])
     assert bad_usage.returncode == 2
-    assert "--app 'nope' is not module:attribute" in bad_usage.stderr
+    assert "--app nope: no module named 'nope'" in bad_usage.stderr  # read as celery -A
 
 
 def test_a_retried_run_is_captured_and_replays_to_the_same_retry(ran):
@@ -227,3 +227,16 @@ def test_bad_captures_are_one_line_errors(ran, tmp_path):
     done = run_ct(["replay-task", str(_capture(ran, ran["ok_id"])[0]), "--app",
                    "tasks_app:nope", "--no-record"], env=ran["env"])
     assert done.returncode == 2 and "has no attribute 'nope'" in done.stderr
+
+
+def test_app_given_as_celery_does_or_through_a_factory(ran):
+    """``--app tasks_app`` finds the app as ``celery -A tasks_app`` does; a factory is called
+    (``--factory`` or ``module:factory()``); a module without one is a one-line error."""
+    path, _ = _capture(ran, ran["ok_id"])
+    for app in (["tasks_app"], ["tasks_app:make_app", "--factory"], ["tasks_app:make_app()"]):
+        done = run_ct(["replay-task", str(path), "--app", *app, "--no-record"], env=ran["env"])
+        assert done.returncode == 0, (app, done.stdout, done.stderr)
+        assert "outcome matches the recording" in done.stdout
+    done = run_ct(["replay-task", str(path), "--app", "shop", "--no-record"], env=ran["env"])
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "module shop has no Celery app named app or celery" in done.stderr

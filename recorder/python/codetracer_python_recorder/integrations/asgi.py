@@ -58,11 +58,12 @@ class CodeTracerMiddleware:
         self.enabled = self.dir is not None and capture.ensure_recording()
         if self.enabled:
             self.dir = os.path.abspath(self.dir)
+        self.startup = None  # the lifespan start-up's capture (``startup``)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self.enabled:
-                return await self.app(scope, receive, self._flushing(send))
+                return await self.app(scope, receive, self._lifespan(send))
             return await self.app(scope, receive, send)
         tracing = _tracing()
         if not self.enabled or capture.replaying or not (
@@ -73,13 +74,18 @@ class CodeTracerMiddleware:
             return await self._traced_only(scope, receive, send)
         return await self._captured(scope, receive, send, tracing)
 
-    @staticmethod
-    def _flushing(send):
-        """Lifespan: the queued captures are on disk before the server is told shutdown is
-        complete (uvicorn then ends the process by re-raising SIGTERM: no ``atexit``)."""
+    def _lifespan(self, send):
+        """Lifespan: the start-up's calls go to a start-up capture of their own; the queued
+        captures are on disk before the server is told shutdown is complete (uvicorn then ends
+        the process by re-raising SIGTERM: no ``atexit``)."""
+        from .startup import Startup
+
+        self.startup = startup = Startup(self.dir)
 
         async def send_after_flush(message):
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"].startswith("lifespan.startup."):
+                startup.end(message)
+            elif message["type"] == "lifespan.shutdown.complete":
                 import asyncio
 
                 await asyncio.get_running_loop().run_in_executor(None, capture.writer.flush)
@@ -166,6 +172,7 @@ class CodeTracerMiddleware:
             "root_path": root_path,
         }
         allowed = self.headers
+        startup = self.startup.name if self.startup is not None else None
 
         def build() -> dict:
             from ..deps import scopes
@@ -191,7 +198,7 @@ class CodeTracerMiddleware:
                     "framework": _framework(scope), "pid": os.getpid(),
                     "python": ".".join(map(str, sys.version_info[:3])),
                     "request": req, "response": resp, "exception": exception,
-                    "deps": calls}
+                    "deps": calls, "startup": startup}
 
         name = capture.file_name(started_at, [method, route or scope.get("path", "")], ident)
         capture.writer.submit(self.dir, name, build)

@@ -16,54 +16,126 @@ class ReplayUsageError(Exception):
     """A bad ``--app`` or capture: reported in one line, exit status 2."""
 
 
-def arm(capture_data: dict, source: str, miss: str = "error"):
-    """Answers the program's dependency calls from the capture's records (nothing reaches the
-    services, connection set-up included) and turns the integrations' own capture off."""
+def arm(capture_data: dict, source: str, miss: str = "error", extra=()):
+    """Answers the program's dependency calls from the capture's records (after ``extra``: the
+    app's start-up calls, made first), so nothing reaches the services, connection set-up
+    included, and turns the integrations' own capture off."""
     capture.replaying = True
-    return scopes.replay(capture_data.get("deps") or [], miss=miss, source=source)
+    return scopes.replay([*extra, *(capture_data.get("deps") or [])], miss=miss, source=source)
 
 
 def disarm(exit_status: int) -> None:
     scopes.finish(exit_status)
 
 
-def start(argv, *, prog: str, doc: str, kind: str, other: str, what: str):
-    """The command line both replays take (CAPTURE --app module:attr --deps-miss), the capture
-    loaded and checked to be of ``kind`` (``other`` replays the rest), the replay armed and the
-    app imported: (capture, engine, app). Raises ReplayUsageError or CaptureFileError."""
+def start(argv, *, prog: str, doc: str, kind: str, what: str):
+    """The command line both replays take (CAPTURE --app module:attr [--factory] --deps-miss),
+    the capture loaded and checked to be of ``kind``, the replay armed and the app imported
+    (or made by its factory, whose calls are answered from the capture too): (capture, engine,
+    app). Raises ReplayUsageError or CaptureFileError."""
     import argparse
 
     p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[1])
     p.add_argument("capture", metavar="CAPTURE", help=f"a {kind} capture file")
-    p.add_argument("--app", required=True, help=f"the {what} as module:attribute")
+    p.add_argument("--app", required=True,
+                   help=f"the {what} as module:attribute, or module:factory() to call it")
+    p.add_argument("--factory", action="store_true",
+                   help="the attribute is a function that returns the app (like uvicorn's)")
     p.add_argument("--deps-miss", choices=("error", "live"), default="error",
                    help="a dependency call with no recorded answer fails (default) or goes live")
     a = p.parse_args(argv)
     recorded = capture.load(a.capture)
     if recorded.get("kind") != kind:
         raise ReplayUsageError(f"{a.capture} is a {recorded.get('kind')} capture; "
-                               f"replay it with {other}")
-    engine = arm(recorded, a.capture, a.deps_miss)
-    return recorded, engine, import_app(a.app, what)
+                               f"{OTHER.get(recorded.get('kind'), 'it cannot be replayed')}")
+    engine = arm(recorded, a.capture, a.deps_miss, extra=startup_records(recorded, a.capture))
+    return recorded, engine, load_app(a.app, what, factory=a.factory)
+
+
+#: what to do with a capture given to the other replay command
+OTHER = {"request": "replay it with ct replay-request",
+         "task": "replay it with ct replay-task",
+         "startup": "it answers the start-up calls of the request captures that name it: "
+                    "replay one of those"}
+
+
+def startup_records(recorded: dict, path: str) -> list[dict]:
+    """The call records of the app start-up a request capture names (``"startup"``: a capture
+    file beside it), so the app's start-up calls are answered in the replay too. A missing
+    file is reported in one line; the start-up calls then miss."""
+    name = recorded.get("startup")
+    if not name:
+        return []
+    startup_path = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(name))
+    try:
+        startup = capture.load(startup_path)
+    except capture.CaptureFileError as exc:
+        print(f"codetracer replay: the app's start-up calls are not answered: {exc}",
+              file=sys.stderr)
+        return []
+    return list(startup.get("deps") or [])
+
+
+def load_app(spec: str, what: str, *, factory: bool = False):
+    """``module:attr`` -> the app; ``module:attr()`` or ``factory=True`` calls it first. A
+    function that takes no arguments is taken for a factory, as uvicorn does. For a Celery
+    app ``module`` alone works as for ``celery -A``: its ``app`` or ``celery`` attribute."""
+    called = spec.endswith("()")
+    if called:
+        spec = spec[:-2]
+    celery = what == "Celery app"
+    if celery and ":" not in spec and spec and not called and not factory:
+        return _celery_in_module(spec)
+    obj = import_app(spec, what)
+    if called or factory or _is_factory(obj, celery):
+        if not callable(obj):
+            raise ReplayUsageError(f"--app {spec}: {type(obj).__name__} is not callable; "
+                                   "drop --factory / () to use it as the app")
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - the user's factory failed: one line
+            raise ReplayUsageError(f"--app {spec}: the factory raised {type(exc).__name__}: "
+                                   f"{exc}") from None
+    if celery and not hasattr(obj, "tasks"):
+        raise ReplayUsageError(f"--app {spec} is a {type(obj).__name__}, not a Celery app")
+    if not celery and not callable(obj):
+        raise ReplayUsageError(f"--app {spec} is a {type(obj).__name__}, not an ASGI app")
+    return obj
+
+
+def _is_factory(obj, celery: bool) -> bool:
+    """A plain function called with no arguments cannot be an ASGI app (that takes three),
+    nor a Celery app: it is a factory."""
+    import inspect
+
+    if not inspect.isfunction(obj):
+        return False
+    required = [p for p in inspect.signature(obj).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return not required or celery
+
+
+def _celery_in_module(name: str):
+    """``celery -A proj``'s rule: ``proj.app``, ``proj.celery``, or the one Celery app in it."""
+    module = _import_module(name, name)
+    for attr in ("app", "celery"):
+        found = getattr(module, attr, None)
+        if found is not None and hasattr(found, "tasks"):
+            return found
+    apps = [v for v in vars(module).values() if type(v).__name__ == "Celery"]
+    if len(apps) == 1:
+        return apps[0]
+    raise ReplayUsageError(f"--app {name}: module {name} has no Celery app named app or celery"
+                           f"{' and more than one other' if apps else ''}; pass module:attribute")
 
 
 def import_app(spec: str, what: str):
-    """``module:attr`` (attr may be dotted) -> the object; the current directory is importable,
-    as it is for ``python -m``."""
+    """``module:attr`` (attr may be dotted) -> the object."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ReplayUsageError(f"--app {spec!r} is not module:attribute (for example "
-                               f"main:app); name the {what}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        obj = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise ReplayUsageError(f"--app {spec}: no module named {module_name!r} from "
-                                   f"{os.getcwd()}; run from the project folder or fix "
-                                   "PYTHONPATH") from None
-        raise
+                               f"main:app or main:create_app()); name the {what}")
+    obj = _import_module(module_name, spec)
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -71,6 +143,20 @@ def import_app(spec: str, what: str):
             raise ReplayUsageError(f"--app {spec}: module {module_name} has no attribute "
                                    f"{attr!r}; name the {what}") from None
     return obj
+
+
+def _import_module(module_name: str, spec: str):
+    """The current directory is importable, as it is for ``python -m``."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise ReplayUsageError(f"--app {spec}: no module named {module_name!r} from "
+                                   f"{os.getcwd()}; run from the project folder or fix "
+                                   "PYTHONPATH") from None
+        raise
 
 
 def body_diff(recorded: bytes, replayed: bytes, limit: int = 40) -> str:

@@ -18,6 +18,10 @@ from . import capture, replay
 PROG = "ct replay-request"
 
 
+class StartupFailed(Exception):
+    """The app's lifespan start-up failed: the request is not sent."""
+
+
 def build_scope(req: dict) -> tuple[dict, bytes]:
     body = capture.body_bytes(req.get("body"))
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -51,7 +55,12 @@ async def _lifespan(app, phase: str, state: dict) -> None:
     if getter in done:
         message = getter.result()
         if message["type"].endswith(".failed"):
-            raise RuntimeError(f"the app's lifespan {phase} failed: {message.get('message')}")
+            await asyncio.wait({task}, timeout=5)  # the app re-raises after saying so
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: reported below in one line, not by asyncio
+            text = (message.get("message") or "").strip().splitlines()
+            raise StartupFailed(f"the app's lifespan {phase} failed: "
+                                f"{text[-1] if text else 'no message'}")
         return
     getter.cancel()
     state["_lifespan_off"] = True  # the app returned or raised: no lifespan support
@@ -62,7 +71,7 @@ async def run_request(app, req: dict) -> dict:
     lifespan_state: dict = {}
     try:
         await _lifespan(app, "startup", lifespan_state)
-    except RuntimeError:
+    except StartupFailed:
         raise
     except Exception:  # noqa: BLE001 - an app without lifespan support
         lifespan_state["_lifespan_off"] = True
@@ -133,8 +142,7 @@ def compare(recorded: dict, result: dict) -> tuple[bool, str]:
 def main(argv: list[str] | None = None) -> int:
     try:
         recorded, engine, app = replay.start(
-            argv, prog=PROG, doc=__doc__, kind="request", other="ct replay-task",
-            what="ASGI app")
+            argv, prog=PROG, doc=__doc__, kind="request", what="ASGI app")
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -143,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     if req.get("body_cut"):
         print(f"{PROG}: the recorded request body was cut at capture ({req['body_cut']} bytes "
               "missing); raise max_body to replay it whole", file=sys.stderr)
-    result = asyncio.run(run_request(app, req))
+    try:
+        result = asyncio.run(run_request(app, req))
+    except StartupFailed as exc:
+        replay.disarm(1)
+        print(f"{PROG}: {exc}; the request was not sent", file=sys.stderr)
+        return 1
     if result["exception"] is not None:
         sys.stderr.write(f"{PROG}: the app raised while serving {label}:\n{result['traceback']}")
     replay.disarm(0)

@@ -18,6 +18,11 @@ app.conf.update(task_serializer="json", result_serializer="json", accept_content
 enable_celery(app)
 
 
+def make_app():
+    """A factory, for ``ct replay-task --app tasks_app:make_app --factory``."""
+    return app
+
+
 @app.task(bind=True, name="tasks_app.invoice_total")
 def invoice_total(self, order_id, currency="EUR"):
     with psycopg.connect(DSN) as conn:

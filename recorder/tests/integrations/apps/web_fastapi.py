@@ -1,8 +1,17 @@
+import contextlib
+
 import shop
 from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
 from fastapi import FastAPI, Request
 
-app = FastAPI()
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    await shop.startup()
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
 app.add_middleware(CodeTracerMiddleware, exclude_paths=["/health"], max_body=4096)
 
 
@@ -24,6 +33,11 @@ def sync_item(item_id: int):
 @app.post("/echo")
 async def echo(request: Request):
     return shop.digest(await request.body())
+
+
+@app.get("/spawn/{item_id}")
+async def spawn(item_id: int):
+    return await shop.spawn(item_id)
 
 
 @app.get("/health")

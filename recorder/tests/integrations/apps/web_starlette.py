@@ -1,3 +1,5 @@
+import contextlib
+
 import shop
 from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
 from starlette.applications import Starlette
@@ -21,15 +23,39 @@ async def echo(request):
     return JSONResponse(shop.digest(await request.body()))
 
 
+async def spawn(request):
+    return JSONResponse(await shop.spawn(request.path_params["item_id"]))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    await shop.startup()
+    yield
+
+
 async def health(request):
     return JSONResponse({"ok": True})
 
 
-app = Starlette(routes=[
-    Mount("/api", routes=[Route("/items/{item_id:int}", item),
-                          Route("/checkout/{item_id:int}", checkout)]),
-    Route("/sync/{item_id:int}", sync_item),
-    Route("/echo", echo, methods=["POST"]),
-    Route("/health", health),
-])
-app.add_middleware(CodeTracerMiddleware, exclude_paths=["/health"], max_body=4096)
+def create_app() -> Starlette:
+    """The app factory (``uvicorn --factory web_starlette:create_app``)."""
+    made = Starlette(routes=[
+        Mount("/api", routes=[Route("/items/{item_id:int}", item),
+                              Route("/checkout/{item_id:int}", checkout)]),
+        Route("/sync/{item_id:int}", sync_item),
+        Route("/echo", echo, methods=["POST"]),
+        Route("/spawn/{item_id:int}", spawn),
+        Route("/health", health),
+    ], lifespan=lifespan)
+    made.add_middleware(CodeTracerMiddleware, exclude_paths=["/health"], max_body=4096)
+    return made
+
+
+N_ITEMS = 30
+
+
+def broken_factory():
+    raise RuntimeError("no settings file")
+
+
+app = create_app()

@@ -1,0 +1,60 @@
+"""The app's start-up as a capture of its own (``"kind": "startup"``).
+
+Dependency calls made while the ASGI lifespan starts up (a connection pool opened, a cache
+warmed) belong to no request, so they are in no request's capture. They go to a start-up
+capture instead, written once per process when the start-up made calls; each request
+capture of that process names it (``"startup"``), and ``ct replay-request`` answers the
+start-up's calls from it when it runs the app's start-up again before the request. Calls
+made later outside any request (background tasks, threads) are in no capture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import capture
+
+_now = time.time
+
+
+class Startup:
+    """Collects the calls of one lifespan start-up; ``end()`` writes them."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.name: str | None = None  # the file written, named in request captures
+        self.started_at = _now()
+        self.scope = capture.open_scope()
+
+    def end(self, message: dict) -> None:
+        """At ``lifespan.startup.complete`` (or ``.failed``), in the lifespan's context.
+        Written at once (not queued): it must exist before the first request names it."""
+        scope, self.scope = self.scope, None
+        if scope is None:
+            return
+        scope.close()
+        calls = scope.records()
+        if not calls:
+            return
+        failed = message.get("type") == "lifespan.startup.failed"
+        ident = f"{os.getpid():x}s{int(self.started_at * 1000) % 0xFFFFFF:06x}"
+        data = {
+            "format": capture.FORMAT, "version": capture.VERSION, "kind": "startup",
+            "id": ident, "started_at": self.started_at,
+            "duration": round(time.perf_counter() - scope.t0, 6), "pid": os.getpid(),
+            "python": ".".join(map(str, sys.version_info[:3])),
+            "outcome": "failure" if failed else "success",
+            "exception": {"type": "lifespan.startup.failed", "message": message.get("message")
+                          or "", "traceback": None} if failed else None,
+            "deps": calls,
+        }
+        name = capture.file_name(self.started_at, ["startup"], ident)
+        try:
+            capture.write_file(self.directory, name, data)
+        except OSError as exc:
+            sys.stderr.write(f"codetracer capture: cannot write {name} in {self.directory}: "
+                             f"{exc}\n")
+            return
+        self.name = name
