@@ -282,27 +282,6 @@ def test_environment_turns_capture_on(tmp_path, http_server):
     assert bad.returncode == 2 and "invalid --deps (CODETRACER_DEPS) value 'sometimes'" in bad.stderr
 
 
-def test_forked_child_runs_uncaptured(tmp_path, http_server):
-    prog = tmp_path / "fork.py"
-    prog.write_text(textwrap.dedent('''
-        import os, sys, urllib.request
-        base = sys.argv[1]
-        pid = os.fork()
-        if pid == 0:
-            urllib.request.urlopen(base + "/text?child=1").read()
-            sys.exit(0)  # ends through the recorder's own exit path, in the child
-        os.waitpid(pid, 0)
-        print(urllib.request.urlopen(base + "/json").status)
-    '''), encoding="utf-8")
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        http_server.url], cwd=tmp_path)
-    assert rec.returncode == 0 and rec.stdout == "200\n", rec.stderr
-    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
-    assert f"GET {http_server.url}/json" in keys and not any("child" in k for k in keys)
-    text = (tmp_path / "t1" / "deps.jsonl").read_text(encoding="utf-8")
-    assert text.count('"end":true') == 1  # the child wrote nothing into its parent's capture
-
-
 def test_capture_adds_no_visible_thread(tmp_path, http_server):
     prog = tmp_path / "threads.py"
     prog.write_text("import threading, urllib.request, sys\n"

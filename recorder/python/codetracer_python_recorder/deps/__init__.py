@@ -69,21 +69,15 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
     else:
         raise SpecError(f"invalid deps mode '{mode}' (allowed: {', '.join(MODES)})")
     state.engine = engine
-    if mode != "replay" and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_forked)
+    from . import fork
+
+    fork.install()  # a forked child records into its own file, or replays its own calls
     install_hook()
     if clock:
         from .libs import clock as clock_lib
 
         clock_lib.install(engine, seed)
     return engine
-
-
-def _forked() -> None:
-    """A forked child does not write to its parent's capture (it has no writer thread, and
-    its records would only pile up): capture stops in the child; a replay goes on."""
-    if state.engine is not None and state.engine.mode == "record":
-        state.engine = None
 
 
 def install_hook() -> None:

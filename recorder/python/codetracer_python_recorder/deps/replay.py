@@ -25,10 +25,25 @@ class Replayer:
 
     def __init__(self, records: list[dict], *, miss: str = "error", source: str = "") -> None:
         self.index = matching.Index(records)
+        self.spare: matching.Index | None = None  # a forked child's siblings' calls
         self.miss = miss
         self.source = source
         self.misses = 0
         self.hits = 0
+
+    def forked(self, own: list[dict], siblings: list[dict]) -> None:
+        """In a forked child (``fork``): answer from the child's own capture, then from its
+        siblings' (a pool gives tasks to whichever worker is free)."""
+        self.index = matching.Index(own)
+        self.spare = matching.Index(siblings) if siblings else None
+        self.misses = self.hits = 0
+
+    def take(self, category: str, key: str, lane: str) -> dict | None:
+        """The recorded call answering this one (own capture first), or ``None``."""
+        record = self.index.take(category, key, lane)
+        if record is None and self.spare is not None:
+            record = self.spare.take(category, key, lane)
+        return record
 
     def answer(self, category: str, key: str, match: dict | None = None, *,
                quiet: bool = False) -> dict | None:
@@ -36,7 +51,7 @@ class Replayer:
         that is an error, reports it and raises :class:`Miss` (the library turns it into its
         own unreachable error)."""
         lane = matching.lane_of(context.thread_name(), context.task_name())
-        record = self.index.take(category, key, lane)
+        record = self.take(category, key, lane)
         if record is not None:
             self.hits += 1
             return record

@@ -117,14 +117,12 @@ def record() -> bool:
 
 def _forked() -> None:
     """A forked worker (Celery's prefork pool) keeps capturing per scope. A process-wide
-    ``--deps record`` stops in a forked child (the deps package's own fork hook, which runs
-    first); the child's scopes then go on without it."""
+    ``--deps record`` goes on in the child into the child's own file (``fork``, whose hook
+    runs first and points this writer's fallback there)."""
     if state.engine is None:
         from .record import Recorder
 
         state.engine = Recorder(_ScopedWriter())
-    elif isinstance(getattr(state.engine, "writer", None), _ScopedWriter):
-        state.engine.writer.fallback = None
 
 
 def open_scope() -> Scope:

@@ -296,7 +296,7 @@ def _connect_wrapper(orig):
                 self._ct_deps_connecting = False
             engine.end(p, summary=f"{key} -> connected")
             return value
-        record = engine.index.take(CATEGORY, key, "")
+        record = engine.take(CATEGORY, key, "")
         if record is not None and "error" in record:
             engine.result(record)  # raises the recorded error
         self.sock = _ReplaySocket()

@@ -1,0 +1,184 @@
+"""Forked children (``os.fork``, multiprocessing's fork start): each process its own capture.
+
+Every process has a place in the fork tree: the program is ``""``, its first fork ``"1"``, that
+child's second fork ``"1.2"``. The counting happens in the parent just before each fork, so a
+re-run of the same program gives its children the same ids (``subprocess`` does not fork
+through Python and does not count).
+
+Record: a child's calls go to ``deps.fork-<id>.jsonl`` beside the parent's ``deps.jsonl``,
+written by the child alone, so no two processes ever append to one file and the parent's
+stream stays whole. The child writes each record when its call ends (no writer thread: a
+child often leaves by ``os._exit``, which runs no clean-up), and its copy of the parent's
+half-written buffer is pointed at ``/dev/null`` so it can never reach the parent's file.
+
+Replay: a child answers from the capture with its own id; a call that capture lacks is taken
+from its siblings' (a ``multiprocessing.Pool`` hands tasks to whichever worker is free, so
+which worker made a call differs from run to run); only then is it a miss.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import re
+import sys
+import threading
+
+from . import state, store
+
+PREFIX = "deps.fork-"
+_NAME = re.compile(r"deps\.fork-(\d+(?:\.\d+)*)\.jsonl")
+
+_path = ""  # this process's place in the fork tree
+_forks = 0  # forks made by this process so far
+_installed = False
+
+
+def file_name(fork_id: str) -> str:
+    return f"{PREFIX}{fork_id}.jsonl"
+
+
+def fork_id() -> str:
+    return _path
+
+
+def install() -> None:
+    """Counts forks and gives each child its capture (record) or its answers (replay)."""
+    global _installed
+    if _installed or not hasattr(os, "register_at_fork"):
+        return
+    _installed = True
+    os.register_at_fork(before=_before, after_in_parent=_quiet_off, after_in_child=_in_child)
+
+
+_QUIET = ("ignore", re.compile(r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)"),
+          DeprecationWarning, None, 0)
+
+
+def _before() -> None:
+    """Counts the fork. When the program itself runs one thread, the other threads are the
+    recorder's (the capture writer, the trace compressor), and Python's warning that a
+    multi-threaded process forks would be the recorder's doing: it is held back for this
+    fork, as plain Python would not print it."""
+    global _forks
+    _forks += 1
+    threading_mod = sys.modules.get("threading")
+    if threading_mod is None or threading_mod.active_count() == 1:
+        import warnings
+
+        warnings.filters.insert(0, _QUIET)
+        warnings._filters_mutated()
+
+
+def _quiet_off() -> None:
+    import warnings
+
+    if _QUIET in warnings.filters:
+        warnings.filters.remove(_QUIET)
+        warnings._filters_mutated()
+
+
+def _in_child() -> None:
+    global _path, _forks
+    _quiet_off()
+    _path = f"{_path}.{_forks}" if _path else str(_forks)
+    _forks = 0
+    engine = state.engine
+    if engine is None:
+        return
+    try:
+        if engine.mode == "record":
+            _record_in_child(engine)
+        elif engine.mode == "replay":
+            _replay_in_child(engine)
+    except Exception as exc:  # noqa: BLE001 - the child must run even if its capture cannot
+        sys.stderr.write(f"codetracer deps: forked process {os.getpid()} ({_path}) is not "
+                         f"{'captured' if engine.mode == 'record' else 'replayed'}: "
+                         f"{type(exc).__name__}: {exc}\n")
+        if engine.mode == "record":
+            _detach(engine, None)
+
+
+# --- record ---------------------------------------------------------------------------------
+
+class ChildWriter(store.Writer):
+    """``store.Writer`` without its thread: each record is written and flushed by the thread
+    whose call ended (under a lock), so a child that leaves by ``os._exit`` loses nothing."""
+
+    def __init__(self, path: str, header: dict) -> None:  # noqa: D107 - no thread started
+        self.path = path
+        self._queue: list = []
+        self._wake = threading.Condition(threading.Lock())
+        self._closed = False
+        self._lock = threading.Lock()
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file.write(store._line({"format": store.FORMAT, "version": store.VERSION,
+                                      **header}))
+        self._file.flush()
+        self._stopped = _thread.allocate_lock()  # no thread: close() finds it stopped
+
+    def write(self, record: dict) -> None:
+        with self._lock:
+            self._queue.append(record)
+            self._drain()
+
+
+def _record_in_child(engine) -> None:
+    writer = engine.writer
+    parent = getattr(writer, "fallback", writer)  # a per-scope writer wraps the file writer
+    path = getattr(parent, "path", None)
+    if path is None:  # per-scope capture only: nothing of the process-wide kind to continue
+        return
+    _silence(parent)
+    child = ChildWriter(os.path.join(os.path.dirname(path), file_name(_path)),
+                        {"fork": _path, "pid": os.getpid(), "parent_pid": os.getppid()})
+    _detach(engine, child)
+    engine.calls = 0
+
+
+def _silence(writer) -> None:
+    """The inherited file object may hold bytes the parent had not flushed yet; whatever this
+    copy flushes (when it is collected, at exit) goes to /dev/null instead of the parent's
+    file. Nothing else of it is touched: its lock may have been held by the parent's writer
+    thread, which does not exist here."""
+    fd = writer._file.fileno()
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _detach(engine, child) -> None:
+    if hasattr(engine.writer, "fallback"):
+        engine.writer.fallback = child
+    elif child is not None:
+        engine.writer = child
+    else:
+        state.engine = None
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+def _replay_in_child(engine) -> None:
+    folder = os.path.dirname(store.resolve(engine.source)) if engine.source else None
+    if folder is None:
+        return
+    own, siblings = [], []
+    parent = _path.rpartition(".")[0]
+    for name in sorted(os.listdir(folder)):
+        m = _NAME.fullmatch(name)
+        if m is None or m.group(1).rpartition(".")[0] != parent:
+            continue
+        _header, records = store.load(os.path.join(folder, name))
+        (own if m.group(1) == _path else siblings).extend(records)
+    engine.forked(own, siblings)
+
+
+def capture_files(path: str) -> list[tuple[str, str]]:
+    """``(fork id, file)`` of every forked child's capture beside the capture at ``path``,
+    in fork-tree order."""
+    folder = os.path.dirname(store.resolve(path))
+    found = [(m.group(1), os.path.join(folder, name)) for name in os.listdir(folder)
+             if (m := _NAME.fullmatch(name))]
+    return sorted(found, key=lambda f: [int(p) for p in f[0].split(".")])
