@@ -135,6 +135,15 @@ def test_one_capture_per_request_with_its_own_calls(served):
         for key in keys:
             assert re.search(rf"(item[:-]|views:){i}(\D|$)", key), (i, keys)
         assert any(k.startswith("GET http://") and f"q=item-{i}" in k for k in keys)
+    # named <UTC start>Z_<method>_<route template>_<id>.json; the start-up's <...>Z_startup_<id>
+    for path in served["caps"].glob("*.json"):
+        c = json.loads(path.read_text())
+        if c["kind"] == "startup":
+            assert re.fullmatch(rf"\d{{8}}T\d{{6}}\.\d{{6}}Z_startup_{c['id']}\.json", path.name)
+        elif c["request"]["path"].startswith("/api/items/"):
+            slug = "api-items-item_id" + ("-int" if ":int" in served["route"] else "")
+            assert re.fullmatch(rf"\d{{8}}T\d{{6}}\.\d{{6}}Z_GET_{slug}_{c['id']}\.json",
+                                path.name), path.name
     # a sync endpoint runs in the threadpool: its call is still this request's
     (sync,) = by_path["GET /sync/5"]
     assert [d["key"] for d in sync["deps"]] == ["GET item:5"]

@@ -31,7 +31,7 @@ PLAIN_APP = textwrap.dedent('''
     app = CodeTracerMiddleware(plain, capture_dir=sys.argv[1], **options)
 
     async def main():
-        for path in ("/a", "/down", "/boom", "/health/live", "/b"):
+        for path in ("/a", "/down", "/boom", "/health/live", "/b") * int(sys.argv[3]):
             req = {"method": "POST", "path": path, "query": "api_key=k&page=2",
                    "headers": [["content-type", "text/plain"], ["cookie", "c=1"]],
                    "body": "x" * 10}
@@ -43,15 +43,17 @@ PLAIN_APP = textwrap.dedent('''
 ''')
 
 
-def _run(tmp_path, options: str, *, record: bool = False) -> subprocess.CompletedProcess:
+def _run(tmp_path, options: str, *, record: bool = False, repeat: int = 1,
+         **env) -> subprocess.CompletedProcess:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "plain_app.py"
     script.write_text(PLAIN_APP)
     caps = tmp_path / "caps"
-    argv = [sys.executable, str(script), str(caps), options]
+    argv = [sys.executable, str(script), str(caps), options, str(repeat)]
     if record:
         argv[1:1] = ["-m", "codetracer_python_recorder", "--trace-dir", str(tmp_path / "trace")]
-    done = subprocess.run(argv, cwd=tmp_path, env=app_env(), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(argv, cwd=tmp_path, env=app_env(**env), capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -85,6 +87,28 @@ def test_errors_only_sample_rate_and_excluded_paths(tmp_path):
 
 def test_sample_rate_zero_writes_nothing(tmp_path):
     _run(tmp_path, "{'sample_rate': 0.0}")
+    assert _paths(tmp_path) == []
+
+
+def test_a_sample_rate_keeps_about_that_share(tmp_path):
+    _run(tmp_path, "{'sample_rate': 0.5}", repeat=60)
+    assert 90 <= len(_paths(tmp_path)) <= 210  # 300 requests; 150 expected, 7 sigma either side
+
+
+def test_options_from_the_environment(tmp_path):
+    _run(tmp_path / "errors", "{}", CODETRACER_CAPTURE_ERRORS_ONLY="1")
+    assert _paths(tmp_path / "errors") == ["/boom", "/down"]
+    _run(tmp_path / "none", "{}", CODETRACER_CAPTURE_SAMPLE_RATE="0")
+    assert _paths(tmp_path / "none") == []
+    _run(tmp_path / "all", "{}", CODETRACER_CAPTURE_SAMPLE_RATE="1")
+    assert len(_paths(tmp_path / "all")) == 5
+
+
+def test_a_bad_sample_rate_turns_capture_off_in_one_line(tmp_path):
+    done = _run(tmp_path, "{}", CODETRACER_CAPTURE_SAMPLE_RATE="10%")
+    assert done.stderr == ("codetracer capture: CODETRACER_CAPTURE_SAMPLE_RATE='10%' is not a "
+                           "number from 0 to 1 (0.1 keeps one request in ten); capture is off\n")
+    assert "/a 200" in done.stdout  # the app serves on
     assert _paths(tmp_path) == []
 
 

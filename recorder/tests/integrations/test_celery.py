@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,8 +115,7 @@ def test_worker_writes_one_capture_per_run(ran):
     assert ran["ok_value"]["total"] == "5.25" and ran["bad_state"] == "FAILURE"
     assert len(load_captures(ran["caps"])) == 4  # the retried task: one per attempt
     path, ok = _capture(ran, ran["ok_id"])
-    assert path.name.endswith(f"_task_tasks_app.invoice_total_{ran['ok_id'][:12]}.json") or \
-        "_task_tasks_app.invoice_total_" in path.name
+    assert path.name.endswith(f"Z_task_tasks_app.invoice_total_{ran['ok_id'][:12]}.json")
     assert ok["kind"] == "task" and ok["outcome"] == "success"
     assert ok["task"] == {"name": "tasks_app.invoice_total", "id": ran["ok_id"], "args": [1],
                           "kwargs": {"currency": "EUR"}, "retries": 0, "eta": None}
@@ -240,3 +240,48 @@ def test_app_given_as_celery_does_or_through_a_factory(ran):
     done = run_ct(["replay-task", str(path), "--app", "shop", "--no-record"], env=ran["env"])
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "module shop has no Celery app named app or celery" in done.stderr
+
+
+EAGER_APP = '''
+import sys
+from celery import Celery
+from codetracer_python_recorder.integrations.celery import enable_celery
+
+app = Celery("eager_app", broker="memory://", backend="cache+memory://")
+app.conf.task_always_eager = True  # in this process: the signals fire as in a worker
+options = {} if sys.argv[2] == "env" else {"errors_only": sys.argv[2] == "1"}
+print(enable_celery(app, capture_dir=sys.argv[1], **options))
+
+
+@app.task(name="eager_app.ok")
+def ok(x):
+    return x + 1
+
+
+@app.task(name="eager_app.bad")
+def bad(x):
+    return 1 / x
+
+
+print(ok.delay(1).get(), bad.delay(0).state)
+'''
+
+
+@pytest.mark.parametrize("errors_only", ["0", "1", "env"])
+def test_errors_only_and_file_names(tmp_path, errors_only):
+    pytest.importorskip("celery", reason="Celery is not installed (pip install celery[redis])")
+    (tmp_path / "eager_app.py").write_text(EAGER_APP)
+    done = subprocess.run([sys.executable, "eager_app.py", "caps", errors_only], cwd=tmp_path,
+                          env=app_env(CODETRACER_CAPTURE_ERRORS_ONLY="1"), capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout == "True\n2 FAILURE\n", (done.stdout, done.stderr)
+    names = sorted(p.name for p in (tmp_path / "caps").glob("*.json"))
+    runs = {json.loads((tmp_path / "caps" / n).read_text())["task"]["name"]: n for n in names}
+    # CODETRACER_CAPTURE_ERRORS_ONLY=1 applies when the argument does not say
+    assert sorted(runs) == (["eager_app.bad", "eager_app.ok"] if errors_only == "0"
+                            else ["eager_app.bad"])
+    for task, name in runs.items():
+        ident = json.loads((tmp_path / "caps" / name).read_text())["id"]
+        # <UTC start>Z_task_<task name>_<first 12 characters of the id>.json
+        assert re.fullmatch(rf"\d{{8}}T\d{{6}}\.\d{{6}}Z_task_{re.escape(task)}_"
+                            rf"{re.escape(ident[:12])}\.json", name), name

@@ -39,6 +39,21 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_rate() -> float | None:
+    """``CODETRACER_CAPTURE_SAMPLE_RATE`` (default 1); a bad value turns capture off with one
+    line on stderr rather than stopping the app."""
+    text = os.environ.get("CODETRACER_CAPTURE_SAMPLE_RATE", "").strip() or "1"
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if 0.0 <= rate <= 1.0:
+        return rate
+    sys.stderr.write(f"codetracer capture: CODETRACER_CAPTURE_SAMPLE_RATE={text!r} is not a "
+                     "number from 0 to 1 (0.1 keeps one request in ten); capture is off\n")
+    return None
+
+
 class CodeTracerMiddleware:
     def __init__(self, app, *, capture_dir: str | None = None, sample_rate: float | None = None,
                  errors_only: bool | None = None, exclude_paths=(),
@@ -46,7 +61,10 @@ class CodeTracerMiddleware:
         self.app = app
         self.dir = capture.capture_dir(capture_dir)
         if sample_rate is None:
-            sample_rate = float(os.environ.get("CODETRACER_CAPTURE_SAMPLE_RATE", "1"))
+            sample_rate = _env_rate()
+            if sample_rate is None:  # a bad value: said on stderr, capture off
+                self.dir = None
+                sample_rate = 0.0
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"sample_rate must be between 0 and 1, not {sample_rate}")
         self.sample_rate = sample_rate

@@ -63,6 +63,8 @@ async def _lifespan(app, phase: str, state: dict) -> None:
                                 f"{text[-1] if text else 'no message'}")
         return
     getter.cancel()
+    if not task.cancelled():
+        task.exception()  # retrieved: an app without lifespan support raises on its scope
     state["_lifespan_off"] = True  # the app returned or raised: no lifespan support
 
 
