@@ -1,4 +1,5 @@
-"""A stand-in for a pricing API: ``GET /price/SKU`` -> ``{"sku", "price"}`` on 127.0.0.1:8765.
+"""A stand-in for a pricing API on 127.0.0.1:8765: ``GET /price/SKU`` -> ``{"sku", "price"}``,
+``GET /skus`` -> the catalogue (a list of SKUs).
 
 Its data has the kind of surprise production data has: gizmo's price is "n/a"."""
 
@@ -11,9 +12,12 @@ PRICES = {"widget": "2.50", "gadget": "10.00", "gizmo": "n/a"}
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
-        sku = self.path.rpartition("/")[2]
-        found = sku in PRICES
-        body = json.dumps({"sku": sku, "price": PRICES.get(sku)}).encode()
+        if self.path == "/skus":
+            found, body = True, json.dumps(sorted(PRICES)).encode()
+        else:
+            sku = self.path.rpartition("/")[2]
+            found = sku in PRICES
+            body = json.dumps({"sku": sku, "price": PRICES.get(sku)}).encode()
         self.send_response(200 if found else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

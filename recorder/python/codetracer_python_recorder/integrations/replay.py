@@ -32,7 +32,7 @@ def start(argv, *, prog: str, doc: str, kind: str, what: str):
     """The command line both replays take (CAPTURE --app module:attr [--factory] --deps-miss),
     the capture loaded and checked to be of ``kind``, the replay armed and the app imported
     (or made by its factory, whose calls are answered from the capture too): (capture, engine,
-    app). Raises ReplayUsageError or CaptureFileError."""
+    app, number of start-up calls). Raises ReplayUsageError or CaptureFileError."""
     import argparse
 
     p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[1])
@@ -48,8 +48,9 @@ def start(argv, *, prog: str, doc: str, kind: str, what: str):
     if recorded.get("kind") != kind:
         raise ReplayUsageError(f"{a.capture} is a {recorded.get('kind')} capture; "
                                f"{OTHER.get(recorded.get('kind'), 'it cannot be replayed')}")
-    engine = arm(recorded, a.capture, a.deps_miss, extra=startup_records(recorded, a.capture))
-    return recorded, engine, load_app(a.app, what, factory=a.factory)
+    startup = startup_records(recorded, a.capture)
+    engine = arm(recorded, a.capture, a.deps_miss, extra=startup)
+    return recorded, engine, load_app(a.app, what, factory=a.factory), len(startup)
 
 
 #: what to do with a capture given to the other replay command

@@ -143,7 +143,7 @@ def compare(recorded: dict, result: dict) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        recorded, engine, app = replay.start(
+        recorded, engine, app, startup_calls = replay.start(
             argv, prog=PROG, doc=__doc__, kind="request", what="ASGI app")
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -163,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: the app raised while serving {label}:\n{result['traceback']}")
     replay.disarm(0)
     same, detail = compare(recorded, result)
-    calls = len(recorded.get("deps") or [])
+    calls = len(recorded.get("deps") or []) + startup_calls
     print(f"{PROG}: {label} (route {req.get('route')}) -> {result['status']}; "
           f"{engine.hits} of {calls} dependency calls answered from the capture"
+          + (f" ({startup_calls} of the app's start-up)" if startup_calls else "")
           + (f", {engine.misses} missed" if engine.misses else ""))
     print("response matches the recording" if same else f"response differs:\n{detail}")
     sys.stdout.flush()

@@ -81,7 +81,7 @@ def _show(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        recorded, engine, app = replay.start(
+        recorded, engine, app, _startup = replay.start(
             argv, prog=PROG, doc=__doc__, kind="task", what="Celery app")
         outcome = run_task(app, recorded)
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
