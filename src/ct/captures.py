@@ -56,16 +56,14 @@ def summary(path: Path) -> dict | None:
 def run(argv: list[str]) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="ct captures", description=__doc__.split("\n\n")[0],
-                                allow_abbrev=False)
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str):  # type: ignore[override] - one line, status 2
+            raise CtError(f"captures: {message}; usage: ct captures [DIR] [--json]", USAGE)
+
+    p = Parser(prog="ct captures", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("dir", nargs="?", metavar="DIR", help="the capture directory")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    try:
-        a = p.parse_args(argv)
-    except SystemExit as exc:
-        if exc.code:
-            raise CtError("captures: usage: ct captures [DIR] [--json]", USAGE) from None
-        return 0
+    a = p.parse_args(argv)
     directory = Path(a.dir or os.environ.get("CODETRACER_CAPTURE_DIR") or ".")
     if not directory.is_dir():
         raise CtError(f"captures: {directory} is not a directory; pass the folder the "

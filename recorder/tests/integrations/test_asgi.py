@@ -212,6 +212,7 @@ def test_replay_reports_a_different_response(served, tmp_path):
     src = next(p for p in sorted(caps.glob("*.json")) if "_api-items-item_id" in p.name)
     data = json.loads(src.read_text())
     data["response"]["body"] = data["response"]["body"].replace("name-", "other-")
+    data["response"]["status"] = 201
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(data))
     startup = caps / data["startup"]  # a copied capture goes with its start-up capture
@@ -222,6 +223,7 @@ def test_replay_reports_a_different_response(served, tmp_path):
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "response differs" in done.stdout
     assert '- "name": "other-' in done.stdout and '+ "name": "name-' in done.stdout
+    assert "  status 200, recorded 201" in done.stdout
 
 
 def test_ct_captures_lists_them(served):
