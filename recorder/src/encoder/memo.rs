@@ -23,8 +23,10 @@ const MAX_ENTRIES: usize = 1 << 15;
 /// Bytes of encodings kept at most (with their entries, a few tens of MB); the table starts
 /// over beyond this.
 const MAX_TOTAL_BYTES: usize = 16 << 20;
-/// Longer encodings are not kept.
-const MAX_BYTES: usize = 4096;
+/// Longer encodings are not kept. An object's record carries its field names (CBOR on the
+/// CTFS route), so a few nested objects pass 4 KiB: below this, a parent that is not kept is
+/// not walked, and each of its children walks itself again at every step.
+const MAX_BYTES: usize = 16384;
 /// Values showing more facts than this are not walked (nor kept).
 pub const MAX_FACTS: usize = 1024;
 /// str and bytes up to this length count as small.

@@ -15,6 +15,7 @@ pub enum ValueFormat {
     Cbor,
 }
 
+#[inline]
 fn cbor_head(buf: &mut Vec<u8>, major: u8, n: u64) {
     let m = major << 5;
     if n < 24 {
@@ -33,6 +34,7 @@ fn cbor_head(buf: &mut Vec<u8>, major: u8, n: u64) {
     }
 }
 
+#[inline]
 fn cbor_text(buf: &mut Vec<u8>, s: &str) {
     cbor_head(buf, 3, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
@@ -49,10 +51,13 @@ impl ValueFormat {
                 json::push_usize(buf, type_id);
             }
             ValueFormat::Cbor => {
+                // the map head, "kind", the kind, "type_id", the id: one reserve, and the
+                // constant keys as ready-made CBOR text
+                buf.reserve(kind.len() + 24);
                 cbor_head(buf, 5, keys);
-                cbor_text(buf, "kind");
+                buf.extend_from_slice(b"\x64kind");
                 cbor_text(buf, kind);
-                cbor_text(buf, "type_id");
+                buf.extend_from_slice(b"\x67type_id");
                 cbor_head(buf, 0, type_id as u64);
             }
         }

@@ -314,9 +314,12 @@ impl RuntimeTracer {
                 .encode_placeholder(&mut self.writer, REDACTED, &mut self.scratch)?;
             return self.emit_scratch_value(vid);
         }
-        // An unchanged str/bytes (the same, pinned object) reuses its encoded bytes.
-        let cacheable =
-            ffi::PyUnicode_CheckExact(value) != 0 || ffi::PyBytes_CheckExact(value) != 0;
+        // An unchanged str, bytes, int or float (the same object, held here so its address
+        // stays its own) reuses its encoded bytes: floats cost a shortest-text formatting.
+        let cacheable = ffi::PyUnicode_CheckExact(value) != 0
+            || ffi::PyBytes_CheckExact(value) != 0
+            || ffi::PyLong_CheckExact(value) != 0
+            || ffi::PyFloat_CheckExact(value) != 0;
         if cacheable {
             if let Some((obj, bytes)) = self.value_cache.get_mut(vid).and_then(Option::take) {
                 if obj.as_ptr() == value {

@@ -96,7 +96,8 @@ pub struct RuntimeTracer {
     activated: bool,
     /// Name object address → (name object, variable id); names are mostly interned strings.
     names: FastMap<usize, (Py<PyAny>, usize)>,
-    /// Variable id → the last str/bytes encoded for it and its bytes (immutable: reusable).
+    /// Variable id → the last str/bytes/int/float encoded for it and its bytes (immutable:
+    /// reusable).
     value_cache: Vec<Option<(Py<PyAny>, Vec<u8>)>>,
     /// (code address, name address) → filter action for that variable in that code.
     name_actions: FastMap<(usize, usize), ValueAction>,

@@ -38,6 +38,9 @@ const TAG_ABSOLUTE_STEP: u8 = 0;
 const TAG_DELTA_STEP: u8 = 1;
 const TAG_THREAD_SWITCH: u8 = 4;
 const TAG_STEP_VALUES: u8 = 0;
+/// Bytes kept for a `StepValues` header: `varint len` of 2 (a record of 128 B to 16 KiB), the
+/// tag, `varint count` of 1 (under 128 variables).
+const STEP_HEADER_ROOM: usize = 4;
 
 pub const RECORDER_ID: &str = concat!("codetracer-python-recorder ", env!("CARGO_PKG_VERSION"));
 
@@ -68,10 +71,11 @@ pub struct CtfsTrace {
     position: u64,
     /// The next step is the first of its chunk (after a marker that opened the chunk).
     absolute_next: bool,
-    /// The step whose values are being collected has not been written to `values` yet.
+    /// A step's values are being collected: its `values` record is not finished yet.
     step_open: bool,
     step_vars: u64,
-    step_entries: Vec<u8>,
+    /// Where the open step's `StepValues` record starts in the values chunk.
+    step_start: usize,
     scratch: Vec<u8>,
 }
 
@@ -104,7 +108,7 @@ impl CtfsTrace {
             absolute_next: false,
             step_open: false,
             step_vars: 0,
-            step_entries: Vec::new(),
+            step_start: 0,
             scratch: Vec::new(),
         })
     }
@@ -121,21 +125,35 @@ impl CtfsTrace {
             return Ok(());
         }
         self.step_open = false;
-        // `varint len`, then `StepValues` (tag, count, entries): written straight into the
-        // chunk, as values are most of a trace's bytes
-        let buf = self.values.buf();
-        if self.step_vars > 0 {
-            let mut count = Vec::with_capacity(10);
-            push_varint(&mut count, self.step_vars);
-            push_varint(buf, (1 + count.len() + self.step_entries.len()) as u64);
-            buf.push(TAG_STEP_VALUES);
-            buf.extend_from_slice(&count);
-            buf.extend_from_slice(&self.step_entries);
-        } else {
-            buf.push(0); // an empty record
-        }
+        // `varint len`, then `StepValues` (tag, count, entries). The entries went straight
+        // into the chunk behind room for the usual header (values are most of a trace's
+        // bytes: copying them once more per step showed in profiles); the header is filled
+        // in now, moving the entries only when it needs another size.
+        let (start, vars) = (self.step_start, self.step_vars);
         self.step_vars = 0;
-        self.step_entries.clear();
+        let buf = self.values.buf();
+        if vars == 0 {
+            buf.truncate(start);
+            buf.push(0); // an empty record
+        } else {
+            let body = start + STEP_HEADER_ROOM;
+            let entries = buf.len() - body;
+            let mut header = Vec::with_capacity(16);
+            let mut count = Vec::with_capacity(10);
+            push_varint(&mut count, vars);
+            push_varint(&mut header, (1 + count.len() + entries) as u64);
+            header.push(TAG_STEP_VALUES);
+            header.extend_from_slice(&count);
+            if header.len() != STEP_HEADER_ROOM {
+                let end = buf.len();
+                if header.len() > STEP_HEADER_ROOM {
+                    buf.resize(end + header.len() - STEP_HEADER_ROOM, 0);
+                }
+                buf.copy_within(body..end, start + header.len());
+                buf.truncate(start + header.len() + entries);
+            }
+            buf[start..start + header.len()].copy_from_slice(&header);
+        }
         self.values.end_record(&mut self.c, &mut self.z)
     }
 
@@ -155,6 +173,9 @@ impl CtfsTrace {
         }
         self.position = position;
         self.steps.end_record(&mut self.c, &mut self.z)?;
+        let buf = self.values.buf();
+        self.step_start = buf.len();
+        buf.resize(self.step_start + STEP_HEADER_ROOM, 0);
         self.step_open = true;
         Ok(())
     }
@@ -235,8 +256,9 @@ impl Backend for CtfsTrace {
                 if !self.step_open {
                     return Ok(());
                 }
-                push_varint(&mut self.step_entries, variable_id as u64);
-                push_blob(&mut self.step_entries, value);
+                let buf = self.values.buf();
+                push_varint(buf, variable_id as u64);
+                push_blob(buf, value);
                 self.step_vars += 1;
                 Ok(())
             }
