@@ -60,6 +60,34 @@ SCRIPT = textwrap.dedent('''
     asyncio.run(main())
     out = {name: keys(scope) for name, scope in opened.items()}
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2)  # shared by both scopes and by code in none
+    both_open, both_done = threading.Barrier(2), threading.Barrier(3)
+    nobody_done, pooled = threading.Event(), {}
+
+    def unit(name):
+        scope = pooled[name] = scopes.open_scope()
+        both_open.wait()
+        list(pool.map(get, [f"{name}-p{k}" for k in range(3)]))  # starts the pool's threads
+        thread = threading.Thread(target=get, args=(f"{name}-t",))  # a plain thread
+        thread.start()
+        thread.join()
+        both_done.wait()
+        nobody_done.wait(30)
+        scope.close()
+
+    units = [threading.Thread(target=unit, args=(name,)) for name in ("u1", "u2")]
+    for thread in units:
+        thread.start()
+    both_done.wait()
+    # while both are open, from outside any scope, on a pool thread started inside one
+    pool.submit(get, "nobody").result()
+    nobody_done.set()
+    for thread in units:
+        thread.join()
+    out.update({name: sorted(keys(scope)) for name, scope in pooled.items()})
+
     outer = scopes.open_scope()
     get("o1")
     inner = scopes.open_scope()
@@ -110,6 +138,8 @@ def test_public_scope_interface(tmp_path):
         # its own two calls; not the other four requests', not the late task's, not the
         # background thread's nor the one made before any scope
         assert out[f"r{i}"] == [f"q=r{i}a", f"q=r{i}b"], out
+    for name in ("u1", "u2"):  # executor work items and a plain thread carry their scope
+        assert out[name] == [f"q={name}-p0", f"q={name}-p1", f"q={name}-p2", f"q={name}-t"]
     assert out["outer"] == ["q=o1", "q=i1", "q=o2"] and out["inner"] == ["q=i1"]
     assert all(start >= 0 for start in out["starts"])
     assert out["masked"] == "q=x&tenant=<masked>&page=1"  # CODETRACER_DEPS_MASK_WORDS

@@ -14,9 +14,10 @@ a task run, an app's start-up); the integrations use only this module.
 A scope is a :mod:`contextvars` value, so each asyncio task and each thread started with a
 copied context (Starlette's threadpool) sees only its own: concurrent requests never mix their
 calls. A scope opened inside another (an eager Celery task inside a request) gives its calls
-to both. A call that ends after its scope closed (a task the request spawned and did not wait
-for) and a call made outside every scope (import time, a background thread) goes to no scope;
-a process-wide ``--deps record`` capture, when one runs, still has every call.
+to both. Threads started in a scope, and executor work items submitted from one, run in it
+(``propagate``). A call that ends after its scope closed (a task the request spawned and did
+not wait for) and a call made outside every scope (import time, a thread started outside)
+goes to no scope; a process-wide ``--deps record`` capture, when one runs, has every call.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def record() -> bool:
             _fork_hook.append(True)
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_forked)
+            from . import propagate
+
+            propagate.install(_current)  # threads and executors carry the scope
         engine = state.engine
         if engine is not None:
             if engine.mode != "record":
