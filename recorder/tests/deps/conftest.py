@@ -69,6 +69,8 @@ def load_capture(folder: Path) -> list[dict]:
 
 BINARY = bytes(range(256)) * 4
 LARGE = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32)  # 3 MiB
+STREAM_CHUNKS = [b"alpha\n", bytes(range(256)) * 3, b"line one\nline two\n", b"x" * 70000,
+                 b"omega\n"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -116,8 +118,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps({"arrival": n, "query": query}).encode())
         elif path == "/fail":
             self._send(500, b'{"error": "boom"}')
+        elif path == "/stream":
+            self._stream(hold="hold" in query)
         else:
             self._send(404, b"{}")
+
+    def _stream(self, hold: bool) -> None:
+        """Chunked, one chunk at a time with pauses, so a client sees the server's chunks; with
+        ``hold`` the end comes only after 30 s (a stream a program stops reading early)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in STREAM_CHUNKS:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+                time.sleep(0.03)
+            if hold:
+                time.sleep(30)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client stopped reading
+            pass
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

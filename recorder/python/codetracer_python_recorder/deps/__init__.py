@@ -104,6 +104,10 @@ def finish(exit_status: int | None = None) -> None:
     if clock is not None:
         clock.uninstall()
     if engine is not None:
+        if engine.mode == "record":
+            from .libs import finish_streams
+
+            finish_streams()  # responses still open are recorded with what was read
         try:
             engine.finish(exit_status)
         except OSError as exc:

@@ -12,3 +12,14 @@ PATCHES = {
     "aiohttp.client": ("aiohttp", "http"),
     "pymongo": ("pymongo", "mongo"),
 }
+
+
+def finish_streams() -> None:
+    """Records the streamed responses still open when a capture ends (a library module with
+    streamed bodies has ``finish_streams``; only modules already loaded are asked)."""
+    import sys
+
+    for lib in {lib for lib, _category in PATCHES.values()}:
+        module = sys.modules.get(f"{__name__}.{lib}")
+        if module is not None and hasattr(module, "finish_streams"):
+            module.finish_streams()

@@ -1,9 +1,10 @@
 """``http.client``: one layer under urllib, urllib3, requests and botocore.
 
 Record: the bytes the program sends are kept per connection (request line, headers, body);
-``getresponse`` reads the whole response body and hands the program a response rebuilt from
-the same bytes (status, headers, body byte for byte, ``Content-Encoding`` untouched; the body
-is no longer streamed from the socket). Replay: ``connect`` and ``send`` touch no socket;
+the response body streams to the program as it reads it (``stream=True``, ``iter_content``,
+urllib3's ``preload_content=False``) and is kept on the way, chunk framing included, so a
+replay gives a chunk reader the server's chunks again (``Content-Encoding`` untouched). The
+call is recorded when the body ends or the response is closed. Replay: ``connect`` and ``send`` touch no socket;
 ``getresponse`` builds the response from the capture. Connects are recorded as
 ``CONNECT scheme://host:port`` (FIFO like any key), so a failed connect is raised again at
 the same point of a replay; a replay that connects more often than the recording (a pool
@@ -97,7 +98,9 @@ def _key_and_match(origin: str, method: str, url: str, raw: bytes) -> tuple[str,
 
 
 def _record_response(engine, conn, req: _Request, orig_getresponse):
-    """Record mode: only snapshots are taken here; the writer thread builds the key, masks
+    """Record mode: the program gets the live response, its body streamed through a
+    :class:`_Tee`; the call is recorded when the body ends (or the response is closed, or the
+    capture finishes). Only snapshots are taken here; the writer thread builds the key, masks
     and parses (``record`` module)."""
     origin, method, url, raw = _origin(conn), req.method, req.url, bytes(req.buf)
     keyed = []
@@ -112,15 +115,107 @@ def _record_response(engine, conn, req: _Request, orig_getresponse):
                      lambda: key_and_match()[1], start=req.start)
     try:
         response = orig_getresponse(conn)
-        body = response.read()
         status, reason, version = response.status, response.reason, response.version
-        headers = response.msg.items()
+        headers, chunked, length = response.msg.items(), response.chunked, response.length
     except BaseException as exc:
         engine.end(p, error=exc)
         raise
-    engine.end(p, result=lambda: _result_of(status, reason, version, headers, body, method),
-               summary=lambda: f"{key_and_match()[0]} -> {status}")
-    return _unread(response, body)
+
+    def done(wire: bytes, eof: bool) -> None:
+        engine.end(p, result=lambda: _result_of(status, reason, version, headers, wire, method,
+                                                chunked, length, eof),
+                   summary=lambda: f"{key_and_match()[0]} -> {status}")
+
+    if response.fp is None:
+        done(b"", True)
+    else:
+        response.fp = _Tee(response.fp, done)
+    return response
+
+
+class _Tee:
+    """Record mode: the response's socket file. Whatever the program reads (through
+    http.client, urllib3's own chunk reader, ``read``, ``read1``, ``readinto``, ``readline``)
+    passes through unchanged and is kept; when the response closes its file (the body ended,
+    or the program closed it early) the kept bytes become the record. The body is never read
+    ahead of the program, so a long or endless stream behaves as without capture."""
+
+    def __init__(self, fp, done) -> None:
+        self._fp, self._done, self._wire, self._eof = fp, done, bytearray(), False
+        _OPEN.add(self)
+
+    def _keep(self, data, asked=1):
+        if data:
+            self._wire += data
+        elif asked:
+            self._eof = True
+        return data
+
+    def read(self, n=-1):
+        return self._keep(self._fp.read(n) if n is not None else self._fp.read(), n)
+
+    def read1(self, n=-1):
+        return self._keep(self._fp.read1(n), n)
+
+    def readline(self, limit=-1):
+        return self._keep(self._fp.readline(limit), limit)
+
+    def readinto(self, buffer) -> int:
+        n = self._fp.readinto(buffer)
+        if n:
+            self._wire += memoryview(buffer)[:n]
+        elif len(buffer):
+            self._eof = True
+        return n
+
+    def peek(self, n=0):
+        return self._fp.peek(n)
+
+    def close(self) -> None:
+        try:
+            self._fp.close()
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        """Records what was read (idempotent)."""
+        if self._done is not None:
+            done, self._done = self._done, None
+            _OPEN.discard(self)
+            done(bytes(self._wire), self._eof)
+
+    def __getattr__(self, name):
+        return getattr(self._fp, name)
+
+
+_OPEN: set = set()  # tees whose response is still open
+
+
+def finish_streams() -> None:
+    """At the end of a capture: responses still open are recorded with what was read."""
+    for tee in list(_OPEN):
+        tee.finish()
+
+
+def _dechunk(wire: bytes) -> tuple[bytes, list[int], bool]:
+    """A chunked body as sent -> (payload, chunk sizes, whether the last chunk arrived)."""
+    payload, sizes, pos = bytearray(), [], 0
+    while True:
+        end = wire.find(b"\r\n", pos)
+        if end < 0:
+            return bytes(payload), sizes, False
+        try:
+            size = int(wire[pos:end].split(b";", 1)[0].strip() or b"x", 16)
+        except ValueError:
+            return bytes(payload), sizes, False
+        if size == 0:
+            return bytes(payload), sizes, True
+        data = wire[end + 2:end + 2 + size]
+        payload += data
+        sizes.append(len(data))
+        if len(data) < size:
+            return bytes(payload), sizes, False
+        pos = end + 2 + size + 2
 
 
 def _split(raw: bytes) -> tuple[bytes, bytes]:
@@ -161,7 +256,16 @@ def _raw_response(result: dict) -> bytes:
     version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(result.get("version"), "HTTP/1.1")
     lines = [f"{version} {result['status']} {result.get('reason', '')}"]
     lines += [f"{k}: {v}" for k, v in result["headers"]]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + result["body"]
+    body = result["body"]
+    if "chunks" in result:  # the server's chunks again, so a chunk reader sees the same ones
+        framed, pos = bytearray(), 0
+        for size in result["chunks"]:
+            framed += b"%x\r\n" % size + body[pos:pos + size] + b"\r\n"
+            pos += size
+        if result.get("complete", True):
+            framed += b"0\r\n\r\n"
+        body = bytes(framed)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _rebuild(http_client, conn, result: dict):
@@ -171,29 +275,34 @@ def _rebuild(http_client, conn, result: dict):
     return response
 
 
-def _unread(response, body: bytes):
-    """The real response, its body read for the capture, made readable again from memory
-    (headers and status stay exactly as received)."""
-    response.fp = io.BytesIO(body)
-    response.length = len(body)
-    response.chunked = False
-    return response
-
-
-def _result_of(status, reason, version, items, body: bytes, method: str) -> dict:
+def _result_of(status, reason, version, items, wire: bytes, method: str, chunked: bool,
+               length, eof: bool) -> dict:
+    """The recorded result: ``body`` is the payload; a chunked body keeps its chunk sizes
+    (``chunks``) and ``Transfer-Encoding``; a body the program stopped reading early is
+    ``"complete": false`` and keeps the announced ``Content-Length``."""
+    if chunked:
+        body, sizes, complete = _dechunk(wire)
+    else:
+        body, sizes = wire, None
+        complete = len(body) == length if length is not None else eof or method == "HEAD"
     headers = []
     for k, v in items:
         low = k.lower()
-        if low == "transfer-encoding":
-            continue  # the body is kept de-chunked
-        if low == "content-length" and method != "HEAD":
+        if low == "transfer-encoding" and not chunked:
+            continue
+        if low == "content-length" and method != "HEAD" and complete:
             continue
         headers.append([k, v])
-    if method != "HEAD":
+    if method != "HEAD" and complete and not chunked:
         headers.append(["Content-Length", str(len(body))])
     headers = [list(p) for p in masking.headers(headers)]
-    return {"status": status, "reason": reason, "version": version, "headers": headers,
-            "body": body}
+    result = {"status": status, "reason": reason, "version": version, "headers": headers,
+              "body": body}
+    if sizes is not None:
+        result["chunks"] = sizes
+    if not complete:
+        result["complete"] = False
+    return result
 
 
 def patch(module) -> None:

@@ -2,9 +2,12 @@
 ``AsyncHTTPTransport.handle_async_request``): below the client's redirects, auth and
 decoding, so replay hands the client the same raw bytes and headers it got.
 
-Record: the raw body is read in full (``Content-Encoding`` untouched) and handed on as a byte
-stream. Replay: the transport's connection pool is never used; a miss raises
-``httpx.ConnectError``. Key as for http.client: ``METHOD scheme://host:port/path?query``.
+Record: the raw body streams to the client as the program reads it (``stream()``,
+``iter_bytes``, ``aiter_bytes``; ``Content-Encoding`` untouched) and each raw chunk is kept on
+the way; the call is recorded when the response is closed (after a plain ``get``, at once).
+Replay: the transport's connection pool is never used; the body comes back in the recorded
+chunks; a miss raises ``httpx.ConnectError``. Key as for http.client:
+``METHOD scheme://host:port/path?query``.
 """
 
 from __future__ import annotations
@@ -42,13 +45,16 @@ def _request_record(request) -> dict:
             "body": _masked_body(b"", request.content)}
 
 
-def _result(response, body: bytes) -> dict:
-    headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.headers.raw
+def _result(status, raw_headers, ext, chunks: list[bytes], eof: bool) -> dict:
+    headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in raw_headers
                if k.lower() != b"transfer-encoding"]
-    ext = response.extensions
-    return {"status": response.status_code, "headers": [list(p) for p in masking.headers(headers)],
-            "body": body, "http_version": _text(ext.get("http_version", b"HTTP/1.1")),
-            "reason": _text(ext.get("reason_phrase", b""))}
+    result = {"status": status, "headers": [list(p) for p in masking.headers(headers)],
+              "body": b"".join(chunks), "chunks": [len(c) for c in chunks],
+              "http_version": _text(ext.get("http_version", b"HTTP/1.1")),
+              "reason": _text(ext.get("reason_phrase", b""))}
+    if not eof:
+        result["complete"] = False  # the program closed the response before its end
+    return result
 
 
 def _text(value) -> str:
@@ -56,11 +62,108 @@ def _text(value) -> str:
 
 
 def _response(httpx, result: dict):
+    body, sizes = result["body"], result.get("chunks") or [len(result["body"])]
+    chunks, pos = [], 0
+    for size in sizes:
+        chunks.append(body[pos:pos + size])
+        pos += size
     return httpx.Response(
         result["status"], headers=[(k, v) for k, v in result["headers"]],
-        stream=httpx.ByteStream(result["body"]),
+        stream=_streams(httpx)[2](chunks),
         extensions={"http_version": result.get("http_version", "HTTP/1.1").encode("latin-1"),
                     "reason_phrase": result.get("reason", "").encode("latin-1")})
+
+
+_OPEN: set = set()  # record mode: tees whose response is still open
+_CLASSES: list = []
+
+
+def _streams(httpx):
+    """The stream classes, made once httpx is loaded (they subclass its stream types)."""
+    if _CLASSES:
+        return _CLASSES
+
+    class _Tee:
+        def _start(self, stream, done) -> None:
+            self._stream, self._done, self._chunks, self._eof = stream, done, [], False
+            _OPEN.add(self)
+
+        def finish(self) -> None:
+            """Records the chunks read so far (idempotent)."""
+            if self._done is not None:
+                done, self._done = self._done, None
+                _OPEN.discard(self)
+                done(self._chunks, self._eof)
+
+    class SyncTee(_Tee, httpx.SyncByteStream):
+        """Record mode: the raw chunks pass to the client and are kept."""
+
+        def __init__(self, stream, done) -> None:
+            self._start(stream, done)
+
+        def __iter__(self):
+            for chunk in self._stream:
+                self._chunks.append(bytes(chunk))
+                yield chunk
+            self._eof = True
+
+        def close(self) -> None:
+            try:
+                self._stream.close()
+            finally:
+                self.finish()
+
+    class AsyncTee(_Tee, httpx.AsyncByteStream):
+        def __init__(self, stream, done) -> None:
+            self._start(stream, done)
+
+        async def __aiter__(self):
+            async for chunk in self._stream:
+                self._chunks.append(bytes(chunk))
+                yield chunk
+            self._eof = True
+
+        async def aclose(self) -> None:
+            try:
+                await self._stream.aclose()
+            finally:
+                self.finish()
+
+    class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+        """Replay: the recorded raw chunks, one by one."""
+
+        def __init__(self, chunks: list[bytes]) -> None:
+            self._chunks = chunks
+
+        def __iter__(self):
+            yield from self._chunks
+
+        async def __aiter__(self):
+            for chunk in self._chunks:
+                yield chunk
+
+    _CLASSES.extend([SyncTee, AsyncTee, Chunks])
+    return _CLASSES
+
+
+def finish_streams() -> None:
+    """At the end of a capture: responses still open are recorded with what was read."""
+    for tee in list(_OPEN):
+        tee.finish()
+
+
+def _recording(httpx, engine, key, p, response, tee_cls):
+    """The response handed to the client in record mode: its stream goes through a tee that
+    records the call when the response is closed."""
+    status, raw_headers, ext = response.status_code, list(response.headers.raw), \
+        dict(response.extensions)
+
+    def done(chunks, eof) -> None:
+        result = _result(status, raw_headers, ext, chunks, eof)
+        engine.end(p, result=result, summary=lambda: f"{key} -> {status}")
+
+    return httpx.Response(status, headers=raw_headers,
+                          stream=tee_cls(response.stream, done), extensions=ext)
 
 
 def _miss(httpx, request, key):
@@ -86,16 +189,10 @@ def patch(module) -> None:
             p = engine.begin(CATEGORY, LIBRARY, key, _request_record(request), match)
             try:
                 response = orig_sync(self, request)
-                try:
-                    body = b"".join(response.iter_raw())
-                finally:
-                    response.close()
-                result = _result(response, body)
             except BaseException as exc:
                 engine.end(p, error=exc)
                 raise
-            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
-            return _response(httpx, result)
+            return _recording(httpx, engine, key, p, response, _streams(httpx)[0])
         try:
             record = engine.answer(CATEGORY, key, match)
         except Miss:
@@ -114,16 +211,10 @@ def patch(module) -> None:
             p = engine.begin(CATEGORY, LIBRARY, key, _request_record(request), match)
             try:
                 response = await orig_async(self, request)
-                try:
-                    body = b"".join([chunk async for chunk in response.aiter_raw()])
-                finally:
-                    await response.aclose()
-                result = _result(response, body)
             except BaseException as exc:
                 engine.end(p, error=exc)
                 raise
-            engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
-            return _response(httpx, result)
+            return _recording(httpx, engine, key, p, response, _streams(httpx)[1])
         try:
             record = engine.answer(CATEGORY, key, match)
         except Miss:

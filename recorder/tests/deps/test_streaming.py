@@ -1,0 +1,162 @@
+"""Streamed response bodies (read incrementally, chunk by chunk) against a real loopback HTTP
+server that sends its chunks one at a time: recorded whole, replayed with the server stopped in
+the same chunks and bytes, and a stream the program stops reading early records at once what
+was read (recording never reads ahead of the program)."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+from conftest import STREAM_CHUNKS, load_capture, needs_recorder, run_plain, run_recorder
+
+pytestmark = needs_recorder
+
+REQUESTS = textwrap.dedent('''
+    import hashlib, sys, http.client
+    import requests, urllib3
+
+    base = sys.argv[1]
+    with requests.get(base + "/stream", stream=True) as r:  # the server's chunks
+        print("requests", [len(c) for c in r.iter_content(chunk_size=None)])
+    with requests.get(base + "/stream", stream=True) as r:
+        print("lines", list(r.iter_lines())[:3])
+    r = requests.get(base + "/large", stream=True)
+    digest, sizes = hashlib.sha256(), set()
+    for chunk in r.iter_content(chunk_size=65536):
+        digest.update(chunk)
+        sizes.add(len(chunk))
+    print("large", digest.hexdigest(), sorted(sizes)[-1])
+    pool = urllib3.PoolManager()
+    resp = pool.request("GET", base + "/stream", preload_content=False)
+    print("urllib3", [len(c) for c in resp.stream(1000)][:5], resp.status)
+    resp.release_conn()
+    conn = http.client.HTTPConnection(base.split("//")[1])
+    conn.request("GET", "/stream")
+    resp = conn.getresponse()
+    print("http.client", resp.read(3), resp.read1(5), len(resp.read()))
+    started = __import__("time").monotonic()
+    with requests.get(base + "/stream?hold=1", stream=True) as r:  # ends after 30 s: stop early
+        chunks = r.iter_content(chunk_size=None)
+        print("early", next(chunks), len(next(chunks)))
+    print("early took", round(__import__("time").monotonic() - started) < 10)
+''')
+
+
+def _record_and_replay(tmp_path, server, source, name):
+    prog = tmp_path / name
+    prog.write_text(source, encoding="utf-8")
+    plain = run_plain([str(prog), server.url], cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    started = time.monotonic()
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert time.monotonic() - started < 25  # the held stream was not read to its end
+    server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), server.url],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stderr == ""
+    return plain, rec, rep
+
+
+def test_requests_urllib3_http_client_streams(tmp_path, http_server):
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    plain, rec, rep = _record_and_replay(tmp_path, http_server, REQUESTS, "req.py")
+    sizes = [len(c) for c in STREAM_CHUNKS]
+    assert f"requests {sizes}" in rec.stdout  # the server's chunks, while recording too
+    assert rec.stdout == plain.stdout
+    assert rep.stdout == rec.stdout
+    calls = {c["key"].split(" ", 1)[1].split("/", 3)[-1]: c for c in load_capture(tmp_path / "t1")
+             if not c["key"].startswith("CONNECT")}
+    held = calls["stream?hold=1"]["result"]
+    assert held["complete"] is False and held["chunks"] == sizes[:2]
+    whole = calls["stream"]["result"]
+    assert whole["chunks"] == sizes and "complete" not in whole
+
+
+HTTPX = textwrap.dedent('''
+    import asyncio, sys
+    import httpx
+
+    base = sys.argv[1]
+    with httpx.Client() as client:
+        with client.stream("GET", base + "/stream") as r:
+            print("raw", [len(c) for c in r.iter_raw()])
+        with client.stream("GET", base + "/stream") as r:
+            print("bytes", [len(c) for c in r.iter_bytes(1000)][:4])
+        with client.stream("GET", base + "/stream?hold=1") as r:
+            chunks = r.iter_bytes()
+            print("early", next(chunks))
+        print("plain get", len(client.get(base + "/stream").content))
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            async with client.stream("GET", base + "/stream") as r:
+                print("async", [len(c) async for c in r.aiter_raw()])
+            async with client.stream("GET", base + "/stream") as r:
+                print("lines", [line async for line in r.aiter_lines()][:3])
+
+    asyncio.run(main())
+''')
+
+
+def test_httpx_streams_sync_and_async(tmp_path, http_server):
+    pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
+    plain, rec, rep = _record_and_replay(tmp_path, http_server, HTTPX, "hx.py")
+    assert "early b'alpha\\n'" in rec.stdout
+    assert rep.stdout == rec.stdout  # the raw pieces as they arrived when recorded
+    total = sum(len(c) for c in STREAM_CHUNKS)
+    assert f"plain get {total}" in rep.stdout
+    held = next(c for c in load_capture(tmp_path / "t1") if c["key"].endswith("hold=1"))
+    assert held["result"]["complete"] is False
+
+
+AIOHTTP = textwrap.dedent('''
+    import asyncio, sys
+    import aiohttp
+
+    async def main(base):
+        async with aiohttp.ClientSession() as session:
+            async with session.get(base + "/stream") as resp:
+                print("chunks", [(len(d), end) async for d, end in resp.content.iter_chunks()])
+            async with session.get(base + "/stream") as resp:
+                print("read(n)", [len(await resp.content.read(500)) for _ in range(3)])
+                print("rest", len(await resp.read()))
+            async with session.get(base + "/stream") as resp:
+                print("lines", [line async for line in resp.content][:3])
+            async with session.get(base + "/stream") as resp:
+                print("fixed", [len(c) async for c in resp.content.iter_chunked(1000)][:3])
+            async with session.get(base + "/stream?hold=1") as resp:
+                print("early", await resp.content.readline())
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_aiohttp_streams(tmp_path, http_server):
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install aiohttp)")
+    plain, rec, rep = _record_and_replay(tmp_path, http_server, AIOHTTP, "aio.py")
+    assert "(768, True)" in rec.stdout  # iter_chunks saw the ends of the server's chunks
+    assert "early b'alpha\\n'" in rec.stdout
+    assert rep.stdout == rec.stdout  # read(500) returns what had arrived, as when recorded
+    held = next(c for c in load_capture(tmp_path / "t1") if c["key"].endswith("hold=1"))
+    assert held["result"]["complete"] is False
+
+
+def test_aiohttp_replay_read_another_way_gets_the_same_bytes(tmp_path, http_server):
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install aiohttp)")
+    _plain, rec, _rep = _record_and_replay(tmp_path, http_server, AIOHTTP, "aio.py")
+    changed = tmp_path / "changed.py"
+    changed.write_text(AIOHTTP.replace(
+        'print("chunks", [(len(d), end) async for d, end in resp.content.iter_chunks()])',
+        'print("chunks", len(b"".join([c async for c in resp.content.iter_any()])))'),
+        encoding="utf-8")
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(changed), http_server.url],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    total = sum(len(c) for c in STREAM_CHUNKS)
+    assert rep.stdout.splitlines()[0] == f"chunks {total}"
+    assert rep.stdout.splitlines()[1:] == rec.stdout.splitlines()[1:]
