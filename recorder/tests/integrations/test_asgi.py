@@ -293,3 +293,23 @@ def test_replay_through_an_app_factory(served):
         assert done.returncode == 2, (app, done.stdout, done.stderr)
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
             done.stderr
+
+
+def test_a_call_made_at_import_time_is_a_one_line_error_saying_why(served, tmp_path):
+    """Calls made while the app module is imported are in no capture: replaying such an app
+    stops at once with one line naming the way out."""
+    (tmp_path / "import_calls.py").write_text(
+        "import os\nimport redis\n"
+        "LIMIT = redis.Redis.from_url(os.environ['REDIS_URL']).get('config:limit')\n"
+        f"from {served['target'].partition(':')[0]} import app  # noqa: E402\n")
+    src = next(p for p in sorted(served["caps"].glob("*.json")) if "_api-items-item_id" in p.name)
+    env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
+    done = run_ct(["replay-request", str(src), "--app", "import_calls:app", "--no-record"],
+                  env=env, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ct replay-request: --app import_calls:app: importing import_calls "
+                           "raised ConnectionError: "), last
+    assert last.endswith("move them into the app's lifespan start-up, or replay with "
+                         "--deps-miss live"), last
+    assert "Traceback" not in done.stderr

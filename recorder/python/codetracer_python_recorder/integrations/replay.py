@@ -96,7 +96,7 @@ def load_app(spec: str, what: str, *, factory: bool = False):
             obj = obj()
         except Exception as exc:  # noqa: BLE001 - the user's factory failed: one line
             raise ReplayUsageError(f"--app {spec}: the factory raised {type(exc).__name__}: "
-                                   f"{exc}") from None
+                                   f"{exc}{_miss_hint(exc)}") from None
     if celery and not hasattr(obj, "tasks"):
         raise ReplayUsageError(f"--app {spec} is a {type(obj).__name__}, not a Celery app")
     if not celery and not callable(obj):
@@ -158,6 +158,18 @@ def _import_module(module_name: str, spec: str):
                                    f"{os.getcwd()}; run from the project folder or fix "
                                    "PYTHONPATH") from None
         raise
+    except Exception as exc:  # noqa: BLE001 - the app cannot be loaded: one line
+        raise ReplayUsageError(f"--app {spec}: importing {module_name} raised "
+                               f"{type(exc).__name__}: {exc}{_miss_hint(exc)}") from None
+
+
+def _miss_hint(exc: BaseException) -> str:
+    """Calls made while the app is imported or built are in no capture (only a lifespan
+    start-up's are): say so when such a call is what failed."""
+    if "codetracer replay has no recorded" not in str(exc):
+        return ""
+    return ("; dependency calls made at import time or in a factory are not captured: "
+            "move them into the app's lifespan start-up, or replay with --deps-miss live")
 
 
 def body_diff(recorded: bytes, replayed: bytes, limit: int = 40) -> str:
