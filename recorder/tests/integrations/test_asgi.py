@@ -56,6 +56,7 @@ async def _drive(url: str) -> dict:
             "big": await client.post("/echo", content=b"x" * 10000),
             "health": await client.get("/health"),
             "spawn": await client.get("/spawn/9"),
+            "notify": await client.get("/notify/8"),
             # last: uvicorn closes the connection after an unhandled exception
             "fail": await client.get("/api/checkout/7"),
         }
@@ -118,7 +119,7 @@ def test_one_capture_per_request_with_its_own_calls(served):
     captures = _requests(served["caps"])
     by_path = _by_path(captures)
     assert "GET /health" not in by_path  # excluded
-    assert len(captures) == N + 6, sorted(by_path)
+    assert len(captures) == N + 7, sorted(by_path)
     for i in range(N):
         (c,) = by_path[f"GET /api/items/{i}"]
         req = c["request"]
@@ -181,7 +182,7 @@ def test_replay_with_servers_stopped(served):
     # /api/items/4's response holds the setting the start-up read: answered from the
     # start-up capture the request capture names
     for path in ("GET /api/items/4", "GET /sync/5", "POST /echo", "GET /api/checkout/3",
-                 "GET /spawn/9"):
+                 "GET /spawn/9", "GET /notify/8"):
         done = run_ct(["replay-request", str(files[path]), "--app", served["target"],
                        "--no-record"], env=env)
         assert done.returncode == 0, (path, done.stdout, done.stderr)
@@ -230,7 +231,7 @@ def test_ct_captures_lists_them(served):
     done = run_ct(["captures", str(served["caps"]), "--json"], env=app_env())
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert len(rows) == N + 7  # the requests and the start-up
+    assert len(rows) == N + 8  # the requests and the start-up
     (startup,) = [r for r in rows if r["kind"] == "startup"]
     assert startup["target"] == "start-up" and startup["result"] == "success"
     assert startup["deps"] == 1
@@ -257,6 +258,10 @@ def test_start_up_and_background_calls_are_in_no_request_capture(served):
     assert not [k for k in keys if "late:" in k]
     (spawn,) = _by_path(requests)["GET /spawn/9"]
     assert [d["key"] for d in spawn["deps"]] == ["GET item:9"]
+    # a background task of the response runs inside the request's ASGI call: its call is the
+    # request's (and its replay, above, runs it too)
+    (notify,) = _by_path(requests)["GET /notify/8"]
+    assert [d["key"] for d in notify["deps"]] == ["GET item:8", "INCRBY notified:8 1"]
 
 
 def test_replay_without_the_start_up_capture_says_so(served, tmp_path):

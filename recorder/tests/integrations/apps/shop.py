@@ -38,6 +38,10 @@ async def checkout(item_id: int) -> dict:
     return {"item": item_id, "name": name, "cents": cents}
 
 
+async def spawn_free(item_id: int) -> dict:
+    return {"item": item_id, "name": await aredis.get(f"item:{item_id}")}
+
+
 async def spawn(item_id: int) -> dict:
     """Answers at once; a task it does not wait for makes a call after the response."""
     name = await aredis.get(f"item:{item_id}")
@@ -46,6 +50,11 @@ async def spawn(item_id: int) -> dict:
 
 
 _background: set = set()
+
+
+async def notify(item_id: int) -> None:
+    """Run as the response's background task (Starlette's BackgroundTask)."""
+    await aredis.incr(f"notified:{item_id}")
 
 
 async def _late(item_id: int) -> None:

@@ -2,7 +2,7 @@ import contextlib
 
 import shop
 from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
-from fastapi import FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request
 
 
 @contextlib.asynccontextmanager
@@ -33,6 +33,12 @@ def sync_item(item_id: int):
 @app.post("/echo")
 async def echo(request: Request):
     return shop.digest(await request.body())
+
+
+@app.get("/notify/{item_id}")
+async def notify(item_id: int, background_tasks: BackgroundTasks):
+    background_tasks.add_task(shop.notify, item_id)
+    return await shop.spawn_free(item_id)
 
 
 @app.get("/spawn/{item_id}")

@@ -3,6 +3,7 @@ import contextlib
 import shop
 from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
@@ -21,6 +22,12 @@ def sync_item(request):
 
 async def echo(request):
     return JSONResponse(shop.digest(await request.body()))
+
+
+async def notify(request):
+    item_id = request.path_params["item_id"]
+    return JSONResponse(await shop.spawn_free(item_id),
+                        background=BackgroundTask(shop.notify, item_id))
 
 
 async def spawn(request):
@@ -45,6 +52,7 @@ def create_app() -> Starlette:
         Route("/sync/{item_id:int}", sync_item),
         Route("/echo", echo, methods=["POST"]),
         Route("/spawn/{item_id:int}", spawn),
+        Route("/notify/{item_id:int}", notify),
         Route("/health", health),
     ], lifespan=lifespan)
     made.add_middleware(CodeTracerMiddleware, exclude_paths=["/health"], max_body=4096)
