@@ -285,3 +285,46 @@ def test_errors_only_and_file_names(tmp_path, errors_only):
         # <UTC start>Z_task_<task name>_<first 12 characters of the id>.json
         assert re.fullmatch(rf"\d{{8}}T\d{{6}}\.\d{{6}}Z_task_{re.escape(task)}_"
                             rf"{re.escape(ident[:12])}\.json", name), name
+
+
+def test_tasks_running_at_once_in_one_worker_process_keep_their_own_calls(tmp_path):
+    """A real worker with the threads pool: eight task runs at once in one process, their
+    HTTP answers arriving in reverse order; each capture has exactly its own calls."""
+    need_redis()
+    pytest.importorskip("celery", reason="Celery is not installed (pip install celery[redis])")
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install psycopg)")
+    from celery import Celery
+
+    http, redis_server = HttpServer(), RedisServer(tmp_path)
+    try:
+        broker = f"redis://127.0.0.1:{redis_server.port}/0"
+        env = app_env(CODETRACER_CAPTURE_DIR=tmp_path / "caps", BROKER_URL=broker,
+                      UPSTREAM=http.url)
+        log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks_app", "worker", "--pool", "threads",
+             "--concurrency", "8", "--loglevel", "WARNING", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=APPS, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            client = Celery("client", broker=broker, backend=broker)
+            results = [client.send_task("tasks_app.lookup", args=[f"k{i}"]) for i in range(8)]
+            values = [r.get(timeout=90) for r in results]
+            client.close()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            log.close()
+    finally:
+        http.stop()
+        redis_server.stop()
+    assert values == [[f"q=k{i}", f"q=k{i}-again"] for i in range(8)]
+    captures = load_captures(tmp_path / "caps")
+    assert len(captures) == 8, (tmp_path / "worker.log").read_text()[-2000:]
+    assert len({c["pid"] for c in captures}) == 1
+    spans = sorted((c["started_at"], c["started_at"] + c["duration"]) for c in captures)
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # all at once
+    for c in captures:
+        key = c["task"]["args"][0]
+        gets = [d["key"].rpartition("?")[2] for d in c["deps"] if d["key"].startswith("GET")]
+        assert gets == [f"q={key}", f"q={key}-again"], (key, gets)

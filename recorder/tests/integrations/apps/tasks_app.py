@@ -37,6 +37,15 @@ def invoice_total(self, order_id, currency="EUR"):
             "rate": rate["query"], "attempt": self.request.retries}
 
 
+@app.task(name="tasks_app.lookup")
+def lookup(key):
+    """Two HTTP calls; the server answers concurrent ones in reverse arrival order."""
+    with urllib.request.urlopen(f"{UPSTREAM}/slow?q={key}") as answer:
+        first = json.loads(answer.read())["query"]
+    with urllib.request.urlopen(f"{UPSTREAM}/json?q={key}-again") as answer:
+        return [first, json.loads(answer.read())["query"]]
+
+
 @app.task(bind=True, name="tasks_app.flaky_fetch", max_retries=2)
 def flaky_fetch(self, key):
     with urllib.request.urlopen(f"{UPSTREAM}/counter?key={key}") as answer:
