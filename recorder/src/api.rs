@@ -19,6 +19,7 @@ use crate::runtime::{lock_active, Finished, RuntimeTracer, ScopePolicy, TracerCo
 use crate::trace_filter::{
     load_filter_chain, merge_deps_settings, resolve_filter_chain, Engine, FILTER_ENV_VAR,
 };
+use crate::trace_writer::spans::SpanStatus;
 use crate::trace_writer::{EventKind, Format, RecordingInfo, TraceWriter};
 
 fn busy() -> PyErr {
@@ -238,6 +239,53 @@ pub fn record_event(kind: &str, metadata: &str, content: &str) -> PyResult<()> {
             if let Some(tracer) = slot.as_mut() {
                 if tracer.failure.is_none() {
                     if let Err(err) = tracer.on_event(kind, metadata, content) {
+                        tracer.failure = Some(err);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Opens a span (`span_type` "web-request" for a request the program serves) at the current
+/// step; returns its id for [`span_end`], or `None` when nothing is being recorded.
+#[pyfunction]
+#[pyo3(signature = (span_type, label, metadata=Vec::new()))]
+pub fn span_begin(
+    span_type: &str,
+    label: &str,
+    metadata: Vec<(String, String)>,
+) -> PyResult<Option<u64>> {
+    guard(|| {
+        let mut id = None;
+        if let Some(mut slot) = lock_active() {
+            if let Some(tracer) = slot.as_mut() {
+                if tracer.failure.is_none() {
+                    match tracer.on_span_begin(span_type, label, metadata) {
+                        Ok(opened) => id = opened,
+                        Err(err) => tracer.failure = Some(err),
+                    }
+                }
+            }
+        }
+        Ok(id)
+    })
+}
+
+/// Closes span `span_id` with `status` ("ok", "error" or "unknown") and the metadata known at
+/// its end (a key given again replaces the opening's value).
+#[pyfunction]
+#[pyo3(signature = (span_id, status, metadata=Vec::new()))]
+pub fn span_end(span_id: u64, status: &str, metadata: Vec<(String, String)>) -> PyResult<()> {
+    guard(|| {
+        let status = parse_choice("span status", status, &["ok", "error", "unknown"], |s| {
+            SpanStatus::parse(s)
+        })?;
+        if let Some(mut slot) = lock_active() {
+            if let Some(tracer) = slot.as_mut() {
+                if tracer.failure.is_none() {
+                    if let Err(err) = tracer.on_span_end(span_id, status, metadata) {
                         tracer.failure = Some(err);
                     }
                 }

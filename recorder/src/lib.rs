@@ -36,6 +36,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::record_io, m)?)?;
     m.add_function(wrap_pyfunction!(api::record_event, m)?)?;
     m.add_function(wrap_pyfunction!(api::deps_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(api::span_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(api::span_end, m)?)?;
     m.add_function(wrap_pyfunction!(policy::bindings::resolve_policy, m)?)?;
     m.add_function(wrap_pyfunction!(api::configure_logging, m)?)?;
     m.add_function(wrap_pyfunction!(api::log, m)?)?;

@@ -59,6 +59,18 @@ def record_io(kind: str, text: str) -> None:
 def record_event(kind: str, metadata: str, content: str) -> None:
     """Records an event at the current step (``socket``: a dependency call)."""
 
+def span_begin(
+    span_type: str, label: str, metadata: Sequence[tuple[str, str]] = ...
+) -> int | None:
+    """Opens a span (``web-request``: a request the program serves) on the calling thread;
+    its id for ``span_end``, or None when nothing is being recorded."""
+
+def span_end(
+    span_id: int, status: str, metadata: Sequence[tuple[str, str]] = ...
+) -> None:
+    """Closes a span: ``status`` "ok", "error" or "unknown"; a metadata key given again
+    replaces the value the opening gave."""
+
 def resolve_policy(
     env: Mapping[str, str], cli: Sequence[tuple[str, str]]
 ) -> dict[str, object]:

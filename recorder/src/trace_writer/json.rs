@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::span_sidecar::SpanSidecar;
+use super::spans::Span;
 use super::{Backend, EventKind, TraceEvent, TypeKind};
 use crate::errors::{RecorderError, RecorderResult};
 use crate::json_text as json;
@@ -23,6 +25,7 @@ pub struct JsonTrace {
     line: Vec<u8>,
     /// Bytes already written to `file`.
     flushed: u64,
+    spans: SpanSidecar,
 }
 
 impl JsonTrace {
@@ -39,6 +42,7 @@ impl JsonTrace {
             first: true,
             line,
             flushed: 0,
+            spans: SpanSidecar::new(dir),
         })
     }
 
@@ -200,6 +204,10 @@ impl Backend for JsonTrace {
 
     fn bytes_written(&self) -> u64 {
         self.flushed + self.line.len() as u64
+    }
+
+    fn span(&mut self, span: &Span) -> RecorderResult<()> {
+        self.spans.write(span)
     }
 
     /// Closes the JSON array and flushes. (No fsync: the staging-folder rename already keeps

@@ -10,16 +10,20 @@
 //! format. Consecutive writes to one standard stream are also merged here, so both formats
 //! show `print(a, b)` as one event. Values arrive encoded as runtime_tracing `ValueRecord`s
 //! in the writer's [`ValueFormat`] (JSON, or the CBOR CodeTracer decodes from `trace.ct`).
+//! Spans (requests served while recording) are opened and closed here too ([`spans`]).
 
 pub mod ctfs;
 mod interning;
 pub mod json;
+mod span_sidecar;
+pub mod spans;
 
 use std::path::Path;
 
 use crate::encoder::ValueFormat;
 use crate::errors::RecorderResult;
 use interning::{Interned, Interner};
+use spans::{OpenSpans, Span, SpanStatus};
 
 /// runtime_tracing `EventLogKind` numbers used by this recorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +193,12 @@ trait Backend {
         fields: Option<&[(&str, usize)]>,
     ) -> RecorderResult<()>;
     fn event(&mut self, event: &TraceEvent<'_>) -> RecorderResult<()>;
+    /// Span `id` opened: a backend that binds spans to steps notes where it is.
+    fn span_begin(&mut self, _id: u64) -> RecorderResult<()> {
+        Ok(())
+    }
+    /// A span closed, or was still open when the recording ended.
+    fn span(&mut self, span: &Span) -> RecorderResult<()>;
     /// Bytes written so far (approximate for compressed formats).
     fn bytes_written(&self) -> u64;
     /// Completes the trace; after this it is a valid file of its format.
@@ -219,6 +229,7 @@ pub struct TraceWriter {
     format: Format,
     ids: Interner,
     pending_io: Option<(EventKind, String)>,
+    spans: OpenSpans,
     pub stats: WriterStats,
 }
 
@@ -234,6 +245,7 @@ impl TraceWriter {
             format,
             ids: Interner::default(),
             pending_io: None,
+            spans: OpenSpans::default(),
             stats: WriterStats::default(),
         })
     }
@@ -358,6 +370,38 @@ impl TraceWriter {
         }
     }
 
+    /// Opens a span (`span_type` "web-request" for a request) at the current step, on the
+    /// thread that wrote last; returns its id.
+    pub fn span_begin(
+        &mut self,
+        span_type: &str,
+        label: &str,
+        metadata: Vec<(String, String)>,
+    ) -> RecorderResult<u64> {
+        let id = self
+            .spans
+            .begin(span_type, label, metadata, spans::wall_ns());
+        self.backend.span_begin(id)?;
+        Ok(id)
+    }
+
+    /// Closes span `id` with its outcome and what is known at its end; `false` if it was not
+    /// open.
+    pub fn span_end(
+        &mut self,
+        id: u64,
+        status: SpanStatus,
+        metadata: Vec<(String, String)>,
+    ) -> RecorderResult<bool> {
+        match self.spans.end(id, status, metadata, spans::wall_ns()) {
+            Some(span) => {
+                self.backend.span(&span)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     pub fn paths(&self) -> &[String] {
         self.ids.paths()
     }
@@ -375,6 +419,9 @@ impl TraceWriter {
     /// Completes the trace: after this it is a valid file of its format.
     pub fn finish(&mut self) -> RecorderResult<()> {
         self.write_pending_io()?;
+        for span in self.spans.drain() {
+            self.backend.span(&span)?;
+        }
         let paths = self.ids.paths().to_vec();
         let finished = self.backend.finish(&paths);
         self.stats.compress_ns = self.backend.compress_ns();

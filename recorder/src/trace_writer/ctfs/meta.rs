@@ -13,6 +13,8 @@ use super::stream::{push_blob, push_varint};
 pub const HAS_COLUMN_AWARE_STEPS: u16 = 1 << 4;
 /// The seekable call, step, value and IO event streams are present.
 pub const HAS_STREAMS: u16 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11);
+/// `spans.dat`, `spans.idx` and `spantype.ns` are present (readers look for spans only then).
+pub const HAS_SPAN_STREAM: u16 = 1 << 13;
 
 pub struct Meta<'a> {
     pub recording_id: &'a str,

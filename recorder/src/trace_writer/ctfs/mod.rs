@@ -9,6 +9,8 @@
 //!   step's visible variables (CodeTracer shows only a step's own values on this route).
 //! - `calls` (chunks of 256): a record per call, in entry order (`calls.rs`).
 //! - `events` (chunks of 64): standard streams, exceptions, dependency calls, at their step.
+//! - `spans` (`spans.rs`): the request spans CodeTracer's request panel lists, with
+//!   `spantype.ns`; only in recordings that have spans.
 //! - `meta.dat`: program, arguments, workdir, paths.
 //!
 //! Value bytes arrive as the CBOR `ValueRecord`s CodeTracer decodes (the encoder writes them,
@@ -18,15 +20,18 @@ mod calls;
 pub mod container;
 mod lines;
 mod meta;
+mod spans;
 mod stream;
 
 use std::path::Path;
 
+use super::spans::Span;
 use super::{Backend, EventKind, RecordingInfo, TraceEvent, TypeKind};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use calls::Calls;
 use container::Container;
 use lines::LineTables;
+use spans::SpanStream;
 use stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor, Table};
 
 const STEP_CHUNK: usize = 4096;
@@ -67,6 +72,7 @@ pub struct CtfsTrace {
     events: ChunkedStream,
     calls_stream: ChunkedStream,
     calls: Option<Calls>,
+    spans: SpanStream,
     lines: LineTables,
     position: u64,
     /// The next step is the first of its chunk (after a marker that opened the chunk).
@@ -103,6 +109,7 @@ impl CtfsTrace {
             events,
             calls_stream,
             calls: Some(Calls::create(dir)?),
+            spans: SpanStream::default(),
             lines: LineTables::default(),
             position: 0,
             absolute_next: false,
@@ -161,6 +168,7 @@ impl CtfsTrace {
     /// decode a chunk on its own).
     fn write_step(&mut self, position: u64) -> RecorderResult<()> {
         self.close_step()?;
+        self.spans.on_step(self.steps.records());
         let absolute = self.steps.at_chunk_start() || self.absolute_next;
         self.absolute_next = false;
         let buf = self.steps.buf();
@@ -182,6 +190,7 @@ impl CtfsTrace {
 
     fn write_thread_switch(&mut self, ident: u64) -> RecorderResult<()> {
         self.calls()?.switch_thread(ident);
+        self.spans.on_thread(ident);
         if self.steps.records() == 0 {
             return Ok(()); // the thread the recording starts on: nothing to switch from
         }
@@ -286,6 +295,16 @@ impl Backend for CtfsTrace {
         }
     }
 
+    fn span_begin(&mut self, id: u64) -> RecorderResult<()> {
+        self.spans.begin(id);
+        Ok(())
+    }
+
+    fn span(&mut self, span: &Span) -> RecorderResult<()> {
+        let steps = self.steps.records();
+        self.spans.write(&mut self.c, span, steps)
+    }
+
     fn bytes_written(&self) -> u64 {
         self.c.bytes_written()
     }
@@ -309,8 +328,13 @@ impl Backend for CtfsTrace {
             stream.flush(&mut self.c, &mut self.z)?;
         }
         self.z.drain(&mut self.c)?;
+        self.spans.finish(&mut self.c)?;
         for table in [&self.paths, &self.funcs, &self.types, &self.varnames] {
             table.finish(&mut self.c)?;
+        }
+        let mut flags = meta::HAS_COLUMN_AWARE_STEPS | meta::HAS_STREAMS;
+        if self.spans.present() {
+            flags |= meta::HAS_SPAN_STREAM;
         }
         let recording_id = meta::uuid_v7();
         let info = &self.info;
@@ -323,7 +347,7 @@ impl Backend for CtfsTrace {
                 recorder_id: RECORDER_ID,
                 paths,
             },
-            meta::HAS_COLUMN_AWARE_STEPS | meta::HAS_STREAMS,
+            flags,
         );
         let meta_file = self.c.add_file("meta.dat")?;
         self.c.append(meta_file, &meta)?;
