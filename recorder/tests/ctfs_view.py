@@ -1,5 +1,8 @@
 """What CodeTracer shows of a `trace.ct`, read with the project's own reader (`ct.ctfs`).
 
+`read_spans` reads the request span stream the way the db-backend's request panel does
+(`docs/spans.md`), written from those format facts, not from the recorder's Rust writer.
+
 On the split-stream route the db-backend shows at a step exactly that step's `StepValues`
 (values.dat), decodes every value blob as CBOR into a runtime_tracing `ValueRecord`, and knows
 types by name only. This module gives the same per-step view, with type ids replaced by type
@@ -11,7 +14,11 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from ct.ctfs import Container, Stream, read_varint
+import zstandard
+
+from ct.ctfs import Container, Stream, parse_meta, read_varint
+
+SPAN_STREAM_FLAG = 1 << 13
 
 
 def _cbor(data: bytes, pos: int):
@@ -206,3 +213,111 @@ def json_as_ctfs_shows(trace, value):
                 "elements": pairs, "is_slice": False}
     return {k: (trace.types[v]["lang_type"] if k == "type_id" else json_as_ctfs_shows(trace, v))
             for k, v in value.items()}
+
+
+def _text(data: bytes, pos: int) -> tuple[str, int]:
+    raw, pos = _blob(data, pos)
+    return raw.decode("utf-8"), pos
+
+
+def _span(record: bytes) -> dict:
+    """One `spans.dat` record; anything left over or out of range fails, as the db-backend's
+    decoder does."""
+    span = {}
+    pos = 0
+    for key in ("span_id", "parent_span_id"):
+        span[key], pos = read_varint(record, pos)
+    flags, status = record[pos], record[pos + 1]
+    pos += 2
+    assert span["span_id"] >= 1 and flags & ~0b11 == 0 and status <= 2, (span, flags, status)
+    span["open"], span["external"] = bool(flags & 1), bool(flags & 2)
+    span["status"] = ("unknown", "ok", "error")[status]
+    for key in ("start_wall_ns", "end_wall_ns", "process_ord", "thread_id", "start_step",
+                "end_step"):
+        span[key], pos = read_varint(record, pos)
+    if span["external"]:
+        span["external_recording"], pos = _text(record, pos)
+        span["external_path"], pos = _text(record, pos)
+    span["span_type"], pos = _text(record, pos)
+    span["label"], pos = _text(record, pos)
+    structural = record[pos]
+    assert structural & ~0b111 == 0, structural
+    span["structural"] = structural
+    count, pos = read_varint(record, pos + 1)
+    metadata = []
+    for _ in range(count):
+        key, pos = _text(record, pos)
+        value, pos = _text(record, pos)
+        metadata.append((key, value))
+    span["metadata"] = metadata
+    assert pos == len(record), "trailing bytes in a span record"
+    if span["open"]:
+        assert span["end_wall_ns"] == 0 and span["end_step"] == 0, span
+    return span
+
+
+def _span_types(ns: bytes) -> dict[str, list[int]]:
+    """`spantype.ns`: "SPTY" (a little-endian u32), version 1, then a table of types."""
+    magic, version, count, table = struct.unpack_from("<IHIQ", ns, 0)
+    assert (magic, version) == (0x53505459, 1), (magic, version)
+    types = {}
+    for i in range(count):
+        _tid, name_len, name_at, n, ids_at = struct.unpack_from("<IIQIQ", ns, table + 28 * i)
+        name = ns[name_at:name_at + name_len].decode()
+        types[name] = list(struct.unpack_from(f"<{n}Q", ns, ids_at))
+    return types
+
+
+def read_spans(trace: Path) -> dict | None:
+    """The span stream of ``trace`` (a `trace.ct` or its folder), or None when `meta.dat` does
+    not declare one (bit 13). ``records``: raw records in file order; ``spans``: the last
+    record of each span id, by id (what the request panel lists); ``types``: `spantype.ns`."""
+    path = Path(trace)
+    with Container(path / "trace.ct" if path.is_dir() else path) as c:
+        meta = parse_meta(c.read("meta.dat"))
+        if not meta.flags & SPAN_STREAM_FLAG:
+            return None
+        dat, idx, ns = c.read("spans.dat"), c.read("spans.idx"), c.read("spantype.ns")
+    chunk_size, version, reserved = struct.unpack_from("<IHH", idx, 0)
+    assert chunk_size > 0 and version == 2 and reserved == 0, (chunk_size, version, reserved)
+    assert (len(idx) - 8) % 16 == 0, "spans.idx entries are 16 bytes"
+    entries = [struct.unpack_from("<QQ", idx, 8 + 16 * i) for i in range((len(idx) - 8) // 16)]
+    records, before = [], 0
+    for i, (offset, cumulative) in enumerate(entries):
+        end = entries[i + 1][0] if i + 1 < len(entries) else len(dat)
+        frame = dat[offset:end]
+        assert zstandard.get_frame_parameters(frame).content_size != zstandard.CONTENTSIZE_UNKNOWN
+        raw = zstandard.ZstdDecompressor().decompress(frame)
+        pos, in_chunk = 0, 0
+        while pos < len(raw):
+            record, pos = _blob(raw, pos)
+            records.append(_span(record))
+            in_chunk += 1
+        assert cumulative == before + in_chunk, "spans.idx counts records up to each chunk"
+        before = cumulative
+    settled = {}
+    for record in records:
+        settled[record["span_id"]] = record
+    return {"records": records, "spans": [settled[k] for k in sorted(settled)],
+            "types": _span_types(ns)}
+
+
+def request_rows(spans: list[dict]) -> list[dict]:
+    """What the request panel shows per web-request span (db-backend `to_request_record`)."""
+    rows = []
+    for span in spans:
+        if span["span_type"] != "web-request":
+            continue
+        meta = dict(reversed(span["metadata"]))  # the first value of a key wins
+
+        def number(key, meta=meta):
+            try:
+                return int(meta.get(key, "").strip())
+            except ValueError:
+                return 0
+
+        rows.append({"id": span["span_id"], "method": meta.get("http.method", ""),
+                     "url": meta.get("http.url", ""), "status_code": number("http.status_code"),
+                     "duration_ms": number("http.duration_ms"), "start_geid": span["start_step"],
+                     "open": span["open"], "status": span["status"]})
+    return rows

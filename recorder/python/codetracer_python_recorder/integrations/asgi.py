@@ -123,13 +123,13 @@ class CodeTracerMiddleware:
             await send(message)
 
         t0 = time.perf_counter()
-        _begin_event(scope)
+        span = _begin_event(scope)
         try:
             await self.app(scope, receive, send_status)
         except BaseException as exc:
-            _end_event(scope, status[0] if status else 500, t0, exc)
+            _end_event(scope, status[0] if status else 500, t0, exc, span)
             raise
-        _end_event(scope, status[0] if status else None, t0, None)
+        _end_event(scope, status[0] if status else None, t0, None, span)
 
     async def _captured(self, scope, receive, send, tracing: bool):
         cap = self.max_body
@@ -155,8 +155,7 @@ class CodeTracerMiddleware:
 
         root_path = scope.get("root_path", "")
         started_at = _now()
-        if tracing:
-            _begin_event(scope)
+        span = _begin_event(scope) if tracing else None
         scope_calls = capture.open_scope()
         error = None
         try:
@@ -169,7 +168,7 @@ class CodeTracerMiddleware:
             duration = time.perf_counter() - scope_calls.t0
             status = response.get("status") or (500 if error is not None else None)
             if tracing:
-                _end_event(scope, status, scope_calls.t0, error)
+                _end_event(scope, status, scope_calls.t0, error, span)
             failed = error is not None or (status or 0) >= 500
             if failed or not self.errors_only:
                 self._submit(scope, root_path, started_at, duration, status, response,
@@ -267,13 +266,51 @@ def _tracing() -> bool:
     return _events.tracing()
 
 
-def _begin_event(scope) -> None:
-    capture.trace_event(f"request:{scope.get('method')} {scope.get('path')}", "begin")
+_native = None
 
 
-def _end_event(scope, status, t0: float, error) -> None:
+def _begin_event(scope):
+    """The request's begin event and its span in the trace (CodeTracer's request panel lists
+    spans, ``docs/spans.md``); returns the span's id, None if the recorder took no span."""
+    global _native
+    method, path = scope.get("method"), scope.get("path")
+    capture.trace_event(f"request:{method} {path}", "begin")
+    if _native is None:
+        from .. import _native as native
+
+        _native = native
+    metadata = [("http.method", method or ""), ("http.url", path or ""),
+                ("http.status_code", "0"), ("http.duration_ms", "0")]
+    if scope.get("client"):
+        metadata.append(("http.remote_addr", str(scope["client"][0])))
+    metadata.append(("framework", _framework(scope)))
+    try:
+        return _native.span_begin("web-request", f"{method} {path}", metadata)
+    except Exception:  # noqa: BLE001 - the span is a courtesy; the request goes on
+        return None
+
+
+def _end_span(span, scope, status, ms: float, error) -> None:
+    """Closes the request's span: status code, whole milliseconds (the panel reads an
+    integer), route template, error; a 4xx/5xx or an exception makes it an error."""
+    end = [("http.status_code", str(status or 0)), ("http.duration_ms", str(round(ms)))]
+    route = _route_template(scope, "")
+    if route:
+        end.append(("http.route", route))
+    if error is not None:
+        end.append(("error.message", f"{type(error).__name__}: {error}"))
+    failed = error is not None or (status or 0) >= 400
+    try:
+        _native.span_end(span, "error" if failed else "ok", end)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _end_event(scope, status, t0: float, error, span=None) -> None:
     route = _route_template(scope, "") or scope.get("path")
     ms = (time.perf_counter() - t0) * 1000
+    if span is not None:
+        _end_span(span, scope, status, ms, error)
     text = f"{scope.get('method')} {scope.get('path')} (route {route}) -> {status} in {ms:.1f} ms"
     if error is not None:
         text += f"; {type(error).__name__}: {error}"
