@@ -65,15 +65,16 @@ def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30)
 class Uvicorn:
     """``uvicorn module:app`` on a free loopback port, in a process of its own."""
 
-    def __init__(self, target: str, env: dict, workdir: Path) -> None:
+    def __init__(self, target: str, env: dict, workdir: Path, *, cwd: Path = APPS,
+                 extra: tuple | list = ()) -> None:
         pytest.importorskip("uvicorn", reason="uvicorn is not installed (pip install uvicorn)")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(workdir / f"uvicorn-{self.port}.log", "w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port",
-             str(self.port), "--log-level", "warning", "--no-access-log"],
-            cwd=APPS, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+             str(self.port), "--log-level", "warning", "--no-access-log", *extra],
+            cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         try:
             wait_port(self.port, self.proc, "uvicorn")
         except RuntimeError:
