@@ -29,18 +29,26 @@ pub fn push_blob(buf: &mut Vec<u8>, bytes: &[u8]) {
 /// Level 1: per-step snapshots repeat so much that the fastest level already finds nearly all
 /// of it (numeric(500): level 3 is 3% smaller and compresses 1.6x slower).
 const LEVEL: i32 = 1;
-/// Chunks handed to the compressing thread and not yet written; beyond this the recording
+/// Batches handed to the compressing thread and not yet written; beyond this the recording
 /// waits for it (memory stays bounded when compression is the slower side).
 const IN_FLIGHT_MAX: usize = 2;
-/// Smaller chunks are compressed inline: handing them over costs more (thread wake-ups) than
-/// compressing them (fib(26): 2.9 s wall with every chunk handed over, most of it waiting).
-const HAND_OVER_MIN: usize = 256 * 1024;
+/// Chunks go to the compressing thread in batches of at least this many raw bytes: a hand-over
+/// (a thread wake-up each way) costs more than compressing a small chunk (fib(26): 2.9 s
+/// wall with every 8 KiB chunk handed over on its own, most of it waiting).
+const BATCH_MIN: usize = 256 * 1024;
+/// Buffers kept for the next raw chunks.
+const SPARE_MAX: usize = 16;
 
 /// One chunk: where its frame goes, and its bytes (raw going out, the frame coming back).
-struct Job {
+struct Chunk {
     dat: FileId,
     idx: FileId,
     bytes: Vec<u8>,
+}
+
+/// Chunks compressed together on the thread, in the order they were made.
+struct Job {
+    chunks: Vec<Chunk>,
     nanos: u64,
 }
 
@@ -51,6 +59,8 @@ fn zstd_error(e: std::io::Error) -> RecorderError {
 /// One-shot zstd compression (a known source size makes the frame carry its content size).
 struct Zstd {
     inner: zstd::bulk::Compressor<'static>,
+    /// The frame being written, swapped with the raw bytes once done.
+    frame: Vec<u8>,
 }
 
 impl Zstd {
@@ -58,33 +68,44 @@ impl Zstd {
         let inner = zstd::bulk::Compressor::new(LEVEL).map_err(|e| {
             RecorderError::new(ErrorCode::Internal, format!("cannot start zstd: {e}"))
         })?;
-        Ok(Zstd { inner })
+        Ok(Zstd {
+            inner,
+            frame: Vec::new(),
+        })
     }
 
-    /// Replaces `job.bytes` (raw) by its frame; `frame` is a reused buffer, swapped in.
-    fn compress(&mut self, job: &mut Job, frame: &mut Vec<u8>) -> std::io::Result<()> {
+    /// Replaces `bytes` (raw) by its frame; returns the time it took.
+    fn compress(&mut self, bytes: &mut Vec<u8>) -> std::io::Result<u64> {
         let start = std::time::Instant::now();
-        frame.clear();
-        frame.reserve(zstd::zstd_safe::compress_bound(job.bytes.len()));
-        let done = self.inner.compress_to_buffer(&job.bytes, frame);
-        std::mem::swap(&mut job.bytes, frame);
-        job.nanos = start.elapsed().as_nanos() as u64;
-        done.map(|_| ())
+        self.frame.clear();
+        self.frame
+            .reserve(zstd::zstd_safe::compress_bound(bytes.len()));
+        self.inner.compress_to_buffer(bytes, &mut self.frame)?;
+        std::mem::swap(bytes, &mut self.frame);
+        Ok(start.elapsed().as_nanos() as u64)
+    }
+
+    fn compress_job(&mut self, job: &mut Job) -> std::io::Result<()> {
+        for chunk in &mut job.chunks {
+            job.nanos += self.compress(&mut chunk.bytes)?;
+        }
+        Ok(())
     }
 }
 
 /// Compresses chunks, on a thread of its own by default: the recording thread holds the GIL
 /// and the program waits for it, while zstd needs neither (`CODETRACER_COMPRESS_THREAD=0`
 /// compresses inline instead, to measure the difference with `bench/formats.py`). Frames are
-/// written to the container by the recording thread, in the order chunks were handed over.
+/// written to the container by the recording thread, in the order chunks were made (one
+/// thread, one queue: batches come back in order), so each stream's frames stay in order.
 pub struct Compressor {
-    /// Compresses inline: always with `CODETRACER_COMPRESS_THREAD=0`, else small chunks.
-    inline: Zstd,
-    threaded: bool,
-    /// The `.dat` file of each chunk in flight (a stream's frames must stay in order).
-    in_flight_files: Vec<FileId>,
+    /// Compresses inline, with `CODETRACER_COMPRESS_THREAD=0`.
+    inline: Option<Zstd>,
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     done: Option<std::sync::mpsc::Receiver<std::io::Result<Job>>>,
+    /// Chunks waiting for the next hand-over, and their raw bytes.
+    batch: Vec<Chunk>,
+    batch_bytes: usize,
     in_flight: usize,
     /// Buffers coming back from written frames, to hold the next raw chunks.
     spare: Vec<Vec<u8>>,
@@ -96,16 +117,17 @@ impl Compressor {
     pub fn new() -> RecorderResult<Self> {
         let threaded = std::env::var("CODETRACER_COMPRESS_THREAD").map_or(true, |v| v != "0");
         let mut z = Compressor {
-            inline: Zstd::new()?,
-            threaded,
-            in_flight_files: Vec::new(),
+            inline: None,
             jobs: None,
             done: None,
+            batch: Vec::new(),
+            batch_bytes: 0,
             in_flight: 0,
             spare: Vec::new(),
             nanos: 0,
         };
         if !threaded {
+            z.inline = Some(Zstd::new()?);
             return Ok(z);
         }
         let mut zstd = Zstd::new()?;
@@ -114,9 +136,8 @@ impl Compressor {
         std::thread::Builder::new()
             .name("codetracer-zstd".into())
             .spawn(move || {
-                let mut frame = Vec::new();
                 for mut job in incoming {
-                    let result = zstd.compress(&mut job, &mut frame).map(|()| job);
+                    let result = zstd.compress_job(&mut job).map(|()| job);
                     if finished.send(result).is_err() {
                         break;
                     }
@@ -142,41 +163,49 @@ impl Compressor {
         idx: FileId,
         raw: Vec<u8>,
     ) -> RecorderResult<Vec<u8>> {
-        let mut job = Job {
+        let mut chunk = Chunk {
             dat,
             idx,
             bytes: raw,
+        };
+        if let Some(inline) = self.inline.as_mut() {
+            self.nanos += inline.compress(&mut chunk.bytes).map_err(zstd_error)?;
+            self.write(c, chunk)?;
+        } else {
+            self.batch_bytes += chunk.bytes.len();
+            self.batch.push(chunk);
+            if self.batch_bytes >= BATCH_MIN {
+                self.hand_over(c)?;
+            }
+        }
+        let mut next = self.spare.pop().unwrap_or_default();
+        next.clear();
+        Ok(next)
+    }
+
+    /// Sends the batch to the compressing thread, and writes what came back meanwhile.
+    fn hand_over(&mut self, c: &mut Container) -> RecorderResult<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let job = Job {
+            chunks: std::mem::take(&mut self.batch),
             nanos: 0,
         };
-        let small = job.bytes.len() < HAND_OVER_MIN && !self.in_flight_files.contains(&dat);
-        if !self.threaded || small {
-            let mut frame = self.spare.pop().unwrap_or_default();
-            self.inline
-                .compress(&mut job, &mut frame)
-                .map_err(zstd_error)?;
-            self.write(c, job)?;
-            frame.clear();
-            return Ok(frame);
-        }
-        self.in_flight_files.push(dat);
+        self.batch_bytes = 0;
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok());
         if sent != Some(true) {
-            return Err(RecorderError::new(
-                ErrorCode::Internal,
-                "the compressing thread is gone",
-            ));
+            return Err(gone());
         }
         self.in_flight += 1;
         while self.in_flight > IN_FLIGHT_MAX {
             self.receive(c, true)?;
         }
         while self.in_flight > 0 && self.receive(c, false)? {}
-        let mut next = self.spare.pop().unwrap_or_default();
-        next.clear();
-        Ok(next)
+        Ok(())
     }
 
-    /// Writes one compressed chunk if one is ready (or, with `wait`, once one is).
+    /// Writes one compressed batch if one is ready (or, with `wait`, once one is).
     fn receive(&mut self, c: &mut Container, wait: bool) -> RecorderResult<bool> {
         let Some(done) = &self.done else {
             return Ok(false);
@@ -188,40 +217,41 @@ impl Compressor {
         };
         let Some(result) = got else {
             if wait {
-                return Err(RecorderError::new(
-                    ErrorCode::Internal,
-                    "the compressing thread is gone",
-                ));
+                return Err(gone());
             }
             return Ok(false);
         };
         self.in_flight -= 1;
         let job = result.map_err(zstd_error)?;
-        if let Some(i) = self.in_flight_files.iter().position(|f| *f == job.dat) {
-            self.in_flight_files.remove(i);
+        self.nanos += job.nanos;
+        for chunk in job.chunks {
+            self.write(c, chunk)?;
         }
-        self.write(c, job)?;
         Ok(true)
     }
 
-    fn write(&mut self, c: &mut Container, job: Job) -> RecorderResult<()> {
-        let offset = c.size(job.dat);
-        c.append(job.dat, &job.bytes)?;
-        c.append(job.idx, &offset.to_le_bytes())?;
-        self.nanos += job.nanos;
-        if self.spare.len() < IN_FLIGHT_MAX {
-            self.spare.push(job.bytes);
+    fn write(&mut self, c: &mut Container, chunk: Chunk) -> RecorderResult<()> {
+        let offset = c.size(chunk.dat);
+        c.append(chunk.dat, &chunk.bytes)?;
+        c.append(chunk.idx, &offset.to_le_bytes())?;
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(chunk.bytes);
         }
         Ok(())
     }
 
-    /// Writes every chunk handed over so far.
+    /// Writes every chunk made so far.
     pub fn drain(&mut self, c: &mut Container) -> RecorderResult<()> {
+        self.hand_over(c)?;
         while self.in_flight > 0 {
             self.receive(c, true)?;
         }
         Ok(())
     }
+}
+
+fn gone() -> RecorderError {
+    RecorderError::new(ErrorCode::Internal, "the compressing thread is gone")
 }
 
 pub struct ChunkedStream {
@@ -342,15 +372,9 @@ mod tests {
     #[test]
     fn frames_carry_their_content_size() {
         let mut z = Zstd::new().unwrap_or_else(|_| unreachable!());
-        let mut job = Job {
-            dat: super::super::container::FileId::for_test(0),
-            idx: super::super::container::FileId::for_test(1),
-            bytes: vec![7u8; 10_000],
-            nanos: 0,
-        };
-        let mut frame = Vec::new();
-        assert!(z.compress(&mut job, &mut frame).is_ok());
-        let size = zstd::zstd_safe::get_frame_content_size(&job.bytes);
+        let mut bytes = vec![7u8; 10_000];
+        assert!(z.compress(&mut bytes).is_ok());
+        let size = zstd::zstd_safe::get_frame_content_size(&bytes);
         assert_eq!(size.ok(), Some(Some(10_000)));
     }
 }
