@@ -69,3 +69,65 @@ def test_replay_with_server_stopped(tmp_path, pg_server):
     lines = [x for x in miss.stderr.splitlines() if "replay miss" in x]
     assert len(lines) == 1 and "SQL fetchrow SELECT name FROM fruit WHERE id = $1 [3]" in lines[0]
     assert "closest recorded: SQL fetchrow SELECT name FROM fruit WHERE id = $1 [2]" in lines[0]
+
+
+CORNERS = textwrap.dedent('''
+    import asyncio, sys
+    import asyncpg
+
+    async def main(dsn):
+        conn = await asyncpg.connect(dsn)
+        await conn.execute("DROP TABLE IF EXISTS acct")
+        await conn.execute("CREATE TABLE acct (id int PRIMARY KEY,"
+                           " balance int CHECK (balance >= 0))")
+        await conn.executemany("INSERT INTO acct VALUES ($1, $2)", [(1, 10), (2, 0)])
+        stmt = await conn.prepare("SELECT balance FROM acct WHERE id = $1")
+        print("prepared", await stmt.fetchrow(1), await stmt.fetchval(2))
+        upd = await conn.prepare("UPDATE acct SET balance = balance + $2 WHERE id = $1")
+        await upd.executemany([(1, -5), (2, 5)])
+        print("many", await stmt.fetchmany([(1,), (2,)]))
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            await conn.execute("UPDATE acct SET balance = balance - 100 WHERE id = $1", 1)
+        except asyncpg.exceptions.CheckViolationError as e:
+            print("refused:", type(e).__name__)
+            await tr.rollback()
+        else:
+            await tr.commit()
+        try:
+            async with conn.transaction():
+                await conn.execute("UPDATE acct SET balance = 0 WHERE id = $1", 2)
+                raise RuntimeError("abort")
+        except RuntimeError:
+            pass
+        print("after", await conn.fetch("SELECT * FROM acct ORDER BY id"))
+        try:
+            await conn.prepare("SELEC nothing")
+        except asyncpg.exceptions.PostgresSyntaxError as e:
+            print("syntax:", type(e).__name__, e)
+        await conn.close()
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_prepared_statements_and_transactions_replay(tmp_path, pg_server):
+    pytest.importorskip("asyncpg", reason="asyncpg is not installed (pip install asyncpg)")
+    prog = tmp_path / "corners.py"
+    prog.write_text(CORNERS, encoding="utf-8")
+    dsn = f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres"
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog), dsn],
+                       cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "prepared <Record balance=10> 0" in rec.stdout
+    assert "refused: CheckViolationError" in rec.stdout
+    assert "after [<Record id=1 balance=5>, <Record id=2 balance=5>]" in rec.stdout
+    assert 'syntax: PostgresSyntaxError syntax error at or near "SELEC"' in rec.stdout
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert "SQL prepare SELEC nothing" in keys
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), dsn], cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -90,3 +90,57 @@ def test_changed_query_misses_with_operational_error(tmp_path, pg_server, progra
     assert 'sql SQL SELECT name FROM item WHERE price > %(p)s {"p": 1}' in miss[0]
     assert 'closest recorded: SQL SELECT name FROM item WHERE price > %(p)s {"p": 2}' in miss[0]
     assert "not used in this replay" in rep.stderr
+
+
+CORNERS = textwrap.dedent('''
+    import asyncio, sys
+    import psycopg
+
+    dsn = sys.argv[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS fruit")
+        conn.execute("CREATE TABLE fruit (id int PRIMARY KEY, name text)")
+        conn.cursor().executemany("INSERT INTO fruit VALUES (%s, %s)",
+                                  ((i, n) for i, n in enumerate(["fig", "kiwi", "lime"], 1)))
+    with psycopg.connect(dsn) as conn:  # not autocommit: a transaction, rolled back below
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, name FROM fruit ORDER BY id")
+            print("fetchmany", cur.fetchmany(1), "rest", [row for row in cur])
+        try:
+            with conn.transaction():
+                conn.execute("INSERT INTO fruit VALUES (4, 'pear')")
+                conn.execute("INSERT INTO fruit VALUES (1, 'dup')")
+        except psycopg.errors.UniqueViolation as e:
+            print("rolled back:", type(e).__name__, e.diag.sqlstate)
+        print("count", conn.execute("SELECT count(*) FROM fruit").fetchone())
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as aconn:
+            async with aconn.cursor() as cur:
+                await cur.executemany("INSERT INTO fruit VALUES (%s, %s)",
+                                      [(5, "date"), (6, "plum")])
+                print("async many", cur.rowcount)
+                await cur.execute("SELECT name FROM fruit ORDER BY id")
+                print("async", await cur.fetchmany(2), [row async for row in cur])
+                await cur.execute("SELECT name FROM fruit WHERE id > %s", (4,))
+                print("async all", await cur.fetchall())
+
+    asyncio.run(main())
+''')
+
+
+def test_fetch_variants_transactions_and_async_executemany_replay(tmp_path, pg_server):
+    prog = tmp_path / "corners.py"
+    prog.write_text(CORNERS, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "fetchmany [(1, 'fig')] rest [(2, 'kiwi'), (3, 'lime')]" in rec.stdout
+    assert "rolled back: UniqueViolation 23505" in rec.stdout and "count (3,)" in rec.stdout
+    assert "async many 2" in rec.stdout and "async all [('date',), ('plum',)]" in rec.stdout
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -50,6 +50,14 @@ def mongo_mock():
     }
 
     def answer(request):
+        if request.command_name == "find" and request.doc.get("batchSize") == 2:
+            request.reply({"ok": 1, "cursor": {"id": 42, "ns": "app.people",
+                                               "firstBatch": people}})
+            return True
+        if request.command_name == "getMore":  # the second and last batch
+            request.reply({"ok": 1, "cursor": {"id": 0, "ns": "app.people", "nextBatch": [
+                {"_id": 3, "name": "cy", "age": 4}]}})
+            return True
         reply = replies.get(request.command_name)
         if reply is None:
             return False
@@ -124,4 +132,49 @@ def test_async_client_replays_with_mock_server_stopped(tmp_path, mongo_mock):
                        cwd=tmp_path, timeout=60)
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
+
+
+LAZY = textwrap.dedent('''
+    import sys
+    from pymongo import DeleteOne, InsertOne, MongoClient, UpdateOne
+
+    client = MongoClient(sys.argv[1], serverSelectionTimeoutMS=3000)
+    people = client.app.people
+    cursor = people.find({}, batch_size=2)
+    print("first", next(cursor)["name"])  # one batch fetched so far
+    for doc in cursor:  # the rest: the first batch's second document, then a getMore
+        print("then", doc["name"], doc["age"])
+    ops = [InsertOne({"name": "eve", "api_token": "TOK-1"}), InsertOne({"name": "fay"}),
+           UpdateOne({"name": "ann"}, {"$set": {"age": 8}}), DeleteOne({"name": "bob"})]
+    result = people.bulk_write(ops)
+    print("bulk", type(result).__name__, result.inserted_count, result.modified_count,
+          result.deleted_count, result.acknowledged)
+    print("ids", [type(op._doc.get("_id")).__name__ for op in ops[:2]],
+          str(ops[0]._doc["_id"]) == str(ops[0]._doc["_id"]))
+    print("same ids", str(ops[0]._doc["_id"]))
+    client.close()
+''')
+
+
+def test_lazy_cursor_and_bulk_write_replay_with_mock_server_stopped(tmp_path, mongo_mock):
+    prog = tmp_path / "lazy.py"
+    prog.write_text(LAZY, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        mongo_mock.uri], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.splitlines()[:4] == ["first ann", "then bob 5", "then cy 4",
+                                           "bulk BulkWriteResult 1 1 2 True"]  # the mock says n=1
+    calls = load_capture(tmp_path / "t1")
+    finds = [c["key"] for c in calls if c["key"].startswith("find")]
+    assert [k.rsplit(" ", 1)[1] for k in finds][:2] == ["after=0", "after=2"]  # batch by batch
+    text = (tmp_path / "t1" / "deps.jsonl").read_text(encoding="utf-8")
+    assert "TOK-1" not in text
+    bulk = next(c for c in calls if c["key"].startswith("bulk_write"))
+    assert '"op": "InsertOne"' in bulk["key"] and '"api_token": "<masked>"' in bulk["key"]
+    mongo_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout  # the recorded _ids too
     assert rep.stderr == ""

@@ -125,3 +125,73 @@ def test_auth_is_masked(tmp_path, redis_server):
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog),
                         str(redis_server.port)], cwd=tmp_path)
     assert (rep.returncode, rep.stdout, rep.stderr) == (0, rec.stdout, "")
+
+
+WATCH = textwrap.dedent('''
+    import asyncio, sys
+    import redis, redis.asyncio
+
+    port = int(sys.argv[1])
+    r = redis.Redis(host="127.0.0.1", port=port)
+    other = redis.Redis(host="127.0.0.1", port=port)
+    r.set("stock", 5)
+    with r.pipeline() as pipe:  # optimistic locking: WATCH, read, MULTI ... EXEC
+        pipe.watch("stock")
+        n = int(pipe.get("stock"))
+        pipe.multi()
+        pipe.set("stock", n - 1)
+        print("watched", pipe.execute(), pipe.watching)
+    with r.pipeline() as pipe:  # another client changes the key: EXEC fails
+        pipe.watch("stock")
+        other.set("stock", 100)
+        pipe.multi()
+        pipe.incr("stock")
+        try:
+            pipe.execute()
+        except redis.WatchError as e:
+            print("lost the race:", type(e).__name__, e)
+
+    def bump(pipe):
+        value = int(pipe.get("stock"))
+        pipe.multi()
+        pipe.set("stock", value + 1)
+
+    print("transaction", r.transaction(bump, "stock"), r.get("stock"))
+    with r.pipeline(transaction=False) as pipe:  # an error among the replies
+        pipe.set("s", "x").incr("s").get("s")
+        replies = pipe.execute(raise_on_error=False)
+        print("replies", replies, [f"{type(x).__name__}: {x}" for x in replies[1:2]])
+
+    async def main():
+        ar = redis.asyncio.Redis(host="127.0.0.1", port=port)
+        async with ar.pipeline() as pipe:
+            await pipe.watch("stock")
+            n = int(await pipe.get("stock"))
+            pipe.multi()
+            pipe.set("stock", n * 2)
+            print("async watched", await pipe.execute())
+        print(await ar.get("stock"))
+        await ar.aclose()
+
+    asyncio.run(main())
+''')
+
+
+def test_watch_transactions_and_error_replies_replay(tmp_path, redis_server):
+    prog = tmp_path / "watch.py"
+    prog.write_text(WATCH, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        str(redis_server.port)], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "watched [True] False" in rec.stdout and "lost the race: WatchError" in rec.stdout
+    assert "transaction [True] b'101'" in rec.stdout
+    assert "replies [True, server:ResponseError, b'x'] ['ResponseError: value is not an integer or out of range']" \
+        in rec.stdout and "b'202'" in rec.stdout
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert keys.count("WATCH stock") == 4 and "MULTI SET stock 4" in keys
+    redis_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog),
+                        str(redis_server.port)], cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -1,5 +1,5 @@
-"""asyncpg: ``connect``, and on a connection or a prepared statement ``execute``,
-``executemany``, ``fetch``, ``fetchrow``, ``fetchval``.
+"""asyncpg: ``connect``, ``prepare``, and on a connection or a prepared statement ``execute``,
+``executemany``, ``fetch``, ``fetchrow``, ``fetchval``, ``fetchmany``.
 
 Key: ``SQL <method> <query text> <args as JSON>``, so a direct call and the same call through
 a prepared statement match each other. Rows are kept as column names + values. Replay:
@@ -107,7 +107,7 @@ def patch(module) -> None:
             engine = state.engine
             if engine is None:
                 return await orig(self, *args, **kwargs)
-            if method == "executemany":  # the rows may be a generator: read them once
+            if method in ("executemany", "fetchmany"):  # rows may be a generator: read once
                 args = (*args[:-1], [tuple(r) for r in args[-1]])
             if statement:
                 query, params = self._query, args
@@ -123,10 +123,27 @@ def patch(module) -> None:
         wrapper.__name__ = method
         setattr(cls, method, wrapper)
 
-    for method in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
-        wrap(conn_cls, method, statement=False)
-    for method in ("executemany", "fetch", "fetchrow", "fetchval"):
-        wrap(prepared_cls, method, statement=True)
+    for method in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany"):
+        if hasattr(conn_cls, method):
+            wrap(conn_cls, method, statement=False)
+    for method in ("executemany", "fetch", "fetchrow", "fetchval", "fetchmany"):
+        if hasattr(prepared_cls, method):
+            wrap(prepared_cls, method, statement=True)
+    orig_prepare = conn_cls.prepare
+
+    async def prepare(self, query, *args, **kwargs):
+        """Recorded as a call of its own, so a statement the server refuses (a syntax
+        error, a missing table) is refused again at the same point of a replay."""
+        engine = state.engine
+        if engine is None or engine.mode != "record":
+            return await orig_prepare(self, query, *args, **kwargs)
+        key = _key("prepare", query, ())
+        return await engine.acall(CATEGORY, LIBRARY, key,
+                                  lambda: orig_prepare(self, query, *args, **kwargs),
+                                  match={"sql": key}, to_record=lambda stmt: None,
+                                  summarize=lambda _: f"{key} -> prepared")
+
+    conn_cls.prepare = prepare
     connection_mod.connect = connect
     module.connect = connect
     pool_mod = sys.modules["asyncpg.pool"]
@@ -308,6 +325,9 @@ class ReplayPrepared:
     async def executemany(self, args, *, timeout=None):
         return await _answer("executemany", self._query, ([tuple(r) for r in args],))
 
+    async def fetchmany(self, args, *, timeout=None):
+        return await _answer("fetchmany", self._query, ([tuple(r) for r in args],))
+
 
 class ReplayConnection:
     """Stands in for ``asyncpg.Connection`` during replay."""
@@ -331,7 +351,14 @@ class ReplayConnection:
         return await _answer("fetchval", query, args)
 
     async def prepare(self, query, *args, **kwargs):
+        engine, key = state.engine, _key("prepare", query, ())
+        record = engine.answer(CATEGORY, key, {"sql": key}, quiet=True) if engine else None
+        if record is not None:  # (a capture made before prepares were recorded has none)
+            engine.result(record)  # raises the error the server gave
         return ReplayPrepared(query)
+
+    async def fetchmany(self, query, args, *, timeout=None, record_class=None):
+        return await _answer("fetchmany", query, ([tuple(r) for r in args],))
 
     def transaction(self, **kwargs):
         return ReplayTransaction()

@@ -49,8 +49,9 @@ def _miss(key):
         f"No servers available (codetracer replay has no recorded {key})")
 
 
-def _write_result(value):
-    """pymongo's result objects as plain data (their class name and constructor args)."""
+def _write_result(value, ids=None):
+    """pymongo's result objects as plain data (their class name and constructor args; for
+    ``bulk_write`` the ``_id`` pymongo gave each inserted document)."""
     name = type(value).__name__
     if name == "InsertOneResult":
         args = [value.inserted_id]
@@ -62,8 +63,10 @@ def _write_result(value):
         args = [value.bulk_api_result]
     else:
         return store.snapshot(value)
-    return store.Encoded({"$mongo_result": name,
-                          "args": store.encode(args + [value.acknowledged])})
+    result = {"$mongo_result": name, "args": store.encode(args + [value.acknowledged])}
+    if ids:
+        result["ids"] = store.encode(ids)
+    return store.Encoded(result)
 
 
 def _from_write_result(value):
@@ -174,13 +177,16 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
     orig = getattr(coll_cls, name)
 
     def prepare(self, args, kwargs):
-        shown = [list(a) if name == "insert_many" else a for a in args]
-        if name == "bulk_write":
-            shown = [[repr(op) for op in args[0]]] + shown[1:] if args else shown
-        key = f"{name} {self.full_name} {_json(shown)}" + (f" {_json(kwargs)}" if kwargs else "")
-        if name == "insert_many" and args:
+        shown = [list(a) if name in ("insert_many", "bulk_write") else a for a in args]
+        if name in ("insert_many", "bulk_write") and args:
             args = (shown[0], *args[1:])  # a generator of documents is read once
+        if name == "bulk_write" and args:
+            shown = [[_op_plain(op) for op in args[0]], *shown[1:]]
+        key = f"{name} {self.full_name} {_json(shown)}" + (f" {_json(kwargs)}" if kwargs else "")
         return key, args
+
+    def to_record(args):
+        return lambda value: _write_result(value, _bulk_ids(name, args))
 
     if asynchronous:
         async def method(self, *args, **kwargs):
@@ -191,13 +197,12 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
             if engine.mode == "record":
                 return await engine.acall(
                     CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
-                    match={"operation": key}, to_record=_write_result,
+                    match={"operation": key}, to_record=to_record(args),
                     summarize=lambda v: f"{key} -> {type(v).__name__}")
             value = await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
                                        match={"operation": key}, miss_error=lambda: _miss(key),
-                                       from_record=_from_write_result)
-            _set_ids(name, args, value)
-            return value
+                                       from_record=lambda raw: _set_ids(name, args, raw))
+            return _from_write_result(value)
     else:
         def method(self, *args, **kwargs):
             engine = state.engine
@@ -206,13 +211,12 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
             key, args = prepare(self, args, kwargs)
             if engine.mode == "record":
                 return engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
-                                   match={"operation": key}, to_record=_write_result,
+                                   match={"operation": key}, to_record=to_record(args),
                                    summarize=lambda v: f"{key} -> {type(v).__name__}")
             value = engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
                                 match={"operation": key}, miss_error=lambda: _miss(key),
-                                from_record=_from_write_result)
-            _set_ids(name, args, value)
-            return value
+                                from_record=lambda raw: _set_ids(name, args, raw))
+            return _from_write_result(value)
 
     method.__name__ = name
     setattr(coll_cls, name, method)
@@ -326,14 +330,40 @@ def _patch_aggregate(coll_cls, asynchronous: bool) -> None:
     coll_cls.aggregate = aggregate
 
 
-def _set_ids(name: str, args, value) -> None:
-    """pymongo gives inserted documents their ``_id`` in place; so does replay."""
-    if name == "insert_one" and args and isinstance(args[0], dict):
-        args[0].setdefault("_id", value.inserted_id)
-    elif name == "insert_many" and args:
-        for doc, _id in zip(args[0], value.inserted_ids, strict=False):
-            if isinstance(doc, dict):
-                doc.setdefault("_id", _id)
+def _set_ids(name: str, args, raw):
+    """Replay: pymongo gives inserted documents their ``_id`` in place; so does replay, with
+    the recorded ids. ``raw``: the recorded result, before it becomes a result object (a live
+    answer under ``--deps-miss live`` is a result object: pymongo set the ids itself)."""
+    if not (isinstance(raw, dict) and "$mongo_result" in raw and args):
+        return raw
+    ids = raw["args"][0] if name in ("insert_one", "insert_many") else raw.get("ids") or []
+    docs = [args[0]] if name == "insert_one" else list(args[0])
+    if name == "bulk_write":
+        docs = [getattr(op, "_doc", None) for op in docs if type(op).__name__ == "InsertOne"]
+    for doc, _id in zip(docs, ids if name != "insert_one" else [ids], strict=False):
+        if isinstance(doc, dict):
+            doc.setdefault("_id", _id)
+    return raw
+
+
+def _bulk_ids(name: str, args) -> list | None:
+    """Record: the ``_id`` pymongo gave each document of a ``bulk_write``'s inserts."""
+    if name != "bulk_write" or not args:
+        return None
+    return [getattr(op, "_doc", {}).get("_id") for op in args[0]
+            if type(op).__name__ == "InsertOne" and isinstance(getattr(op, "_doc", None), dict)]
+
+
+def _op_plain(op):
+    """A bulk operation as key data (type and fields, secret-named fields masked later); its
+    repr would show a document's secrets unmasked."""
+    fields = {"op": type(op).__name__}
+    for cls in type(op).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            value = getattr(op, slot, None)
+            if value is not None and slot.startswith("_") and not slot.startswith("__"):
+                fields[slot[1:]] = value
+    return fields if len(fields) > 1 else repr(op)
 
 
 def _patch_client(client_cls) -> None:

@@ -2,7 +2,9 @@
 (``Pipeline.execute``, transactions included).
 
 Key: the command and its arguments (``SET user:1 alice``); a pipeline is one call keyed by its
-commands (``PIPELINE GET a | INCR n``). The reply is recorded after redis-py's response
+commands (``PIPELINE GET a | INCR n``). The commands a pipeline runs at once while it watches
+keys (``WATCH``, the reads before ``multi()``: optimistic locking, ``Redis.transaction``) are
+calls of their own, and a replay keeps the pipeline's watching state as redis-py would. The reply is recorded after redis-py's response
 callbacks, so replay returns exactly what the program saw. Replay opens no connection (redis-py
 connects lazily, inside the patched calls); a miss raises ``redis.exceptions.ConnectionError``.
 ``AUTH`` arguments and values of secret-named keys are masked.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from .. import masking, state
+from .. import exceptions, masking, state, store
 
 CATEGORY = "redis"
 LIBRARY = "redis-py"
@@ -82,6 +84,22 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _replies(replies):
+    """A pipeline's replies; with ``raise_on_error=False`` an error is a reply (kept as the
+    recorded error, so a replay hands back the same exception object's class and message)."""
+    if isinstance(replies, list) and any(isinstance(r, BaseException) for r in replies):
+        replies = [{"$redis_error": exceptions.describe(r)} if isinstance(r, BaseException)
+                   else r for r in replies]
+    return store.snapshot(replies)
+
+
+def _from_replies(replies):
+    if isinstance(replies, list):
+        return [exceptions.rebuild(r["$redis_error"])
+                if isinstance(r, dict) and list(r) == ["$redis_error"] else r for r in replies]
+    return replies
+
+
 def _pipeline_key(pipe) -> str:
     kind = "MULTI" if getattr(pipe, "transaction", getattr(pipe, "is_transaction", False)) \
         else "PIPELINE"
@@ -123,17 +141,47 @@ def _patch_sync(module) -> None:
         if engine.mode == "record":
             return engine.call(CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
                                request={"target": _target(self)}, match={"command": key},
-                               summarize=_summary(key))
+                               to_record=_replies, summarize=_summary(key))
         try:
             return engine.call(CATEGORY, LIBRARY, key,
                                lambda: orig_execute(self, raise_on_error),
-                               match={"command": key}, miss_error=_miss_error(self, key))
+                               match={"command": key}, miss_error=_miss_error(self, key),
+                               from_record=_from_replies)
         finally:
             if self.command_stack:
                 self.reset()
 
+    orig_immediate = pipeline_cls.immediate_execute_command
+
+    def immediate_execute_command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return orig_immediate(self, *args, **options)
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return engine.call(CATEGORY, LIBRARY, lazy.key,
+                               lambda: orig_immediate(self, *args, **options),
+                               request={"target": _target(self)}, match=lazy.match,
+                               summarize=_summary(lazy.key))
+        key = _command_key(args)
+        value = engine.call(CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
+                            match={"command": key}, miss_error=_miss_error(self, key))
+        _watching(self, args)
+        return value
+
     redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
+    pipeline_cls.immediate_execute_command = immediate_execute_command
     redis_cls._ct_deps_patched = True
+
+
+def _watching(pipe, args) -> None:
+    """Replay: the pipeline's watching state after an answered command, as redis-py's
+    ``Pipeline.parse_response`` sets it after a real one."""
+    name = _text(args[0]).upper() if args else ""
+    if name == "WATCH":
+        pipe.watching = True
+    elif name in pipe.UNWATCH_COMMANDS:
+        pipe.watching = False
 
 
 def _patch_async(module) -> None:
@@ -166,14 +214,35 @@ def _patch_async(module) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
                 request={"target": _target(self)}, match={"command": key},
-                summarize=_summary(key))
+                to_record=_replies, summarize=_summary(key))
         try:
             return await engine.acall(CATEGORY, LIBRARY, key,
                                       lambda: orig_execute(self, raise_on_error),
-                                      match={"command": key}, miss_error=_miss_error(self, key))
+                                      match={"command": key}, miss_error=_miss_error(self, key),
+                                      from_record=_from_replies)
         finally:
             if self.command_stack:
                 await self.reset()
 
+    orig_immediate = pipeline_cls.immediate_execute_command
+
+    async def immediate_execute_command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return await orig_immediate(self, *args, **options)
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return await engine.acall(
+                CATEGORY, LIBRARY, lazy.key, lambda: orig_immediate(self, *args, **options),
+                request={"target": _target(self)}, match=lazy.match,
+                summarize=_summary(lazy.key))
+        key = _command_key(args)
+        value = await engine.acall(
+            CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
+            match={"command": key}, miss_error=_miss_error(self, key))
+        _watching(self, args)
+        return value
+
     redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
+    pipeline_cls.immediate_execute_command = immediate_execute_command
     redis_cls._ct_deps_patched = True
