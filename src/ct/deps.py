@@ -1,12 +1,15 @@
 """``ct deps TRACE``: the external calls a recording captured (``deps.jsonl``, written by the
 recorder's ``--deps record``), one line each: start time, category, target, status or error,
 duration, call site. ``--json`` prints the call records as stored. TRACE is an index id,
-``latest``, a trace folder or a ``deps.jsonl``. Reads JSON only (never runs anything from the
-file); the format is described in the recorder's README."""
+``latest``, a trace folder or a ``deps.jsonl``. Calls of forked children
+(``deps.fork-<id>.jsonl`` beside it) follow the program's, marked with their fork id (a
+``PROCESS`` column; ``"fork"`` in JSON). Reads JSON only (never runs anything from the file);
+the format is described in the recorder's README."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,8 +50,22 @@ def replay_spec(spec: str) -> str:
     return "replay=" + str(path.absolute())
 
 
+_FORK_NAME = re.compile(r"deps\.fork-(\d+(?:\.\d+)*)\.jsonl")
+
+
 def load(ref: str) -> tuple[dict, list[dict]]:
+    """The program's calls in start order, then each forked child's (fork-tree order)."""
     path = _capture_path(ref)
+    header, calls = _load_file(path)
+    if path.name == FILE_NAME:
+        children = [(m.group(1), child) for child in path.parent.iterdir()
+                    if (m := _FORK_NAME.fullmatch(child.name))]
+        for fork, child in sorted(children, key=lambda c: [int(p) for p in c[0].split(".")]):
+            calls += [{**c, "fork": fork} for c in _load_file(child)[1]]
+    return header, calls
+
+
+def _load_file(path: Path) -> tuple[dict, list[dict]]:
     lines = path.read_text(encoding="utf-8").splitlines()
     try:
         header = json.loads(lines[0]) if lines else {}
@@ -107,10 +124,14 @@ def run(argv: list[str]) -> int:
         json.dump(calls, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    rows = [("TIME", "CATEGORY", "TARGET", "RESULT", "DURATION", "SITE")]
+    forked = any("fork" in c for c in calls)
+    rows = [("TIME", *(("PROCESS",) if forked else ()), "CATEGORY", "TARGET", "RESULT",
+             "DURATION", "SITE")]
     for c in calls:
-        rows.append((f"{c.get('start', 0):.3f}", c.get("category", "?"), c.get("key", "?"),
-                     outcome(c), f"{c.get('duration', 0) * 1000:.1f} ms", c.get("site", "?")))
+        process = (f"fork {c['fork']}" if "fork" in c else "main",) if forked else ()
+        rows.append((f"{c.get('start', 0):.3f}", *process, c.get("category", "?"),
+                     c.get("key", "?"), outcome(c), f"{c.get('duration', 0) * 1000:.1f} ms",
+                     c.get("site", "?")))
     widths = [min(max(len(r[i]) for r in rows), 70) for i in range(len(rows[0]) - 1)]
     for r in rows:
         cells = [(v if len(v) <= w else v[:w - 3] + "...").ljust(w)

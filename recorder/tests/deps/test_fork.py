@@ -136,3 +136,24 @@ def test_a_forked_replayer_answers_from_its_own_capture_then_its_siblings():
     assert engine.take("http", "GET /b", "MainThread")["result"] == 1
     assert engine.take("http", "GET /b", "MainThread") is None
     assert engine.index.unused() == []
+
+
+def test_ct_deps_lists_the_childrens_calls(tmp_path, http_server):
+    from test_deps_through_ct_record import run_ct
+
+    prog = tmp_path / "fork.py"
+    prog.write_text(OS_FORK, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    listing = run_ct(["deps", "t1"], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:3] == ["TIME", "PROCESS", "CATEGORY"]
+    procs = [line.split()[1:3] for line in lines[1:]]
+    assert procs.count(["main", "http"]) == 4 and procs.count(["fork", "1"]) == 4
+    assert procs.count(["fork", "1.1"]) == 2 and procs[:4] == [["main", "http"]] * 4
+    import json
+
+    calls = json.loads(run_ct(["deps", "t1", "--json"], tmp_path).stdout)
+    assert [c.get("fork") for c in calls].count("1.1") == 2
