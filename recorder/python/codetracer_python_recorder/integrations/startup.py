@@ -39,7 +39,8 @@ class Startup:
         if not calls:
             return
         failed = message.get("type") == "lifespan.startup.failed"
-        ident = f"{os.getpid():x}s{int(self.started_at * 1000) % 0xFFFFFF:06x}"
+        # at most 12 characters: the file name keeps it whole
+        ident = f"{os.getpid():x}s{int(self.started_at * 1000) % 0xFFFF:04x}"
         data = {
             "format": capture.FORMAT, "version": capture.VERSION, "kind": "startup",
             "id": ident, "started_at": self.started_at,
