@@ -36,7 +36,8 @@ selector = "file:regex:web_spans\\\\.py$"
 exec = "trace"
 """
 SEQUENTIAL = [("GET", "/items/1", 200, "item"), ("GET", "/missing", 404, "missing"),
-              ("POST", "/echo", 201, "echo"), ("GET", "/health", 200, "health")]
+              ("POST", "/echo", 201, "echo"), ("GET", "/health", 200, "health"),
+              ("GET", "/sync/5", 200, "sync_item")]  # a `def` endpoint: on a worker thread
 CONCURRENT = [("GET", f"/items/{i}", 200, "item") for i in range(10, 14)]
 LAST = [("GET", "/boom", 500, "boom")]  # last: uvicorn closes the connection after it
 
@@ -101,9 +102,10 @@ def test_each_request_is_one_span_with_its_method_path_and_status(ctfs_trace):
     # ids follow the order requests reached the app; the concurrent ones in any order
     assert [r["id"] for r in rows] == list(range(1, len(sent) + 1))
     got = [(r["method"], r["url"], r["status_code"]) for r in rows]
-    assert got[:4] == [(m, p, s) for m, p, s, _ in SEQUENTIAL]
-    assert sorted(got[4:8]) == sorted((m, p, s) for m, p, s, _ in CONCURRENT)
-    assert got[8:] == [(m, p, s) for m, p, s, _ in LAST]
+    n, c = len(SEQUENTIAL), len(CONCURRENT)
+    assert got[:n] == [(m, p, s) for m, p, s, _ in SEQUENTIAL]
+    assert sorted(got[n:n + c]) == sorted((m, p, s) for m, p, s, _ in CONCURRENT)
+    assert got[n + c:] == [(m, p, s) for m, p, s, _ in LAST]
     for row in rows:
         assert not row["open"]
         assert row["status"] == ("error" if row["status_code"] >= 400 else "ok"), row
@@ -129,7 +131,7 @@ def test_a_span_covers_the_steps_of_its_handler(ctfs_trace):
         assert call is not None and call["function"] == handlers[path], (span, call)
         assert view.slots[span["start_step"]][0].endswith("web_spans.py")
         assert span["end_step"] >= call["last_step"], (span, call)
-        if path.startswith("/items/"):
+        if path.startswith(("/items/", "/sync/")):
             # and that handler served this item (its local `item_id`)
             ids = {view.values[s].get("item_id", {}).get("i")
                    for s in range(call["first_step"], call["last_step"] + 1)}
@@ -138,13 +140,18 @@ def test_a_span_covers_the_steps_of_its_handler(ctfs_trace):
 
 def test_spans_say_which_ran_alone_and_which_overlapped(ctfs_trace):
     spans = read_spans(ctfs_trace)["spans"]
-    alone = spans[:4] + spans[8:]
+    n, c = len(SEQUENTIAL), len(CONCURRENT)
+    alone = spans[:n] + spans[n + c:]
     for before, after in zip(alone, alone[1:], strict=False):
         assert before["end_step"] < after["start_step"], (before, after)
     for span in alone:
-        assert span["structural"] == 0b011, span  # contiguous on one thread, shares timeline
-    for span in spans[4:8]:
+        url = dict(span["metadata"])["http.url"]
+        # contiguous on one thread (bit 0) unless its handler ran on a worker thread;
+        # shares timeline (bit 1)
+        assert span["structural"] == (0b010 if url.startswith("/sync/") else 0b011), span
+    for span in spans[n:n + c]:
         assert span["structural"] == 0b110, span  # concurrent with siblings, shares timeline
+    # every span was opened on the event loop's thread
     assert len({s["thread_id"] for s in spans}) == 1
 
 

@@ -10,8 +10,9 @@
 //!   records in this chunk and all before it` (not the other streams' offset-only index).
 //! - `spantype.ns`: per span type (ids in first-appearance order) its name and span ids.
 //!
-//! A span covers the steps from the first step its thread writes after it opened to the last
-//! step written before it closed. Spans are written when they close (the container is only
+//! A span covers the steps from the first step written after it opened, on any thread (a
+//! framework may run a request's handler on a worker thread: Starlette's `def` endpoints), to
+//! the last step written before it closed; its `thread_id` is the thread that opened it. Spans are written when they close (the container is only
 //! readable once finished, so an "open" record written earlier would show nothing new); a span
 //! still open at the end is written as an open record. Nothing is written, and `meta.dat`
 //! keeps bit 13 clear, for a recording without spans.
@@ -43,7 +44,7 @@ const CONCURRENT: u8 = 4;
 #[derive(Debug, Clone, Copy)]
 struct Binding {
     thread: u64,
-    /// The first step of the span's thread since it opened; `None` until there is one.
+    /// The first step written since it opened; `None` until there is one.
     start_step: Option<u64>,
     /// Another span was open at some moment of this one.
     concurrent: bool,
@@ -156,15 +157,14 @@ impl SpanStream {
         self.waiting += 1;
     }
 
-    /// Step slot `slot` was written on the current thread.
+    /// Step slot `slot` was written.
     #[inline]
     pub fn on_step(&mut self, slot: u64) {
         if self.waiting == 0 {
             return;
         }
-        let thread = self.thread;
         for binding in self.open.values_mut() {
-            if binding.start_step.is_none() && binding.thread == thread {
+            if binding.start_step.is_none() {
                 binding.start_step = Some(slot);
                 self.waiting -= 1;
             }
@@ -369,21 +369,20 @@ mod tests {
     }
 
     #[test]
-    fn a_span_starts_at_its_threads_first_step_and_ends_at_the_last() {
+    fn a_span_starts_at_the_first_step_after_it_opened_on_any_thread() {
         let mut s = SpanStream::default();
         s.on_thread(1);
         s.on_step(0);
         s.begin(1);
         s.on_thread(2);
-        s.on_step(1); // another thread: not the span's first step
+        s.on_step(1); // a worker thread runs the handler
         s.on_thread(1);
         s.on_step(2);
-        s.on_step(3);
         assert_eq!(s.waiting, 0);
         let b = s.open.get(&1).copied().unwrap_or_else(|| unreachable!());
         assert_eq!(
             (b.thread, b.start_step, b.interleaved, b.concurrent),
-            (1, Some(2), true, false)
+            (1, Some(1), true, false)
         );
         s.begin(2);
         let first = s.open.get(&1).copied().unwrap_or_else(|| unreachable!());

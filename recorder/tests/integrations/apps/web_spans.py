@@ -16,6 +16,12 @@ async def item(request):
     return JSONResponse({"id": item_id, "price": price})
 
 
+def sync_item(request):
+    """A `def` endpoint: Starlette runs it on a worker thread."""
+    item_id = request.path_params["item_id"]
+    return JSONResponse({"id": item_id, "sync": True})
+
+
 async def missing(request):
     reason = "no such page"
     return PlainTextResponse(reason, status_code=404)
@@ -38,6 +44,7 @@ async def health(request):
 
 app = Starlette(routes=[
     Route("/items/{item_id:int}", item),
+    Route("/sync/{item_id:int}", sync_item),
     Route("/missing", missing),
     Route("/echo", echo, methods=["POST"]),
     Route("/boom", boom),
