@@ -13,7 +13,8 @@ its traceback. Options: ``sample_rate`` (0..1, ``CODETRACER_CAPTURE_SAMPLE_RATE`
 ``errors_only`` (5xx and exceptions only, ``CODETRACER_CAPTURE_ERRORS_ONLY=1``),
 ``exclude_paths`` (shell patterns such as ``/health`` or ``/static/*``), ``max_body`` (bytes
 kept of each body; the rest is cut and the capture says so). When the process is being
-recorded by the time-travel recorder, each request is also an event in the trace.
+recorded by the time-travel recorder, each request is also an event and a request span in the
+trace (CodeTracer's request panel lists the spans).
 """
 
 from __future__ import annotations
