@@ -56,9 +56,40 @@ def snapshot(value):
     return Encoded(encode(value))
 
 
-def encode(value):
-    """Python value -> JSON-ready value (see the module docstring for the tags)."""
-    if value is None or isinstance(value, (bool, int, str)):
+_SCALARS = frozenset({str, int, bool, type(None)})  # JSON-ready as they are
+
+
+def encode(value, side=None):
+    """Python value -> JSON-ready value (see the module docstring for the tags). ``side``:
+    called with bytes over ``SIDE_FILE_BYTES``, returns their ``$file`` tag (the writer's
+    side files). Exact types take a fast path and scalar items are not recursed into: this
+    runs once per value of every recorded call."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is dict:
+        for k in value:
+            if type(k) is not str or k[:1] == "$":
+                break
+        else:
+            return {k: v if type(v) in _SCALARS else encode(v, side) for k, v in value.items()}
+    elif t is list:
+        return [v if type(v) in _SCALARS else encode(v, side) for v in value]
+    elif t is tuple:
+        return {"$tuple": [v if type(v) in _SCALARS else encode(v, side) for v in value]}
+    elif t is float:
+        return value if value - value == 0.0 else {"$float": repr(value)}  # nan, inf: tagged
+    elif t is bytes:
+        if side is not None and len(value) > SIDE_FILE_BYTES:
+            return side(value)
+        return {"$b64": base64.b64encode(value).decode("ascii")}
+    elif t is Encoded:
+        return _side_files(value.value, side) if side is not None else value.value
+    return _encode_other(value, side)
+
+
+def _encode_other(value, side):
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, Encoded):
         return value.value
@@ -66,17 +97,17 @@ def encode(value):
         return value if value == value and value not in (float("inf"), float("-inf")) else {
             "$float": repr(value)}
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$b64": base64.b64encode(bytes(value)).decode("ascii")}
+        return encode(bytes(value), side)
     if isinstance(value, list):
-        return [encode(v) for v in value]
+        return [encode(v, side) for v in value]
     if isinstance(value, tuple):
-        return {"$tuple": [encode(v) for v in value]}
+        return {"$tuple": [encode(v, side) for v in value]}
     if isinstance(value, dict):
         if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: encode(v) for k, v in value.items()}
-        return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
+            return {k: encode(v, side) for k, v in value.items()}
+        return {"$dict": [[encode(k, side), encode(v, side)] for k, v in value.items()]}
     if isinstance(value, (set, frozenset)):
-        return {"$set": [encode(v) for v in value]}
+        return {"$set": [encode(v, side) for v in value]}
     name = type(value).__name__
     if name == "Decimal":
         return {"$decimal": str(value)}
@@ -90,6 +121,18 @@ def encode(value):
     if name == "ObjectId":
         return {"$oid": str(value)}
     return {"$repr": f"<{type(value).__qualname__}>"}
+
+
+def _side_files(value, side):
+    """Long ``{"$b64": ...}`` values inside an already encoded snapshot -> ``side``'s tag."""
+    if isinstance(value, list):
+        return [_side_files(v, side) for v in value]
+    if not isinstance(value, dict):
+        return value
+    b64 = value.get("$b64")
+    if isinstance(b64, str) and len(value) == 1:
+        return side(base64.b64decode(b64)) if len(b64) > _SIDE_B64 else value
+    return {k: _side_files(v, side) for k, v in value.items()}
 
 
 def decode(value):
@@ -180,12 +223,9 @@ class Writer:
         if not queue:
             return
         lines = []
+        side = self._side_file
         for n, record in enumerate(queue, start=1):
-            record = _finish(record)
-            for field in ("request", "result"):
-                if field in record:
-                    record[field] = self._side_files(record[field])
-            lines.append(_line(record))
+            lines.append(_line(_finish(record, side)))
             if yielding and n % 32 == 0:
                 time.sleep(0)  # hand the GIL back now and then: the program's thread waiting
                 # on a socket must not queue behind a long batch (5 ms switch interval), and
@@ -193,25 +233,17 @@ class Writer:
         self._file.write("".join(lines))
         self._file.flush()
 
-    def _side_files(self, value):
-        """Moves long bytes values (already ``{"$b64": ...}``) into side files."""
-        if isinstance(value, list):
-            return [self._side_files(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        b64 = value.get("$b64")
-        if isinstance(b64, str) and len(value) == 1 and len(b64) > _SIDE_B64:
-            import hashlib
+    def _side_file(self, data: bytes) -> dict:
+        """Stores a long bytes value in a side file (once per content); returns its tag."""
+        import hashlib
 
-            data = base64.b64decode(b64)
-            name = f"{SIDE_DIR}/{hashlib.sha256(data).hexdigest()}.bin"
-            target = os.path.join(os.path.dirname(self.path), name)
-            if not os.path.exists(target):
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "wb") as f:
-                    f.write(data)
-            return {"$file": name}
-        return {k: self._side_files(v) for k, v in value.items()}
+        name = f"{SIDE_DIR}/{hashlib.sha256(data).hexdigest()}.bin"
+        target = os.path.join(os.path.dirname(self.path), name)
+        if not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(data)
+        return {"$file": name}
 
     def _run(self) -> None:
         try:
@@ -235,10 +267,10 @@ class Writer:
         self._file.close()
 
 
-def _finish(record: dict) -> dict:
+def _finish(record: dict, side=None) -> dict:
     """Completes a queued call record (writer thread): fields given as functions are computed
-    here, off the program's thread (keys, masking, header parsing), values are encoded and
-    times rounded."""
+    here, off the program's thread (keys, masking, header parsing), values are encoded (long
+    bytes through ``side``, see ``encode``) and times rounded."""
     try:
         for field in ("key", "match", "request", "result"):
             if callable(record.get(field)):
@@ -250,14 +282,18 @@ def _finish(record: dict) -> dict:
                 record[field] = None
     for field in ("request", "result"):
         if field in record:
-            record[field] = encode(record[field])
+            record[field] = encode(record[field], side)
     record["start"] = round(record["start"], 6)
     record["duration"] = round(record["duration"], 6)
     return record
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with
+# arguments builds a new encoder on every call
+
+
 def _line(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _ENCODER.encode(obj) + "\n"
 
 
 def resolve(path: str) -> str:
