@@ -195,3 +195,59 @@ def test_the_reader_reads_the_upstream_recorders_flask_spans():
         ("GET", "/api/reports/slow", 200), ("GET", "/api/boom", 500), ("GET", "/api/users", 200)]
     assert [r["start_geid"] for r in rows] == [1, 13, 23, 33, 40, 50, 58, 69]
     assert spans["types"] == {"web-request": list(range(1, 9))}
+
+
+SPANS_BY_HAND = """
+from codetracer_python_recorder import _native
+
+
+def handler(n):
+    total = n * 2
+    return total
+
+
+for n in range(130):
+    span = _native.span_begin("web-request", f"GET /n/{n}", [("http.method", "GET"),
+                                                           ("http.url", f"/n/{n}")])
+    handler(n)
+    _native.span_end(span, "ok", [("http.status_code", "200"), ("http.duration_ms", "1")])
+left_open = _native.span_begin("test", "still running", [("k", "v")])
+handler(-1)
+"""
+
+
+def test_spans_over_several_chunks_and_one_left_open(tmp_path):
+    """130 closed spans (three chunks of at most 64) and a span of another type still open
+    when the program ends: written as an open record."""
+    script = tmp_path / "by_hand.py"
+    script.write_text(SPANS_BY_HAND, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "codetracer_python_recorder", "--trace-dir",
+                           str(tmp_path / "t"), str(script)], env=app_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    spans = read_spans(tmp_path / "t")  # checks the index's running totals chunk by chunk
+    assert len(spans["records"]) == 131
+    assert spans["types"] == {"web-request": list(range(1, 131)), "test": [131]}
+    rows = request_rows(spans["spans"])
+    assert [(r["id"], r["url"], r["status_code"]) for r in rows] == [
+        (n + 1, f"/n/{n}", 200) for n in range(130)]
+    view = CtfsView(tmp_path / "t")
+    calls = {c["args"]["n"]["i"]: c for c in view.calls if c["function"] == "handler"}
+    for span in spans["spans"][:130]:
+        # the span opened on the line before `handler(n)`: that line's step comes first
+        call = calls[int(dict(span["metadata"])["http.url"].rsplit("/", 1)[1])]
+        assert span["start_step"] + 1 == call["first_step"], (span, call)
+        # and closed on the `span_end` line, the step after the handler's last
+        assert span["end_step"] == call["last_step"] + 1, (span, call)
+    last = spans["spans"][-1]
+    assert (last["open"], last["status"], last["end_wall_ns"], last["end_step"]) == (
+        True, "unknown", 0, 0)
+    assert last["label"] == "still running" and last["metadata"] == [("k", "v")]
+
+
+def test_spans_outside_a_recording_are_none_and_a_bad_status_is_refused():
+    from codetracer_python_recorder import _native
+
+    assert _native.span_begin("web-request", "GET /", []) is None
+    with pytest.raises(_native.RecorderError, match="fine"):
+        _native.span_end(1, "fine", [])
