@@ -113,7 +113,8 @@ def _capture(ran, task_id: str) -> tuple[Path, dict]:
 
 def test_worker_writes_one_capture_per_run(ran):
     assert ran["ok_value"]["total"] == "5.25" and ran["bad_state"] == "FAILURE"
-    assert len(load_captures(ran["caps"])) == 4  # the retried task: one per attempt
+    tasks = [c for c in load_captures(ran["caps"]) if c["kind"] == "task"]
+    assert len(tasks) == 4  # the retried task: one per attempt
     path, ok = _capture(ran, ran["ok_id"])
     assert path.name.endswith(f"Z_task_tasks_app.invoice_total_{ran['ok_id'][:12]}.json")
     assert ok["kind"] == "task" and ok["outcome"] == "success"
@@ -138,8 +139,10 @@ def test_replay_success_without_any_server(ran):
                   env=ran["env"])
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "outcome matches the recording" in done.stdout
-    # psycopg connect + query, the HTTP request (its connect is recorded, not needed in replay)
-    assert "3 of 4 dependency calls answered" in done.stdout, done.stdout
+    # psycopg connect + query, the HTTP request (its connect is recorded, not needed in
+    # replay); the same for the pool process's start-up: its HTTP request
+    assert ("4 of 6 dependency calls answered from the capture (2 of the worker process's "
+            "start-up)") in done.stdout, done.stdout
     assert "missed" not in done.stdout
     assert "replay miss" not in done.stderr
 
@@ -328,3 +331,27 @@ def test_tasks_running_at_once_in_one_worker_process_keep_their_own_calls(tmp_pa
         key = c["task"]["args"][0]
         gets = [d["key"].rpartition("?")[2] for d in c["deps"] if d["key"].startswith("GET")]
         assert gets == [f"q={key}", f"q={key}-again"], (key, gets)
+
+
+def test_a_pool_process_start_up_is_its_own_capture_and_replays(ran):
+    """The pool process's worker_process_init handler makes a call before any task: it is in
+    a start-up capture the process's task captures name, in none of them, and ct replay-task
+    runs the handler again with that call answered (the task's result holds its value)."""
+    captures = load_captures(ran["caps"])
+    startups = {c["id"]: c for c in captures if c["kind"] == "startup"}
+    assert startups and all(c["framework"] == "celery" for c in startups.values())
+    for startup in startups.values():
+        assert [d["key"].rpartition("?")[2] for d in startup["deps"]
+                if d["key"].startswith("GET")] == ["q=init"]
+    tasks = [c for c in captures if c["kind"] == "task"]
+    assert all(c["process_init"] for c in tasks)
+    named = {c["startup"] for c in tasks}
+    assert None not in named and all((ran["caps"] / name).is_file() for name in named)
+    assert not [d for c in tasks for d in c["deps"] if "q=init" in d["key"]]
+    assert ran["ok_value"]["init"] == "q=init"
+    path, _ = _capture(ran, ran["ok_id"])
+    done = run_ct(["replay-task", str(path), "--app", "tasks_app:app", "--no-record"],
+                  env=ran["env"])
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "(2 of the worker process's start-up)" in done.stdout
+    assert "outcome matches the recording" in done.stdout and "replay miss" not in done.stderr

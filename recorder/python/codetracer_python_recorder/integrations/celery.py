@@ -23,6 +23,30 @@ from . import capture
 
 _now = time.time
 _enabled: dict[int, dict] = {}
+#: this process's start-up (a prefork pool process, from its fork to its first task: its
+#: ``worker_process_init`` handlers run then) and whether it is such a process
+_process: dict = {"startup": None, "pool_child": False, "dir": None}
+
+
+def _pool_process_started() -> None:
+    """After a fork (Celery's prefork pool starts each pool process so): what the process
+    does before its first task is its start-up, captured apart from every task run."""
+    _process["pool_child"] = True
+    if _process["dir"] is not None:
+        from .startup import Startup
+
+        _process["startup"] = Startup(_process["dir"], framework="celery",
+                                      keep=lambda c: not _celery_own(c.get("site") or "?"))
+
+
+def _startup_name() -> str | None:
+    """Ends the start-up at the first task run (written if it made calls); its file name."""
+    startup = _process["startup"]
+    if startup is None:
+        return None
+    if startup.scope is not None:
+        startup.end()
+    return startup.name
 
 
 def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | None = None,
@@ -40,6 +64,10 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
 
     config = {"dir": os.path.abspath(directory), "errors_only": errors_only, "app": app}
     _enabled[id(app)] = config
+    if _process["dir"] is None:  # one start-up per process, whatever the number of apps
+        _process["dir"] = config["dir"]
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_pool_process_started)
     runs: dict[str, dict] = {}
 
     def mine(task) -> bool:
@@ -49,7 +77,9 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
         if task is None or not mine(task):
             return
         request = getattr(task, "request", None)
+        startup = _startup_name()  # before the task's scope: the start-up's ends here
         runs[task_id] = {
+            "startup": startup, "process_init": _process["pool_child"],
             "started_at": _now(), "task": task.name, "id": task_id,
             "args": list(args or ()), "kwargs": dict(kwargs or {}),
             "retries": getattr(request, "retries", 0) or 0,
@@ -136,6 +166,10 @@ def _write(directory: str, run: dict, outcome: str, retval, duration: float, sco
         # Celery's own calls (result backend, broker) run with no frame of the program on the
         # stack; the task does not make them and its replay does not need them
         "celery_calls_left_out": sum(_celery_own(c.get("site") or "?") for c in calls),
+        "startup": run["startup"],
+        # a prefork pool process: its worker_process_init handlers ran before this run, and
+        # ct replay-task runs them too (their calls answered from the start-up capture)
+        "process_init": run["process_init"],
     }
     name = capture.file_name(run["started_at"], ["task", run["task"]], run["id"] or "noid")
     try:

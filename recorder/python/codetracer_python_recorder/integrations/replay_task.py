@@ -33,6 +33,10 @@ def run_task(app, recorded: dict) -> dict:
         raise replay.ReplayUsageError(
             f"task {name!r} is not registered in the app given by --app; known tasks: "
             + ", ".join(sorted(t for t in app.tasks if not t.startswith("celery."))[:10]))
+    if recorded.get("process_init"):  # the recorded run was in a prefork pool process
+        from celery import signals
+
+        signals.worker_process_init.send(sender=None)  # its start-up, as the pool runs it
     args = scopes.decode(info.get("args") or [])
     kwargs = scopes.decode(info.get("kwargs") or {})
     task.push_request(id=info.get("id"), retries=info.get("retries", 0), args=args,
@@ -81,7 +85,7 @@ def _show(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        recorded, engine, app, _startup = replay.start(
+        recorded, engine, app, startup_calls = replay.start(
             argv, prog=PROG, doc=__doc__, kind="task", what="Celery app")
         outcome = run_task(app, recorded)
     except (capture.CaptureFileError, replay.ReplayUsageError) as exc:
@@ -92,10 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: task {info['name']} raised:\n{outcome['traceback']}")
     replay.disarm(0)
     same, detail = compare(recorded, outcome)
-    calls = len(recorded.get("deps") or [])
+    calls = len(recorded.get("deps") or []) + startup_calls
     print(f"{PROG}: {info['name']}[{info.get('id')}] -> {outcome['outcome']} (recorded "
           f"{recorded.get('outcome')}); {engine.hits} of {calls} dependency calls answered "
-          "from the capture" + (f", {engine.misses} missed" if engine.misses else ""))
+          "from the capture"
+          + (f" ({startup_calls} of the worker process's start-up)" if startup_calls else "")
+          + (f", {engine.misses} missed" if engine.misses else ""))
     print("outcome matches the recording" if same else f"outcome differs:\n{detail}")
     sys.stdout.flush()
     return 0 if same else 1

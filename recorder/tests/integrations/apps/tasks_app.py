@@ -5,7 +5,7 @@ import os
 import urllib.request
 
 import psycopg
-from celery import Celery
+from celery import Celery, signals
 from codetracer_python_recorder.integrations.celery import enable_celery
 
 BROKER = os.environ.get("BROKER_URL", "redis://127.0.0.1:9/0")
@@ -16,6 +16,16 @@ app = Celery("tasks_app", broker=BROKER, backend=BROKER)
 app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
                 broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
 enable_celery(app)
+
+
+CONFIG: dict = {}
+
+
+@signals.worker_process_init.connect
+def init_pool_process(**_):
+    """Each pool process reads a setting when it starts: a call of no task run."""
+    with urllib.request.urlopen(f"{UPSTREAM}/json?q=init") as answer:
+        CONFIG["init"] = json.loads(answer.read())["query"]
 
 
 def make_app():
@@ -34,7 +44,8 @@ def invoice_total(self, order_id, currency="EUR"):
     for qty, price in rows:
         total += qty * price
     return {"order": order_id, "total": str(total), "lines": len(rows),
-            "rate": rate["query"], "attempt": self.request.retries}
+            "rate": rate["query"], "attempt": self.request.retries,
+            "init": CONFIG.get("init")}
 
 
 @app.task(name="tasks_app.lookup")
