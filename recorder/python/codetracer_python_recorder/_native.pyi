@@ -71,6 +71,14 @@ def span_end(
     """Closes a span: ``status`` "ok", "error" or "unknown"; a metadata key given again
     replaces the value the opening gave."""
 
+def deps_settings(
+    *,
+    script_dir: str | PathLike[str] | None = None,
+    trace_filters: Sequence[str | PathLike[str]] = ...,
+) -> dict[str, object]:
+    """The ``[deps]`` settings of the filter chain ``start`` would load: ``mask_headers``,
+    ``mask_words``, ``side_file_bytes`` and ``files`` (those with a ``[deps]`` table)."""
+
 def resolve_policy(
     env: Mapping[str, str], cli: Sequence[tuple[str, str]]
 ) -> dict[str, object]:
