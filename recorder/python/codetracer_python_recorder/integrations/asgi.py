@@ -218,8 +218,9 @@ class CodeTracerMiddleware:
                     "request": req, "response": resp, "exception": exception,
                     "deps": calls, "startup": startup}
 
-        name = capture.file_name(started_at, [method, route or scope.get("path", "")], ident)
-        capture.writer.submit(self.dir, name, build)
+        parts = [method, route or scope.get("path", "")]
+        capture.writer.submit(self.dir, lambda: capture.file_name(started_at, parts, ident),
+                              build)  # the name too is made on the writer thread
 
 
 def _keep(buf: bytearray, chunk: bytes, cap: int, cut: dict, which: str) -> None:
