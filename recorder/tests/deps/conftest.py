@@ -120,6 +120,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b'{"error": "boom"}')
         elif path == "/stream":
             self._stream(hold="hold" in query)
+        elif path == "/broken":  # promises 1000 bytes, sends 100, closes the connection
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"b" * 100)
+            self.close_connection = True
         else:
             self._send(404, b"{}")
 

@@ -160,3 +160,38 @@ def test_aiohttp_replay_read_another_way_gets_the_same_bytes(tmp_path, http_serv
     total = sum(len(c) for c in STREAM_CHUNKS)
     assert rep.stdout.splitlines()[0] == f"chunks {total}"
     assert rep.stdout.splitlines()[1:] == rec.stdout.splitlines()[1:]
+
+
+BROKEN = textwrap.dedent('''
+    import asyncio, sys
+    import httpx
+
+    base = sys.argv[1]
+    with httpx.Client() as client:
+        with client.stream("GET", base + "/broken") as r:
+            got = []
+            try:
+                for chunk in r.iter_raw():
+                    got.append(len(chunk))
+            except httpx.HTTPError as e:
+                print("broke after", sum(got), type(e).__name__, e)
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            try:
+                await client.get(base + "/broken")
+            except httpx.HTTPError as e:
+                print("async broke", type(e).__name__, e)
+
+    asyncio.run(main())
+''')
+
+
+def test_httpx_body_that_breaks_off_replays_the_same_error(tmp_path, http_server):
+    pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
+    plain, rec, rep = _record_and_replay(tmp_path, http_server, BROKEN, "broken.py")
+    assert "broke after 100 RemoteProtocolError" in rec.stdout
+    assert "async broke RemoteProtocolError" in rec.stdout
+    assert rep.stdout == rec.stdout == plain.stdout
+    broken = [c["result"] for c in load_capture(tmp_path / "t1") if c["key"].endswith("/broken")]
+    assert [r["stream_error"]["type"] for r in broken] == ["httpx:RemoteProtocolError"] * 2

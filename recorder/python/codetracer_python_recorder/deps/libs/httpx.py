@@ -6,7 +6,7 @@ Record: the raw body streams to the client as the program reads it (``stream()``
 ``iter_bytes``, ``aiter_bytes``; ``Content-Encoding`` untouched) and each raw chunk is kept on
 the way; the call is recorded when the response is closed (after a plain ``get``, at once).
 Replay: the transport's connection pool is never used; the body comes back in the recorded
-chunks; a miss raises ``httpx.ConnectError``. Key as for http.client:
+chunks (an error that broke the body off is raised again after them); a miss raises ``httpx.ConnectError``. Key as for http.client:
 ``METHOD scheme://host:port/path?query``.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import sys
 
-from .. import masking, state
+from .. import exceptions, masking, state
 from ..replay import Miss
 
 CATEGORY = "http"
@@ -69,7 +69,7 @@ def _response(httpx, result: dict):
         pos += size
     return httpx.Response(
         result["status"], headers=[(k, v) for k, v in result["headers"]],
-        stream=_streams(httpx)[2](chunks),
+        stream=_streams(httpx)[2](chunks, result.get("stream_error")),
         extensions={"http_version": result.get("http_version", "HTTP/1.1").encode("latin-1"),
                     "reason_phrase": result.get("reason", "").encode("latin-1")})
 
@@ -86,6 +86,7 @@ def _streams(httpx):
     class _Tee:
         def _start(self, stream, done) -> None:
             self._stream, self._done, self._chunks, self._eof = stream, done, [], False
+            self._error = None
             _OPEN.add(self)
 
         def finish(self) -> None:
@@ -93,7 +94,7 @@ def _streams(httpx):
             if self._done is not None:
                 done, self._done = self._done, None
                 _OPEN.discard(self)
-                done(self._chunks, self._eof)
+                done(self._chunks, self._eof, self._error)
 
     class SyncTee(_Tee, httpx.SyncByteStream):
         """Record mode: the raw chunks pass to the client and are kept."""
@@ -102,9 +103,13 @@ def _streams(httpx):
             self._start(stream, done)
 
         def __iter__(self):
-            for chunk in self._stream:
-                self._chunks.append(bytes(chunk))
-                yield chunk
+            try:
+                for chunk in self._stream:
+                    self._chunks.append(bytes(chunk))
+                    yield chunk
+            except Exception as exc:  # the body broke off (a read timeout, a reset)
+                self._error = exceptions.describe(exc)
+                raise
             self._eof = True
 
         def close(self) -> None:
@@ -118,9 +123,13 @@ def _streams(httpx):
             self._start(stream, done)
 
         async def __aiter__(self):
-            async for chunk in self._stream:
-                self._chunks.append(bytes(chunk))
-                yield chunk
+            try:
+                async for chunk in self._stream:
+                    self._chunks.append(bytes(chunk))
+                    yield chunk
+            except Exception as exc:
+                self._error = exceptions.describe(exc)
+                raise
             self._eof = True
 
         async def aclose(self) -> None:
@@ -132,15 +141,19 @@ def _streams(httpx):
     class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
         """Replay: the recorded raw chunks, one by one."""
 
-        def __init__(self, chunks: list[bytes]) -> None:
-            self._chunks = chunks
+        def __init__(self, chunks: list[bytes], error: dict | None = None) -> None:
+            self._chunks, self._error = chunks, error
 
         def __iter__(self):
             yield from self._chunks
+            if self._error:
+                raise exceptions.rebuild(self._error)
 
         async def __aiter__(self):
             for chunk in self._chunks:
                 yield chunk
+            if self._error:
+                raise exceptions.rebuild(self._error)
 
     _CLASSES.extend([SyncTee, AsyncTee, Chunks])
     return _CLASSES
@@ -158,8 +171,10 @@ def _recording(httpx, engine, key, p, response, tee_cls):
     status, raw_headers, ext = response.status_code, list(response.headers.raw), \
         dict(response.extensions)
 
-    def done(chunks, eof) -> None:
+    def done(chunks, eof, error) -> None:
         result = _result(status, raw_headers, ext, chunks, eof)
+        if error is not None:
+            result["stream_error"] = error
         engine.end(p, result=result, summary=lambda: f"{key} -> {status}")
 
     return httpx.Response(status, headers=raw_headers,
