@@ -195,3 +195,30 @@ def test_httpx_body_that_breaks_off_replays_the_same_error(tmp_path, http_server
     assert rep.stdout == rec.stdout == plain.stdout
     broken = [c["result"] for c in load_capture(tmp_path / "t1") if c["key"].endswith("/broken")]
     assert [r["stream_error"]["type"] for r in broken] == ["httpx:RemoteProtocolError"] * 2
+
+
+BROKEN_REQUESTS = textwrap.dedent('''
+    import sys
+    import requests
+
+    try:
+        requests.get(sys.argv[1] + "/broken")
+    except requests.RequestException as e:
+        print("broke", type(e).__name__, e)
+    with requests.get(sys.argv[1] + "/broken", stream=True) as r:
+        got = []
+        try:
+            for chunk in r.iter_content(64):
+                got.append(len(chunk))
+        except requests.RequestException as e:
+            print("streamed", sum(got), type(e).__name__, e)
+''')
+
+
+def test_requests_body_that_breaks_off_replays_the_same_error(tmp_path, http_server):
+    """http.client keeps the announced Content-Length of a body that came short, so reading
+    past the recorded bytes fails in replay as it did live."""
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    plain, rec, rep = _record_and_replay(tmp_path, http_server, BROKEN_REQUESTS, "broken.py")
+    assert "broke ChunkedEncodingError" in rec.stdout and "streamed 64" in rec.stdout
+    assert rep.stdout == rec.stdout == plain.stdout
