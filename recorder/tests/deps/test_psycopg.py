@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import load_capture, needs_recorder, run_recorder
+from conftest import load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
 
@@ -113,6 +113,13 @@ CORNERS = textwrap.dedent('''
         except psycopg.errors.UniqueViolation as e:
             print("rolled back:", type(e).__name__, e.diag.sqlstate)
         print("count", conn.execute("SELECT count(*) FROM fruit").fetchone())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.executemany("INSERT INTO fruit VALUES (%s, %s) RETURNING id, upper(name)",
+                        [(7, "yuzu"), (8, "ume")], returning=True)
+        print("returning", cur.rowcount, cur.fetchone())
+        while cur.nextset():
+            print("next", cur.fetchone())
 
     async def main():
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as aconn:
@@ -122,8 +129,13 @@ CORNERS = textwrap.dedent('''
                 print("async many", cur.rowcount)
                 await cur.execute("SELECT name FROM fruit ORDER BY id")
                 print("async", await cur.fetchmany(2), [row async for row in cur])
-                await cur.execute("SELECT name FROM fruit WHERE id > %s", (4,))
+                await cur.execute("SELECT name FROM fruit WHERE id > %s AND id < 7", (4,))
                 print("async all", await cur.fetchall())
+                await cur.executemany("DELETE FROM fruit WHERE id = %s RETURNING name",
+                                      [(7,), (8,)], returning=True)
+                print("async returning", cur.rowcount, await cur.fetchall())
+                while cur.nextset():
+                    print("async next", await cur.fetchall())
 
     asyncio.run(main())
 ''')
@@ -132,12 +144,17 @@ CORNERS = textwrap.dedent('''
 def test_fetch_variants_transactions_and_async_executemany_replay(tmp_path, pg_server):
     prog = tmp_path / "corners.py"
     prog.write_text(CORNERS, encoding="utf-8")
+    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
     rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
                         pg_server.dsn], cwd=tmp_path)
     assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
     assert "fetchmany [(1, 'fig')] rest [(2, 'kiwi'), (3, 'lime')]" in rec.stdout
     assert "rolled back: UniqueViolation 23505" in rec.stdout and "count (3,)" in rec.stdout
     assert "async many 2" in rec.stdout and "async all [('date',), ('plum',)]" in rec.stdout
+    assert "(7, 'YUZU')\nnext (8, 'UME')" in rec.stdout
+    assert "[('yuzu',)]\nasync next [('ume',)]" in rec.stdout
     pg_server.stop()
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
                        cwd=tmp_path)

@@ -8,8 +8,9 @@ socket; its cursors answer ``execute`` from the capture and fetch from the recor
 (tuple, dict and namedtuple row factories). Key: ``SQL <query text> <params>``; connections
 are keyed ``CONNECT host=... port=... dbname=... user=...`` (the password never recorded).
 A miss raises ``psycopg.OperationalError`` (also with ``--deps-miss live``: a stand-in has no
-server to ask). A real connection made during replay some other way (a pool's) talks to its
-server. Server-side (named) cursors, COPY and pipelines are not captured.
+server to ask). ``executemany(returning=True)`` keeps each statement's result (``nextset``).
+A real connection made during replay some other way (a pool's) talks to its server.
+Server-side (named) cursors, COPY and pipelines are not captured.
 """
 
 from __future__ import annotations
@@ -96,6 +97,36 @@ def _result_of(cur) -> dict:
     return result
 
 
+def _many_result(cur, returning) -> dict:
+    """``executemany``: the row count; with ``returning=True`` also each statement's result
+    (``sets``), read once and the cursor put back on the first, as the program finds it."""
+    result = {"rowcount": cur.rowcount}
+    if returning and getattr(cur, "_results", None):
+        state_ = (cur._iresult, cur._rowcount)
+        sets = []
+        for i in range(len(cur._results)):
+            cur._select_current_result(i)
+            sets.append(_result_of(cur))
+        cur._select_current_result(state_[0])
+        cur._rowcount = state_[1]
+        result["sets"] = sets
+    return result
+
+
+async def _amany_result(cur, returning) -> dict:
+    result = {"rowcount": cur.rowcount}
+    if returning and getattr(cur, "_results", None):
+        state_ = (cur._iresult, cur._rowcount)
+        sets = []
+        for i in range(len(cur._results)):
+            cur._select_current_result(i)
+            sets.append(await _aresult_of(cur))
+        cur._select_current_result(state_[0])
+        cur._rowcount = state_[1]
+        result["sets"] = sets
+    return result
+
+
 def _summary(key, result) -> str:
     rows = result.get("rows")
     return f"{key} -> {result.get('status')}" + (f" ({len(rows)} rows)" if rows is not None else "")
@@ -145,9 +176,10 @@ def _patch_sync(psycopg) -> None:
         if engine is None or engine.mode != "record":
             return orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
+        returning = kwargs.get("returning")
         return engine.call(CATEGORY, LIBRARY, key,
                            lambda: orig_many(self, query, params_list, **kwargs),
-                           to_record=lambda _: {"rowcount": self.rowcount},
+                           to_record=lambda _: _many_result(self, returning),
                            summarize=lambda _: f"{key} -> {self.rowcount} rows")
 
     conn_cls.connect = classmethod(connect)
@@ -193,10 +225,14 @@ def _patch_async(psycopg) -> None:
         if engine is None or engine.mode != "record":
             return await orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
-        return await engine.acall(CATEGORY, LIBRARY, key,
-                                  lambda: orig_many(self, query, params_list, **kwargs),
-                                  to_record=lambda _: {"rowcount": self.rowcount},
-                                  summarize=lambda _: f"{key} -> {self.rowcount} rows")
+        p = engine.begin(CATEGORY, LIBRARY, key)
+        try:
+            await orig_many(self, query, params_list, **kwargs)
+            result = await _amany_result(self, kwargs.get("returning"))
+        except BaseException as exc:
+            engine.end(p, error=exc)
+            raise
+        engine.end(p, result=result, summary=lambda: f"{key} -> {result['rowcount']} rows")
 
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
@@ -255,8 +291,10 @@ class ReplayCursor:
         self.rowcount = -1
         self.statusmessage = None
         self.closed = False
+        self._sets: list = []
 
     def _load(self, result: dict) -> None:
+        self._sets = []
         columns = result.get("columns")
         self.description = [Column(n, t) for n, t in columns] if columns is not None else None
         self.rowcount = result.get("rowcount", -1)
@@ -286,7 +324,18 @@ class ReplayCursor:
 
     def executemany(self, query, params_seq, **kwargs):
         key, _ = _many_key(query, params_seq)
-        self._load({"rowcount": _replay_answer(state.engine, key)["rowcount"], "columns": None})
+        result = _replay_answer(state.engine, key)
+        sets = list(result.get("sets") or [])
+        self._load(sets[0] if sets else {"rowcount": result["rowcount"], "columns": None})
+        self._sets = sets[1:]
+        self.rowcount = result["rowcount"]
+
+    def nextset(self):
+        """The next statement's result of an ``executemany(returning=True)``."""
+        if not self._sets:
+            return None
+        self._load(self._sets.pop(0))
+        return True
 
     def fetchone(self):
         if self._pos >= len(self._rows):
