@@ -234,20 +234,27 @@ impl PageCache<'_> {
         self.clock += 1;
         let clock = self.clock;
         if !self.pages.contains_key(&number) {
+            // the page read over the least recently used one's buffer: no zeroing, no
+            // allocation once the cache is full
+            let mut data = Vec::new();
             if self.pages.len() >= PAGES {
                 let oldest = self
                     .pages
                     .iter()
                     .min_by_key(|(_, (_, used))| *used)
                     .map(|(k, _)| *k);
-                if let Some(oldest) = oldest {
-                    self.pages.remove(&oldest);
+                if let Some((buf, _)) = oldest.and_then(|k| self.pages.remove(&k)) {
+                    data = buf;
                 }
             }
             let start = number * PAGE;
-            let mut data = vec![0u8; PAGE.min(self.size.saturating_sub(start)) as usize];
+            let len = PAGE.min(self.size.saturating_sub(start));
+            data.clear();
+            data.reserve(len as usize);
             self.file.seek(SeekFrom::Start(start))?;
-            self.file.read_exact(&mut data)?;
+            if Read::take(&mut *self.file, len).read_to_end(&mut data)? as u64 != len {
+                return Err(corrupt());
+            }
             self.pages.insert(number, (data, clock));
         }
         let entry = self.pages.get_mut(&number).ok_or_else(corrupt)?;
