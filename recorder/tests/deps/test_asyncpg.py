@@ -102,6 +102,16 @@ CORNERS = textwrap.dedent('''
         except RuntimeError:
             pass
         print("after", await conn.fetch("SELECT * FROM acct ORDER BY id"))
+        await conn.executemany("INSERT INTO acct VALUES ($1, $2)",
+                               [(i, i) for i in range(10, 17)])
+        async with conn.transaction():  # cursors live in a transaction
+            print("iterated", [r["id"] async for r in conn.cursor(
+                "SELECT id FROM acct WHERE id >= $1 ORDER BY id", 10, prefetch=3)])
+            cur = await conn.cursor("SELECT id FROM acct WHERE id >= $1 ORDER BY id", 10)
+            print("fetch", await cur.fetch(2), await cur.fetchrow())
+            print("forward", await cur.forward(2), await cur.fetch(5), await cur.fetch(1))
+            stmt = await conn.prepare("SELECT id FROM acct WHERE id < $1 ORDER BY id")
+            print("prepared cursor", [r[0] async for r in stmt.cursor(12)])
         try:
             await conn.prepare("SELEC nothing")
         except asyncpg.exceptions.PostgresSyntaxError as e:
@@ -124,6 +134,9 @@ def test_prepared_statements_and_transactions_replay(tmp_path, pg_server):
     assert "refused: CheckViolationError" in rec.stdout
     assert "after [<Record id=1 balance=5>, <Record id=2 balance=5>]" in rec.stdout
     assert 'syntax: PostgresSyntaxError syntax error at or near "SELEC"' in rec.stdout
+    assert "iterated [10, 11, 12, 13, 14, 15, 16]" in rec.stdout
+    assert "forward 2 [<Record id=15>, <Record id=16>] []" in rec.stdout
+    assert "prepared cursor [1, 2, 10, 11]" in rec.stdout
     keys = [c["key"] for c in load_capture(tmp_path / "t1")]
     assert "SQL prepare SELEC nothing" in keys
     pg_server.stop()

@@ -1,5 +1,6 @@
 """asyncpg: ``connect``, ``prepare``, and on a connection or a prepared statement ``execute``,
-``executemany``, ``fetch``, ``fetchrow``, ``fetchval``, ``fetchmany``.
+``executemany``, ``fetch``, ``fetchrow``, ``fetchval``, ``fetchmany``, and cursors (each
+batch of rows, ``forward``).
 
 Key: ``SQL <method> <query text> <args as JSON>``, so a direct call and the same call through
 a prepared statement match each other. Rows are kept as column names + values. Replay:
@@ -144,6 +145,7 @@ def patch(module) -> None:
                                   summarize=lambda _: f"{key} -> prepared")
 
     conn_cls.prepare = prepare
+    _patch_cursors(sys.modules["asyncpg.cursor"])
     connection_mod.connect = connect
     module.connect = connect
     pool_mod = sys.modules["asyncpg.pool"]
@@ -160,6 +162,44 @@ def patch(module) -> None:
     conn_cls._ct_deps_patched = True
 
 
+def _patch_cursors(cursor_mod) -> None:
+    """Cursors (``conn.cursor(query, *args)``, iterated or awaited): each batch of rows
+    asyncpg fetches is a call keyed ``SQL cursor <query> <args> n=<batch size>``; batches of
+    one cursor share the key and replay in order (FIFO per key). ``forward(n)`` is a call."""
+    base, cursor_cls = cursor_mod.BaseCursor, cursor_mod.Cursor
+
+    def batch(name: str):
+        orig = getattr(base, name)
+
+        async def method(self, n, timeout):
+            engine = state.engine
+            if engine is None or engine.mode != "record":
+                return await orig(self, n, timeout)
+            key = _key("cursor", self._query, self._args) + f" n={n}"
+            return await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, n, timeout),
+                                      match={"sql": key}, to_record=_rows,
+                                      summarize=lambda v: f"{key} -> {_summary(v)}")
+
+        method.__name__ = name
+        setattr(base, name, method)
+
+    batch("_bind_exec")
+    batch("_exec")
+    orig_forward = cursor_cls.forward
+
+    async def forward(self, n, *, timeout=None):
+        engine = state.engine
+        if engine is None or engine.mode != "record":
+            return await orig_forward(self, n, timeout=timeout)
+        key = _key("cursor-forward", self._query, self._args) + f" n={n}"
+        return await engine.acall(CATEGORY, LIBRARY, key,
+                                  lambda: orig_forward(self, n, timeout=timeout),
+                                  match={"sql": key}, to_record=_rows,
+                                  summarize=lambda v: f"{key} -> {v}")
+
+    cursor_cls.forward = forward
+
+
 def _summary(value) -> str:
     if isinstance(value, list):
         return f"{len(value)} rows"
@@ -168,8 +208,11 @@ def _summary(value) -> str:
 
 
 async def _answer(method: str, query, args):
+    return await _answer_key(_key(method, query, args))
+
+
+async def _answer_key(key: str):
     engine = state.engine
-    key = _key(method, query, args)
     try:
         record = engine.answer(CATEGORY, key, {"sql": key}) if engine else None
     except Miss:
@@ -292,6 +335,56 @@ class ReplayRecord:
         return "<Record " + " ".join(f"{k}={v!r}" for k, v in self.items()) + ">"
 
 
+class ReplayCursorFactory:
+    """``conn.cursor(...)`` in replay: iterated, batches of ``prefetch`` rows (50) as recorded,
+    until a batch comes short; awaited, a :class:`ReplayCursor`."""
+
+    def __init__(self, query, args, prefetch) -> None:
+        self._query, self._args, self._prefetch = query, args, prefetch
+
+    def __aiter__(self):
+        return self._rows(50 if self._prefetch is None else self._prefetch)
+
+    async def _rows(self, n: int):
+        while True:
+            rows = await _batch(self._query, self._args, n)
+            for row in rows:
+                yield row
+            if len(rows) < n:
+                return
+
+    def __await__(self):
+        return self._cursor().__await__()
+
+    async def _cursor(self):
+        return ReplayCursor(self._query, self._args)
+
+
+class ReplayCursor:
+    def __init__(self, query, args) -> None:
+        self._query, self._args, self._exhausted = query, args, False
+
+    async def fetch(self, n, *, timeout=None):
+        if self._exhausted:
+            return []
+        rows = await _batch(self._query, self._args, n)
+        self._exhausted = len(rows) < n
+        return rows
+
+    async def fetchrow(self, *, timeout=None):
+        rows = await self.fetch(1)
+        return rows[0] if rows else None
+
+    async def forward(self, n, *, timeout=None) -> int:
+        moved = await _answer_key(_key("cursor-forward", self._query, self._args) + f" n={n}")
+        self._exhausted = moved < n
+        return moved
+
+
+async def _batch(query, args, n: int) -> list:
+    return await _answer_key(_key("cursor", query, args) + f" n={n}") or []
+
+
 class ReplayTransaction:
     async def __aenter__(self):
         return self
@@ -312,6 +405,9 @@ class ReplayTransaction:
 class ReplayPrepared:
     def __init__(self, query) -> None:
         self._query = query
+
+    def cursor(self, *args, prefetch=None, timeout=None):
+        return ReplayCursorFactory(self._query, args, prefetch)
 
     async def fetch(self, *args, timeout=None):
         return await _answer("fetch", self._query, args)
@@ -362,6 +458,9 @@ class ReplayConnection:
 
     def transaction(self, **kwargs):
         return ReplayTransaction()
+
+    def cursor(self, query, *args, prefetch=None, timeout=None, record_class=None):
+        return ReplayCursorFactory(query, args, prefetch)
 
     def is_closed(self) -> bool:
         return self._closed
