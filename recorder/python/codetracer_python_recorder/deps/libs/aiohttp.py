@@ -106,7 +106,8 @@ _READS = ("read", "readany", "readchunk", "readuntil", "readline", "readexactly"
 class _Tap:
     """The body of one recorded response, as fed to its ``StreamReader``."""
 
-    def __init__(self, done, pieces: list[bytes], events: list[int]) -> None:
+    def __init__(self, reader, done, pieces: list[bytes], events: list[int]) -> None:
+        self.reader = reader  # held, so its id is not reused while the tap is open
         self.done, self.pieces, self.events = done, pieces, events
         self.initial, self.marks = len(events), []
 
@@ -120,6 +121,7 @@ class _Tap:
     def finish(self, complete: bool) -> None:
         if self.done is not None:
             done, self.done = self.done, None
+            self.reader = None
             done(self, complete)
 
 
@@ -151,7 +153,7 @@ def _tap(engine, p, key, response) -> None:
         while ends and ends[0] <= total:
             ends.pop(0)
             events.append(0)
-    tap = _Tap(done, pieces, events)
+    tap = _Tap(content, done, pieces, events)
     if getattr(content, "_eof", False):
         tap.finish(True)
     else:
