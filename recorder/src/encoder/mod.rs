@@ -146,6 +146,9 @@ pub struct ValueEncoder {
     opaque_texts: FastMap<usize, String>,
     /// Reused key buffer for `struct_shapes` lookups.
     shape_scratch: Vec<usize>,
+    /// Field name pointer → the CBOR that opens that field's (name, value) pair: the same
+    /// bytes for every object that has the field (names pinned with their shape, in `keep`).
+    field_heads: FastMap<usize, Vec<u8>>,
     /// (value rules address, field name pointer) → filter action; names pinned in `keep`.
     attr_actions: FastMap<(usize, usize), ValueAction>,
     /// The same for the names met last, by address (a field per step of every object shown
@@ -191,6 +194,7 @@ impl ValueEncoder {
             opaque_texts: FastMap::default(),
             kinds: TypeKinds::default(),
             shape_scratch: Vec::new(),
+            field_heads: FastMap::default(),
             attr_actions: FastMap::default(),
             recent_actions: Box::default(),
             keep: Vec::new(),
