@@ -163,3 +163,24 @@ def test_ct_deps_lists_the_childrens_calls(tmp_path, http_server):
 
     calls = json.loads(run_ct(["deps", "t1", "--json"], tmp_path).stdout)
     assert [c.get("fork") for c in calls].count("1.1") == 2
+
+
+def test_a_response_open_at_fork_is_the_parents(tmp_path, http_server):
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    prog = tmp_path / "open.py"
+    prog.write_text(textwrap.dedent('''
+        import os, sys, requests
+        r = requests.get(sys.argv[1] + "/stream", stream=True)  # open while forking
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)  # the child's capture ends: it must not record the parent's response
+        os.waitpid(pid, 0)
+        print(len(r.content))
+    '''), encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    _header, child = _keys(tmp_path / "t1", "deps.fork-1.jsonl")
+    assert child == []
+    parent = [c for c in load_capture(tmp_path / "t1") if c["key"].endswith("/stream")]
+    assert len(parent) == 1 and "complete" not in parent[0]["result"]

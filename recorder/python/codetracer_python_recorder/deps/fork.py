@@ -124,6 +124,9 @@ class ChildWriter(store.Writer):
 
 
 def _record_in_child(engine) -> None:
+    from .libs import forget_streams
+
+    forget_streams()  # the responses the parent has open are the parent's to record
     writer = engine.writer
     parent = getattr(writer, "fallback", writer)  # a per-scope writer wraps the file writer
     path = getattr(parent, "path", None)

@@ -23,3 +23,13 @@ def finish_streams() -> None:
         module = sys.modules.get(f"{__name__}.{lib}")
         if module is not None and hasattr(module, "finish_streams"):
             module.finish_streams()
+
+
+def forget_streams() -> None:
+    """In a forked child: the responses its parent had open are the parent's to record."""
+    import sys
+
+    for lib in {lib for lib, _category in PATCHES.values()}:
+        module = sys.modules.get(f"{__name__}.{lib}")
+        if module is not None and hasattr(module, "forget_streams"):
+            module.forget_streams()

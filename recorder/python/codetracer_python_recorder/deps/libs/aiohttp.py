@@ -230,6 +230,11 @@ def _end_on(response_cls, name: str) -> None:
     setattr(response_cls, name, method)
 
 
+def forget_streams() -> None:
+    """A forked child does not record the responses its parent has open."""
+    _TAPS.clear()
+
+
 def finish_streams() -> None:
     """At the end of a capture: bodies still arriving are recorded with what came."""
     for key in list(_TAPS):

@@ -191,6 +191,11 @@ class _Tee:
 _OPEN: set = set()  # tees whose response is still open
 
 
+def forget_streams() -> None:
+    """A forked child does not record the responses its parent has open."""
+    _OPEN.clear()
+
+
 def finish_streams() -> None:
     """At the end of a capture: responses still open are recorded with what was read."""
     for tee in list(_OPEN):

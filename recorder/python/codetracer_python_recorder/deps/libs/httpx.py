@@ -159,6 +159,11 @@ def _streams(httpx):
     return _CLASSES
 
 
+def forget_streams() -> None:
+    """A forked child does not record the responses its parent has open."""
+    _OPEN.clear()
+
+
 def finish_streams() -> None:
     """At the end of a capture: responses still open are recorded with what was read."""
     for tee in list(_OPEN):
