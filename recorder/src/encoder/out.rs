@@ -15,7 +15,7 @@ pub enum ValueFormat {
     Cbor,
 }
 
-#[inline]
+#[inline(always)]
 fn cbor_head(buf: &mut Vec<u8>, major: u8, n: u64) {
     let m = major << 5;
     if n < 24 {
@@ -34,7 +34,7 @@ fn cbor_head(buf: &mut Vec<u8>, major: u8, n: u64) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn cbor_text(buf: &mut Vec<u8>, s: &str) {
     cbor_head(buf, 3, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
@@ -42,6 +42,7 @@ fn cbor_text(buf: &mut Vec<u8>, s: &str) {
 
 impl ValueFormat {
     /// Opens a record of `kind` with `keys` keys in all (`kind` and `type_id` included).
+    #[inline(always)]
     pub fn header(self, buf: &mut Vec<u8>, kind: &str, type_id: usize, keys: u64) {
         match self {
             ValueFormat::Json => {
@@ -64,6 +65,7 @@ impl ValueFormat {
     }
 
     /// The name of the record's next field.
+    #[inline(always)]
     pub fn key(self, buf: &mut Vec<u8>, name: &str) {
         match self {
             ValueFormat::Json => {
@@ -76,12 +78,14 @@ impl ValueFormat {
     }
 
     /// Closes a record.
+    #[inline(always)]
     pub fn end(self, buf: &mut Vec<u8>) {
         if self == ValueFormat::Json {
             buf.push(b'}');
         }
     }
 
+    #[inline(always)]
     pub fn int(self, buf: &mut Vec<u8>, v: i64) {
         match self {
             ValueFormat::Json => json::push_i64(buf, v),
@@ -90,6 +94,7 @@ impl ValueFormat {
         }
     }
 
+    #[inline(always)]
     pub fn bool(self, buf: &mut Vec<u8>, v: bool) {
         match self {
             ValueFormat::Json => json::push_bool(buf, v),
@@ -97,6 +102,7 @@ impl ValueFormat {
         }
     }
 
+    #[inline(always)]
     pub fn str(self, buf: &mut Vec<u8>, s: &str) {
         match self {
             ValueFormat::Json => json::push_str(buf, s),
@@ -119,6 +125,7 @@ impl ValueFormat {
         self.str(buf, text);
     }
 
+    #[inline(always)]
     pub fn array_start(self, buf: &mut Vec<u8>) {
         buf.push(match self {
             ValueFormat::Json => b'[',
@@ -127,12 +134,14 @@ impl ValueFormat {
     }
 
     /// Before each array item but the first.
+    #[inline(always)]
     pub fn sep(self, buf: &mut Vec<u8>, first: bool) {
         if self == ValueFormat::Json && !first {
             buf.push(b',');
         }
     }
 
+    #[inline(always)]
     pub fn array_end(self, buf: &mut Vec<u8>) {
         buf.push(match self {
             ValueFormat::Json => b']',
