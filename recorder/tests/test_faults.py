@@ -150,3 +150,44 @@ def test_dash_m_records_the_modules_file_as_path_0(tmp_path, module, file):
     assert _paths(tmp_path / "t")[0] == str(tmp_path / file)
     meta = _metadata(tmp_path / "t")
     assert (meta["program"], meta["run_as"]) == (module, "module")
+
+
+FORKED_SIGTERM = """\
+import os, signal
+pid = os.fork()
+if pid == 0:
+    print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_has_the_default_sigterm_action_as_under_plain_python(tmp_path):
+    """The recorder's SIGTERM handler (it finishes the trace) is not the child's: a
+    Python-level handler turns a SIGTERM that lands just before a blocking C call into a
+    hang (a pool worker in ``SemLock.acquire`` while ``Pool.terminate`` waits for it)."""
+    (tmp_path / "app.py").write_text(FORKED_SIGTERM)
+    plain = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, capture_output=True)
+    recorded = subprocess.run([*RECORDER, "--trace-dir", "t", "app.py"], cwd=tmp_path,
+                              capture_output=True, timeout=60)
+    assert plain.stdout == recorded.stdout == b"True\n", recorded.stderr
+
+
+POOL = """\
+from multiprocessing import get_context
+def square(x):
+    return x * x
+if __name__ == "__main__":
+    with get_context("fork").Pool(4) as pool:
+        print(sum(pool.map(square, range(200))))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_pool_terminated_by_its_with_block_ends(tmp_path):
+    (tmp_path / "app.py").write_text(POOL)
+    for run in range(5):
+        r = subprocess.run([*RECORDER, "--trace-dir", f"t{run}", "app.py"], cwd=tmp_path,
+                           capture_output=True, timeout=60)
+        assert (r.returncode, r.stdout) == (0, b"2646700\n"), r.stderr

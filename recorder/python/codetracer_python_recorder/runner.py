@@ -326,6 +326,21 @@ def finalize_on_sigterm(finish) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: _default_in_child(signal.SIGTERM, on_sigterm))
+
+
+def _default_in_child(signum: int, handler) -> None:
+    """A forked child records nothing, so it gets back the default action plain Python
+    would have. A Python-level handler is not free there: a signal that lands just before a
+    blocking C call (a pool worker's ``SemLock.acquire``) is only noted, and the call then
+    waits forever, where the default action would have ended the process (1 in 10 runs of
+    ``with Pool(4)`` hung in ``terminate``)."""
+    try:
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
 
 
 _EXECS = ("execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe")
