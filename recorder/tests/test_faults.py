@@ -172,6 +172,22 @@ def test_a_forked_child_has_the_default_sigterm_action_as_under_plain_python(tmp
     recorded = subprocess.run([*RECORDER, "--trace-dir", "t", "app.py"], cwd=tmp_path,
                               capture_output=True, timeout=60)
     assert plain.stdout == recorded.stdout == b"True\n", recorded.stderr
+    # the recorder's own threads make no "multi-threaded, use of fork()" warning
+    assert plain.stderr == recorded.stderr == b""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_program_that_forks_with_threads_of_its_own_is_warned_as_under_plain_python(tmp_path):
+    (tmp_path / "app.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(1,), daemon=True).start()\n"
+        + FORKED_SIGTERM
+    )
+    plain = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, capture_output=True)
+    recorded = subprocess.run([*RECORDER, "--trace-dir", "t", "app.py"], cwd=tmp_path,
+                              capture_output=True, timeout=60)
+    warning = b"is multi-threaded, use of fork() may lead to deadlocks"
+    assert (warning in plain.stderr) == (warning in recorded.stderr), recorded.stderr
 
 
 POOL = """\

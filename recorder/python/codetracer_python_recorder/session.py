@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import _native
+from . import _native, own_threads
 from .errors import make_error
 from .io_capture import IOCapture
 from .native_text import native_text, native_value
@@ -128,6 +128,7 @@ class Session:
             self._io.install()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._forked)
+        own_threads.hide_fork_warning()  # the trace's compressing thread
 
     def _forked(self) -> None:
         """In a forked child: the trace belongs to the parent; record nothing, write nothing."""

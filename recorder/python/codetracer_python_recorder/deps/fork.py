@@ -24,6 +24,7 @@ import re
 import sys
 import threading
 
+from .. import own_threads
 from . import state, store
 
 PREFIX = "deps.fork-"
@@ -48,39 +49,18 @@ def install() -> None:
     if _installed or not hasattr(os, "register_at_fork"):
         return
     _installed = True
-    os.register_at_fork(before=_before, after_in_parent=_quiet_off, after_in_child=_in_child)
-
-
-_QUIET = ("ignore", re.compile(r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)"),
-          DeprecationWarning, None, 0)
+    os.register_at_fork(before=_before, after_in_child=_in_child)
+    own_threads.hide_fork_warning()  # the capture writer is a thread of the recorder's
 
 
 def _before() -> None:
-    """Counts the fork. When the program itself runs one thread, the other threads are the
-    recorder's (the capture writer, the trace compressor), and Python's warning that a
-    multi-threaded process forks would be the recorder's doing: it is held back for this
-    fork, as plain Python would not print it."""
+    """Counts the fork."""
     global _forks
     _forks += 1
-    threading_mod = sys.modules.get("threading")
-    if threading_mod is None or threading_mod.active_count() == 1:
-        import warnings
-
-        warnings.filters.insert(0, _QUIET)
-        warnings._filters_mutated()
-
-
-def _quiet_off() -> None:
-    import warnings
-
-    if _QUIET in warnings.filters:
-        warnings.filters.remove(_QUIET)
-        warnings._filters_mutated()
 
 
 def _in_child() -> None:
     global _path, _forks
-    _quiet_off()
     _path = f"{_path}.{_forks}" if _path else str(_forks)
     _forks = 0
     engine = state.engine
