@@ -52,7 +52,14 @@ pub struct Calls {
     /// Spill offset of each finished call's record, by key.
     offsets: Vec<u64>,
     record: Vec<u8>,
+    /// Argument and child-list buffers of spilled calls, for the next calls (a call each
+    /// few steps made two allocations show in profiles).
+    spare_args: Vec<Vec<u8>>,
+    spare_children: Vec<Vec<u64>>,
 }
+
+/// Buffers kept in each pool at most.
+const SPARE_MAX: usize = 64;
 
 impl Calls {
     pub fn create(dir: &Path) -> RecorderResult<Self> {
@@ -74,11 +81,18 @@ impl Calls {
             spilled: 0,
             offsets: Vec::new(),
             record: Vec::new(),
+            spare_args: Vec::new(),
+            spare_children: Vec::new(),
         })
     }
 
     pub fn switch_thread(&mut self, ident: u64) {
         self.thread = ident;
+    }
+
+    /// An empty buffer for the next call's arguments (see [`Calls::enter`]).
+    pub fn args_buffer(&mut self) -> Vec<u8> {
+        self.spare_args.pop().unwrap_or_default()
     }
 
     /// A call entered; `args` is `varint nargs` and the encoded arguments. `next_step` is the
@@ -103,7 +117,7 @@ impl Calls {
             first_step: next_step,
             depth,
             args,
-            children: Vec::new(),
+            children: self.spare_children.pop().unwrap_or_default(),
         });
     }
 
@@ -140,12 +154,21 @@ impl Calls {
         if let Some(slot) = self.offsets.get_mut(open.key as usize) {
             *slot = self.spilled;
         }
-        let mut framed = Vec::with_capacity(self.record.len() + 5);
-        push_blob(&mut framed, &self.record);
-        self.spill
-            .write_all(&framed)
-            .map_err(|e| RecorderError::io("cannot write", &self.spill_path, &e))?;
-        self.spilled += framed.len() as u64;
+        let mut head = [0u8; 10];
+        let head_len = varint_into(&mut head, self.record.len() as u64);
+        let io = |e: std::io::Error| RecorderError::io("cannot write", &self.spill_path, &e);
+        self.spill.write_all(&head[..head_len]).map_err(io)?;
+        self.spill.write_all(&self.record).map_err(io)?;
+        self.spilled += (head_len + self.record.len()) as u64;
+        let (mut args, mut children) = (open.args, open.children);
+        if self.spare_args.len() < SPARE_MAX {
+            args.clear();
+            self.spare_args.push(args);
+        }
+        if self.spare_children.len() < SPARE_MAX {
+            children.clear();
+            self.spare_children.push(children);
+        }
         Ok(())
     }
 
@@ -174,6 +197,7 @@ impl Calls {
             size: self.spilled,
             pages: FastMap::default(),
             clock: 0,
+            head: Vec::with_capacity(10),
         };
         let mut record = Vec::new();
         let result = self.offsets.iter().try_for_each(|&offset| {
@@ -189,6 +213,18 @@ impl Calls {
     pub fn abandon(self) {
         let _ = self.spill.into_parts();
     }
+}
+
+/// `v` as a LEB128 varint at the start of `out`; returns its length.
+fn varint_into(out: &mut [u8; 10], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 && n < 9 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
 }
 
 fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
@@ -211,6 +247,8 @@ struct PageCache<'a> {
     /// Page number → (bytes, last use).
     pages: FastMap<u64, (Vec<u8>, u64)>,
     clock: u64,
+    /// Reused buffer for a record's length.
+    head: Vec<u8>,
 }
 
 impl PageCache<'_> {
@@ -268,13 +306,16 @@ impl PageCache<'_> {
         if offset == NOT_DONE {
             return Ok(());
         }
-        let mut head = Vec::with_capacity(10);
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
         self.bytes(
             offset,
             self.size.saturating_sub(offset).min(10) as usize,
             &mut head,
         )?;
-        let (len, start) = read_varint_at(&head, 0).ok_or_else(corrupt)?;
+        let parsed = read_varint_at(&head, 0);
+        self.head = head;
+        let (len, start) = parsed.ok_or_else(corrupt)?;
         self.bytes(offset + start as u64, len as usize, into)
     }
 }

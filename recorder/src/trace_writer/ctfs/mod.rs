@@ -272,7 +272,7 @@ impl Backend for CtfsTrace {
                 Ok(())
             }
             TraceEvent::Call { function_id, args } => {
-                let mut encoded = Vec::with_capacity(16);
+                let mut encoded = self.calls()?.args_buffer();
                 push_varint(&mut encoded, args.len() as u64);
                 for (variable_id, value) in args.iter() {
                     push_varint(&mut encoded, variable_id as u64);
