@@ -97,33 +97,32 @@ def _result_of(cur) -> dict:
     return result
 
 
-def _many_result(cur, returning) -> dict:
-    """``executemany``: the row count; with ``returning=True`` also each statement's result
-    (``sets``), read once and the cursor put back on the first, as the program finds it."""
-    result = {"rowcount": cur.rowcount}
-    if returning and getattr(cur, "_results", None):
-        state_ = (cur._iresult, cur._rowcount)
-        sets = []
+def _result_sets(cur):
+    """Selects each statement's result of an ``executemany(returning=True)`` in turn, then
+    puts the cursor back on the first, as the program finds it."""
+    current, rowcount = cur._iresult, cur._rowcount
+    try:
         for i in range(len(cur._results)):
             cur._select_current_result(i)
-            sets.append(_result_of(cur))
-        cur._select_current_result(state_[0])
-        cur._rowcount = state_[1]
-        result["sets"] = sets
+            yield i
+    finally:
+        cur._select_current_result(current)
+        cur._rowcount = rowcount
+
+
+def _many_result(cur, returning) -> dict:
+    """``executemany``: the row count; with ``returning=True`` also each statement's result
+    (``sets``), read once."""
+    result = {"rowcount": cur.rowcount}
+    if returning and getattr(cur, "_results", None):
+        result["sets"] = [_result_of(cur) for _ in _result_sets(cur)]
     return result
 
 
 async def _amany_result(cur, returning) -> dict:
     result = {"rowcount": cur.rowcount}
     if returning and getattr(cur, "_results", None):
-        state_ = (cur._iresult, cur._rowcount)
-        sets = []
-        for i in range(len(cur._results)):
-            cur._select_current_result(i)
-            sets.append(await _aresult_of(cur))
-        cur._select_current_result(state_[0])
-        cur._rowcount = state_[1]
-        result["sets"] = sets
+        result["sets"] = [await _aresult_of(cur) for _ in _result_sets(cur)]
     return result
 
 
