@@ -278,11 +278,10 @@ def test_replay_without_the_start_up_capture_says_so(served, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("served", ["starlette"], indirect=True)  # its module has the factories
 def test_replay_through_an_app_factory(served):
     """``--factory`` (uvicorn's flag), ``module:factory()`` and a bare zero-argument function
     all call the factory; a factory that raises or a non-app is a one-line usage error."""
-    if "starlette" not in served["target"]:
-        pytest.skip("the factory forms are checked on the Starlette app")
     src = next(p for p in sorted(served["caps"].glob("*.json")) if "_api-items-item_id" in p.name)
     env = app_env(UPSTREAM=served["upstream"], REDIS_URL=served["env"]["REDIS_URL"])
     for app in (["web_starlette:create_app", "--factory"], ["web_starlette:create_app()"],
