@@ -150,17 +150,17 @@ impl ValueEncoder {
                 self.attr_drops += 1;
                 continue;
             }
-            // a known shape's names are pinned: the pair's opening, made once, is reused
-            match self.field_heads.get(&(name as usize)) {
-                Some(head) if self.fmt == ValueFormat::Cbor => buf.extend_from_slice(head),
-                _ if self.fmt == ValueFormat::Json => self.begin_field(w, buf, written == 0, "")?,
-                _ => {
-                    let start = buf.len();
-                    self.begin_field(w, buf, written == 0, str_utf8(name).unwrap_or("?"))?;
-                    if self.field_heads.len() < SHAPE_CACHE_MAX {
-                        let head = buf.get(start..).unwrap_or_default().to_vec();
-                        self.field_heads.insert(name as usize, head);
-                    }
+            if self.fmt == ValueFormat::Json {
+                self.begin_field(w, buf, written == 0, "")?;
+            } else if let Some(head) = self.field_heads.get(&(name as usize)) {
+                // a known shape's names are pinned: the pair's opening, made once, is reused
+                buf.extend_from_slice(head);
+            } else {
+                let start = buf.len();
+                self.begin_field(w, buf, written == 0, str_utf8(name).unwrap_or("?"))?;
+                if self.field_heads.len() < SHAPE_CACHE_MAX {
+                    let head = buf.get(start..).unwrap_or_default().to_vec();
+                    self.field_heads.insert(name as usize, head);
                 }
             }
             written += 1;

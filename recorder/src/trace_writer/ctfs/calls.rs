@@ -52,6 +52,8 @@ pub struct Calls {
     /// Spill offset of each finished call's record, by key.
     offsets: Vec<u64>,
     record: Vec<u8>,
+    /// `record` with its length in front, as spilled (reused).
+    framed: Vec<u8>,
     /// Argument and child-list buffers of spilled calls, for the next calls (a call each
     /// few steps made two allocations show in profiles).
     spare_args: Vec<Vec<u8>>,
@@ -81,6 +83,7 @@ impl Calls {
             spilled: 0,
             offsets: Vec::new(),
             record: Vec::new(),
+            framed: Vec::new(),
             spare_args: Vec::new(),
             spare_children: Vec::new(),
         })
@@ -154,12 +157,13 @@ impl Calls {
         if let Some(slot) = self.offsets.get_mut(open.key as usize) {
             *slot = self.spilled;
         }
-        let mut head = [0u8; 10];
-        let head_len = varint_into(&mut head, self.record.len() as u64);
-        let io = |e: std::io::Error| RecorderError::io("cannot write", &self.spill_path, &e);
-        self.spill.write_all(&head[..head_len]).map_err(io)?;
-        self.spill.write_all(&self.record).map_err(io)?;
-        self.spilled += (head_len + self.record.len()) as u64;
+        let framed = &mut self.framed;
+        framed.clear();
+        push_blob(framed, &self.record);
+        self.spill
+            .write_all(framed)
+            .map_err(|e| RecorderError::io("cannot write", &self.spill_path, &e))?;
+        self.spilled += framed.len() as u64;
         let (mut args, mut children) = (open.args, open.children);
         if self.spare_args.len() < SPARE_MAX {
             args.clear();
@@ -197,7 +201,6 @@ impl Calls {
             size: self.spilled,
             pages: FastMap::default(),
             clock: 0,
-            head: Vec::with_capacity(10),
         };
         let mut record = Vec::new();
         let result = self.offsets.iter().try_for_each(|&offset| {
@@ -213,18 +216,6 @@ impl Calls {
     pub fn abandon(self) {
         let _ = self.spill.into_parts();
     }
-}
-
-/// `v` as a LEB128 varint at the start of `out`; returns its length.
-fn varint_into(out: &mut [u8; 10], mut v: u64) -> usize {
-    let mut n = 0;
-    while v >= 0x80 && n < 9 {
-        out[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    out[n] = v as u8;
-    n + 1
 }
 
 fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
@@ -247,8 +238,6 @@ struct PageCache<'a> {
     /// Page number → (bytes, last use).
     pages: FastMap<u64, (Vec<u8>, u64)>,
     clock: u64,
-    /// Reused buffer for a record's length.
-    head: Vec<u8>,
 }
 
 impl PageCache<'_> {
@@ -306,16 +295,14 @@ impl PageCache<'_> {
         if offset == NOT_DONE {
             return Ok(());
         }
-        let mut head = std::mem::take(&mut self.head);
-        head.clear();
+        // the length first, read into `into` and then replaced by the record
         self.bytes(
             offset,
             self.size.saturating_sub(offset).min(10) as usize,
-            &mut head,
+            into,
         )?;
-        let parsed = read_varint_at(&head, 0);
-        self.head = head;
-        let (len, start) = parsed.ok_or_else(corrupt)?;
+        let (len, start) = read_varint_at(into, 0).ok_or_else(corrupt)?;
+        into.clear();
         self.bytes(offset + start as u64, len as usize, into)
     }
 }

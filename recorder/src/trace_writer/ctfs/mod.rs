@@ -145,12 +145,15 @@ impl CtfsTrace {
         } else {
             let body = start + STEP_HEADER_ROOM;
             let entries = buf.len() - body;
-            let mut header = Vec::with_capacity(16);
-            let mut count = Vec::with_capacity(10);
-            push_varint(&mut count, vars);
-            push_varint(&mut header, (1 + count.len() + entries) as u64);
+            // `count`, then `len` and the tag behind it, turned into `len tag count` (the
+            // length counts the count's bytes; no allocation per step)
+            let header = &mut self.scratch;
+            header.clear();
+            push_varint(header, vars);
+            let count_len = header.len();
+            push_varint(header, (1 + count_len + entries) as u64);
             header.push(TAG_STEP_VALUES);
-            header.extend_from_slice(&count);
+            header.rotate_left(count_len);
             if header.len() != STEP_HEADER_ROOM {
                 let end = buf.len();
                 if header.len() > STEP_HEADER_ROOM {
@@ -159,7 +162,7 @@ impl CtfsTrace {
                 buf.copy_within(body..end, start + header.len());
                 buf.truncate(start + header.len() + entries);
             }
-            buf[start..start + header.len()].copy_from_slice(&header);
+            buf[start..start + header.len()].copy_from_slice(header);
         }
         self.values.end_record(&mut self.c, &mut self.z)
     }
