@@ -232,7 +232,8 @@ def _fail(err: BaseException, opts: Options | None = None, trace_id: str | None 
     raise SystemExit(exit_status(err))
 
 
-def _finish_early(session: Session, deps_on: bool, status: int | None, ended_by: str) -> None:
+def _finish_early(session: Session, opts: Options, deps_on: bool, status: int | None,
+                  ended_by: str) -> None:
     """``os._exit`` or an ``os.exec*`` call ends the process now: the dependency capture and
     the trace are finished and published here, as nothing after this runs."""
     if deps_on:
@@ -242,7 +243,7 @@ def _finish_early(session: Session, deps_on: bool, status: int | None, ended_by:
     try:
         session.stop(status, ended_by=ended_by)
     except RecorderError as err:
-        _report(err, None, "warning", session.trace_id)
+        _report(err, opts, "warning", session.trace_id)
 
 
 def _policy_summary(opts: Options) -> dict:
@@ -342,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         _native.log("info", native_text(f"recording {target.program} into {session.trace_dir}"))
         runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
         runner.finish_before_process_ends(
-            lambda status, ended_by: _finish_early(session, deps_plan is not None, status, ended_by)
+            lambda status, ended_by: _finish_early(session, opts, deps_plan is not None, status,
+                                                  ended_by)
         )
     except RecorderError as err:
         _fail(err, opts)
