@@ -39,10 +39,11 @@ class Scope:
 
     __slots__ = ("calls", "t0", "offset", "token", "parent", "closed")
 
-    def __init__(self, offset: float, parent: Scope | None) -> None:
+    def __init__(self, parent: Scope | None) -> None:
         self.calls: list[dict] = []
-        self.t0 = time.perf_counter()
-        self.offset = offset  # this scope's start on the deps recorder's clock
+        self.t0 = t0 = time.perf_counter()
+        clock = getattr(state.engine, "_t0", None)
+        self.offset = t0 - clock if clock is not None else 0.0  # on the deps recorder's clock
         self.token = None
         self.parent = parent
         self.closed = False
@@ -132,11 +133,7 @@ def _forked() -> None:
 def open_scope() -> Scope:
     """Starts collecting the calls made in the calling context (and in tasks and threads that
     copy it) until ``close()``. Cheap: one context variable set."""
-    parent = _current.get()
-    scope = Scope(0.0, parent)
-    t0 = getattr(state.engine, "_t0", None)
-    if t0 is not None:
-        scope.offset = scope.t0 - t0
+    scope = Scope(_current.get())
     scope.token = _current.set(scope)
     return scope
 
@@ -168,13 +165,40 @@ def finish(exit_status: int | None = None) -> None:
 encode = store.encode
 decode = store.decode
 mask_query = masking.query
-mask_headers = masking.headers
 mask_mapping = masking.mapping
+#: is the time-travel recorder running? (integrations check it per request: no wrapper)
+tracing = events.active
+
+_MAX_NAMES = 1024  # header names remembered per allow-list: a flood of odd names stays small
+_names: dict = {}  # allow-list -> {raw header name: (text, secret) or () when not allowed}
+_names_masking: tuple = ()  # the masking configuration they were decided under
 
 
-def tracing() -> bool:
-    """Is the time-travel recorder running (cheap: integrations check it per request)?"""
-    return events.active()
+def mask_headers(pairs, allowed: frozenset | None = None) -> list[list[str]]:
+    """ASGI header pairs (bytes) -> ``[[name, value], ...]`` as latin-1 text, secret values
+    masked; with ``allowed`` (lower-case names) only those. Each name is decided once per
+    masking configuration: requests repeat the same dozen names."""
+    global _names_masking
+    rules = _names_masking
+    if (not rules or rules[0] is not masking.SECRET_HEADERS
+            or rules[1] is not masking.SECRET_WORDS or rules[2] is not masking.SECRET_PAIRS):
+        _names.clear()  # configure(), the [deps] config or a test replaced a rule set
+        _names_masking = (masking.SECRET_HEADERS, masking.SECRET_WORDS, masking.SECRET_PAIRS)
+    memo = _names.get(allowed)
+    if memo is None:
+        memo = _names[allowed] = {}
+    out = []
+    for name, value in pairs:
+        kind = memo.get(name)
+        if kind is None:
+            if len(memo) >= _MAX_NAMES:
+                memo.clear()
+            text = name.decode("latin-1")
+            kind = memo[name] = (() if allowed is not None and text.lower() not in allowed
+                                 else (text, masking.is_secret_header(text)))
+        if kind:
+            out.append([kind[0], masking.MASK if kind[1] else value.decode("latin-1")])
+    return out
 
 
 def trace_event(metadata: str, summary) -> None:

@@ -26,6 +26,7 @@ import random
 import sys
 import time
 
+from ..deps import scopes
 from . import capture
 
 DEFAULT_HEADERS = ("accept", "accept-encoding", "accept-language", "content-type",
@@ -72,7 +73,8 @@ class CodeTracerMiddleware:
         self.errors_only = (_env_flag("CODETRACER_CAPTURE_ERRORS_ONLY") if errors_only is None
                             else errors_only)
         self.exclude = tuple(exclude_paths)
-        self.max_body = max_body
+        self.selective = sample_rate < 1.0 or bool(self.exclude)  # else no request is skipped
+        self.max_body = max(max_body, 0)  # negative: no body kept
         self.headers = frozenset(h.lower() for h in headers)
         self.enabled = self.dir is not None and capture.ensure_recording()
         if self.enabled:
@@ -80,18 +82,31 @@ class CodeTracerMiddleware:
         self.startup = None  # the lifespan start-up's capture (``startup``)
 
     async def __call__(self, scope, receive, send):
+        if not self.enabled:  # capture off: the app as it is, unless a trace is being recorded
+            if capture.tracing() and scope["type"] == "http":
+                return await self._traced_only(scope, receive, send)
+            return await self.app(scope, receive, send)
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.enabled:
+            if scope["type"] == "lifespan":
                 return await self.app(scope, receive, self._lifespan(send))
             return await self.app(scope, receive, send)
-        tracing = _tracing()
-        if not self.enabled or capture.replaying or not (
-                self.sample_rate >= 1.0 or random.random() < self.sample_rate) or (
-                self.exclude and self._excluded(scope.get("path", ""))):
+        tracing = capture.tracing()
+        if capture.replaying or (self.selective and self._skipped(scope)):
             if not tracing:
                 return await self.app(scope, receive, send)
             return await self._traced_only(scope, receive, send)
-        return await self._captured(scope, receive, send, tracing)
+        exchange = _Exchange(self, scope, receive, send)
+        span = _begin_event(scope) if tracing else None
+        calls = capture.open_scope()
+        error = None
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            calls.close()
+            exchange.end(calls, error, tracing, span)
 
     def _lifespan(self, send):
         """Lifespan: the start-up's calls go to a start-up capture of their own; the queued
@@ -112,7 +127,11 @@ class CodeTracerMiddleware:
 
         return send_after_flush
 
-    def _excluded(self, path: str) -> bool:
+    def _skipped(self, scope) -> bool:
+        """Left out by ``sample_rate`` or ``exclude_paths``."""
+        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
+            return True
+        path = scope.get("path", "")
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.exclude)
 
     async def _traced_only(self, scope, receive, send):
@@ -132,105 +151,113 @@ class CodeTracerMiddleware:
             raise
         _end_event(scope, status[0] if status else None, t0, None, span)
 
-    async def _captured(self, scope, receive, send, tracing: bool):
-        cap = self.max_body
-        request_body = bytearray()
-        response_body = bytearray()
-        cut = {"request": 0, "response": 0}
-        response: dict = {}
 
-        async def receive_wrapper():
-            message = await receive()
-            if message["type"] == "http.request":
-                _keep(request_body, message.get("body", b""), cap, cut, "request")
-            return message
+class _Exchange:
+    """One captured request. The request path only keeps references (body chunks, the
+    response's status and headers); ``name()`` and ``build()``, which run on the writer
+    thread, decode, mask and name."""
 
-        async def send_wrapper(message):
-            kind = message["type"]
-            if kind == "http.response.start":
-                response["status"] = message["status"]
-                response["headers"] = message.get("headers", [])
-            elif kind == "http.response.body":
-                _keep(response_body, message.get("body", b""), cap, cut, "response")
-            await send(message)
+    __slots__ = ("mw", "scope", "_receive", "_send", "root_path", "started_at",
+                 "request_chunks", "request_size", "response_chunks", "response_size", "status",
+                 "response_headers", "duration", "exception", "calls", "number", "startup",
+                 "_ident")
 
-        root_path = scope.get("root_path", "")
-        started_at = _now()
-        span = _begin_event(scope) if tracing else None
-        scope_calls = capture.open_scope()
-        error = None
-        try:
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            capture.close_scope(scope_calls)
-            duration = time.perf_counter() - scope_calls.t0
-            status = response.get("status") or (500 if error is not None else None)
-            if tracing:
-                _end_event(scope, status, scope_calls.t0, error, span)
-            failed = error is not None or (status or 0) >= 500
-            if failed or not self.errors_only:
-                self._submit(scope, root_path, started_at, duration, status, response,
-                             bytes(request_body), bytes(response_body), cut, error,
-                             scope_calls)
+    def __init__(self, mw: CodeTracerMiddleware, scope, receive, send) -> None:
+        self.mw = mw
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.root_path = scope.get("root_path", "")  # before routing adds the mounts' paths
+        self.request_chunks: list[bytes] = []
+        self.request_size = 0
+        self.response_chunks: list[bytes] = []
+        self.response_size = 0
+        self.status = None  # None: the response was sent outside the middleware (error page)
+        self._ident = None
+        self.started_at = _now()
 
-    def _submit(self, scope, root_path, started_at, duration, status, response, request_body,
-                response_body, cut, error, scope_calls) -> None:
-        method = scope.get("method", "GET")
-        route = _route_template(scope, root_path)
-        ident = f"{os.getpid():x}{next(_ids):05x}"
-        exception = capture.describe_exception(error) if error is not None else None
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] == "http.request":
+            body = message.get("body", b"")
+            if body:
+                self.request_size = _keep(self.request_chunks, self.request_size, body,
+                                          self.mw.max_body)
+        return message
+
+    async def send(self, message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            self.response_headers = message.get("headers", [])
+        elif kind == "http.response.body":
+            body = message.get("body", b"")
+            if body:
+                self.response_size = _keep(self.response_chunks, self.response_size, body,
+                                           self.mw.max_body)
+        await self._send(message)
+
+    def end(self, calls, error, tracing: bool, span) -> None:
+        """After the app (its scope closed): the trace's end event; queues the capture."""
+        self.duration = time.perf_counter() - calls.t0
+        status = self.status or (500 if error is not None else None)
+        if tracing:
+            _end_event(self.scope, status, calls.t0, error, span)
+        if self.mw.errors_only and error is None and (status or 0) < 500:
+            return
+        self.calls = calls
+        self.exception = capture.describe_exception(error) if error is not None else None
+        self.number = next(_ids)
+        self.startup = self.mw.startup.name if self.mw.startup is not None else None
+        capture.writer.submit(self.mw.dir, self.name, self.build)
+
+    def ident(self) -> str:
+        if self._ident is None:  # made by name() or build(), whichever the writer runs first
+            self._ident = f"{capture.pid:x}{self.number:05x}"
+        return self._ident
+
+    def name(self) -> str:
+        scope = self.scope
+        route = _route_template(scope, self.root_path)
+        return capture.file_name(self.started_at, [scope.get("method", "GET"),
+                                                   route or scope.get("path", "")], self.ident())
+
+    def build(self) -> dict:
+        scope = self.scope
         request = {
-            "method": method, "path": scope.get("path", ""), "route": route,
-            "path_params": dict(scope.get("path_params") or {}),
-            "query": scope.get("query_string", b""), "headers": list(scope.get("headers") or []),
+            "method": scope.get("method", "GET"), "path": scope.get("path", ""),
+            "route": _route_template(scope, self.root_path),
+            "path_params": scopes.encode(scopes.mask_mapping(
+                dict(scope.get("path_params") or {}))),
+            "query": scopes.mask_query(scope.get("query_string", b"").decode("latin-1")),
+            "headers": scopes.mask_headers(scope.get("headers") or (), self.mw.headers),
             "scheme": scope.get("scheme", "http"), "http_version": scope.get("http_version"),
-            "root_path": root_path,
+            "root_path": self.root_path,
+            "body": capture.body_value(b"".join(self.request_chunks)),
+            "body_cut": max(self.request_size - self.mw.max_body, 0),
         }
-        allowed = self.headers
-        startup = self.startup.name if self.startup is not None else None
-
-        def build() -> dict:
-            from ..deps import scopes
-
-            req = dict(request)
-            req["query"] = scopes.mask_query(req["query"].decode("latin-1"))
-            req["headers"] = [list(p) for p in scopes.mask_headers(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in req["headers"]
-                if k.decode("latin-1").lower() in allowed)]
-            req["path_params"] = scopes.encode(scopes.mask_mapping(req["path_params"]))
-            req["body"] = capture.body_value(request_body)
-            req["body_cut"] = cut["request"]
-            resp = None  # None: the response was sent outside this middleware (an error page)
-            if response.get("status") is not None:
-                resp = {"status": response["status"],
-                        "headers": [list(p) for p in scopes.mask_headers(
-                            (k.decode("latin-1"), v.decode("latin-1"))
-                            for k, v in response.get("headers", []))],
-                        "body": capture.body_value(response_body), "body_cut": cut["response"]}
-            calls = capture.complete_calls(scope_calls)
-            return {"format": capture.FORMAT, "version": capture.VERSION, "kind": "request",
-                    "id": ident, "started_at": started_at, "duration": round(duration, 6),
-                    "framework": _framework(scope), "pid": os.getpid(),
-                    "python": ".".join(map(str, sys.version_info[:3])),
-                    "request": req, "response": resp, "exception": exception,
-                    "deps": calls, "startup": startup}
-
-        parts = [method, route or scope.get("path", "")]
-        capture.writer.submit(self.dir, lambda: capture.file_name(started_at, parts, ident),
-                              build)  # the name too is made on the writer thread
+        response = None
+        if self.status is not None:
+            response = {"status": self.status,
+                        "headers": scopes.mask_headers(self.response_headers),
+                        "body": capture.body_value(b"".join(self.response_chunks)),
+                        "body_cut": max(self.response_size - self.mw.max_body, 0)}
+        return {"format": capture.FORMAT, "version": capture.VERSION, "kind": "request",
+                "id": self.ident(), "started_at": self.started_at,
+                "duration": round(self.duration, 6), "framework": _framework(scope),
+                "pid": capture.pid, "python": capture.PYTHON, "request": request,
+                "response": response, "exception": self.exception,
+                "deps": self.calls.records(), "startup": self.startup}
 
 
-def _keep(buf: bytearray, chunk: bytes, cap: int, cut: dict, which: str) -> None:
-    room = cap - len(buf)
-    if len(chunk) <= room:
-        buf += chunk
-    else:
-        if room > 0:
-            buf += chunk[:room]
-        cut[which] += len(chunk) - max(room, 0)
+def _keep(chunks: list, size: int, chunk, cap: int) -> int:
+    """Keeps what of ``chunk`` falls in a body's first ``cap`` bytes (bytes do not change:
+    kept as they are, not copied); returns the body's size so far (past ``cap``: cut)."""
+    if size < cap:
+        end = cap - size
+        chunks.append(chunk if type(chunk) is bytes and len(chunk) <= end
+                      else bytes(chunk[:end]))
+    return size + len(chunk)
 
 
 def _route_template(scope, root_path: str) -> str | None:
@@ -247,25 +274,16 @@ def _route_template(scope, root_path: str) -> str | None:
 
 def _framework(scope) -> str:
     app = scope.get("app")
-    module = type(app).__module__ if app is not None else ""
-    if module.startswith("fastapi"):
-        return "fastapi"
-    if module.startswith("starlette"):
-        return "starlette"
-    return "asgi"
+    kind = type(app)
+    name = _frameworks.get(kind)
+    if name is None:
+        module = kind.__module__ if app is not None else ""
+        name = _frameworks[kind] = ("fastapi" if module.startswith("fastapi") else "starlette"
+                                    if module.startswith("starlette") else "asgi")
+    return name
 
 
-_events = None
-
-
-def _tracing() -> bool:
-    """Is the time-travel recorder running (cheap: checked on every request)?"""
-    global _events
-    if _events is None:
-        from ..deps import scopes
-
-        _events = scopes
-    return _events.tracing()
+_frameworks: dict[type, str] = {}  # an app's class -> its framework (one app, one lookup)
 
 
 _native = None

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
 import json
 import os
 import re
+import sys
 import threading
 import time
 import traceback
@@ -42,17 +44,19 @@ class CaptureFileError(Exception):
 ensure_recording = scopes.record
 open_scope = scopes.open_scope
 trace_event = scopes.trace_event
+tracing = scopes.tracing
+
+PYTHON = ".".join(map(str, sys.version_info[:3]))
+pid = os.getpid()  # os.getpid() is a system call; this one follows forks
 
 
-def close_scope(scope: scopes.Scope) -> list[dict]:
-    """Ends the scope (in the context that opened it) and returns its raw call records."""
-    scope.close()
-    return scope.calls
+def _forked() -> None:
+    global pid
+    pid = os.getpid()
 
 
-def complete_calls(scope: scopes.Scope) -> list[dict]:
-    """The scope's call records, completed like deps.jsonl lines, ``start`` relative to it."""
-    return scope.records()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 # --- values ---------------------------------------------------------------------------
@@ -89,10 +93,22 @@ _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 def file_name(started_at: float, parts: list[str], ident: str) -> str:
     """``20261130T131500.123456Z_GET_items-item_id_3f9a2c1d.json``."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started_at))
     micros = int((started_at % 1) * 1_000_000)
-    slugs = [(_SLUG.sub("-", p).strip("-._") or "root")[:60] for p in parts]
-    return f"{stamp}.{micros:06d}Z_{'_'.join(slugs)}_{_SLUG.sub('', ident)[:12]}.json"
+    if not (ident.isascii() and ident.isalnum()):  # the middleware's ids are
+        ident = _SLUG.sub("", ident)
+    slugs = "_".join(map(_slug, parts))
+    return f"{_stamp(int(started_at))}.{micros:06d}Z_{slugs}_{ident[:12]}.json"
+
+
+@functools.lru_cache(maxsize=64)
+def _stamp(second: int) -> str:
+    """Captures come many to a second (and the same routes again: ``_slug``)."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(second))
+
+
+@functools.lru_cache(maxsize=1024)
+def _slug(part: str) -> str:
+    return (_SLUG.sub("-", part).strip("-._") or "root")[:60]
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
