@@ -15,6 +15,7 @@ imports that module in its main process; forked pool processes inherit the captu
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -127,11 +128,16 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
 def _launcher_files() -> frozenset[str]:
     """The worker's launcher: the ``celery`` console script (in the scripts folder, which the
     call-site search does not count as a library)."""
+    main = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return frozenset({main, _scripts_dir()})
+
+
+@functools.lru_cache(maxsize=1)
+def _scripts_dir() -> str:
+    """Fixed for the interpreter, and ``sysconfig`` takes ~0.2 ms to find it."""
     import sysconfig
 
-    scripts = sysconfig.get_path("scripts") or ""
-    main = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return frozenset({main, scripts})
+    return sysconfig.get_path("scripts") or ""
 
 
 def _celery_own(site: str) -> bool:
@@ -148,24 +154,24 @@ def _write(directory: str, run: dict, outcome: str, retval, duration: float, sco
     from ..deps import scopes
 
     calls = scope.records()
+    own = [_celery_own(c.get("site") or "?") for c in calls]
     exception = run.get("exception")
     if outcome == "success":
         exception = None
     data = {
         "format": capture.FORMAT, "version": capture.VERSION, "kind": "task",
         "id": run["id"], "started_at": run["started_at"], "duration": round(duration, 6),
-        "framework": "celery", "pid": os.getpid(),
-        "python": ".".join(map(str, sys.version_info[:3])),
+        "framework": "celery", "pid": capture.pid, "python": capture.PYTHON,
         "task": {"name": run["task"], "id": run["id"], "args": scopes.encode(run["args"]),
                  "kwargs": scopes.encode(scopes.mask_mapping(run["kwargs"])),
                  "retries": run["retries"], "eta": run["eta"]},
         "outcome": outcome,
         "result": scopes.encode(retval) if outcome == "success" else None,
         "exception": exception,
-        "deps": [c for c in calls if not _celery_own(c.get("site") or "?")],
+        "deps": [c for c, mine in zip(calls, own, strict=True) if not mine],
         # Celery's own calls (result backend, broker) run with no frame of the program on the
         # stack; the task does not make them and its replay does not need them
-        "celery_calls_left_out": sum(_celery_own(c.get("site") or "?") for c in calls),
+        "celery_calls_left_out": sum(own),
         "startup": run["startup"],
         # a prefork pool process: its worker_process_init handlers ran before this run, and
         # ct replay-task runs them too (their calls answered from the start-up capture)
