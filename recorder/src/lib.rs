@@ -8,6 +8,7 @@
 //! typed and every panic on the Rust side of the boundary.
 
 pub mod api;
+pub mod capture_io;
 pub mod encoder;
 pub mod errors;
 pub mod fast_hash;
@@ -39,6 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::span_begin, m)?)?;
     m.add_function(wrap_pyfunction!(api::span_end, m)?)?;
     m.add_function(wrap_pyfunction!(policy::bindings::resolve_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_io::json::dumps, m)?)?;
+    m.add_class::<capture_io::sink::LineSink>()?;
+    m.add_class::<capture_io::sink::FileSink>()?;
     m.add_function(wrap_pyfunction!(api::configure_logging, m)?)?;
     m.add_function(wrap_pyfunction!(api::log, m)?)?;
     m.add_function(wrap_pyfunction!(api::error_trailer, m)?)?;

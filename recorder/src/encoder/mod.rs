@@ -10,7 +10,7 @@
 //! `containers` (list, tuple, dict, set) and `objects` (instances, field filters, opaque
 //! values). The C-API helpers the whole crate uses are `crate::pyffi`.
 
-mod base64;
+pub(crate) mod base64;
 pub mod caps;
 mod containers;
 mod kinds;

@@ -8,8 +8,9 @@ through Python and does not count).
 Record: a child's calls go to ``deps.fork-<id>.jsonl`` beside the parent's ``deps.jsonl``,
 written by the child alone, so no two processes ever append to one file and the parent's
 stream stays whole. The child writes each record when its call ends (no writer thread: a
-child often leaves by ``os._exit``, which runs no clean-up), and its copy of the parent's
-half-written buffer is pointed at ``/dev/null`` so it can never reach the parent's file.
+child often leaves by ``os._exit``, which runs no clean-up); its copy of the parent's writer
+ignores the child (the native sink belongs to the process that made it), so the parent's
+unwritten lines can never reach the parent's file twice.
 
 Replay: a child answers from the capture with its own id; a call that capture lacks is taken
 from its siblings' (a ``multiprocessing.Pool`` hands tasks to whichever worker is free, so
@@ -18,11 +19,9 @@ which worker made a call differs from run to run); only then is it a miss.
 
 from __future__ import annotations
 
-import _thread
 import os
 import re
 import sys
-import threading
 
 from .. import own_threads
 from . import state, store
@@ -81,28 +80,6 @@ def _in_child() -> None:
 
 # --- record ---------------------------------------------------------------------------------
 
-class ChildWriter(store.Writer):
-    """``store.Writer`` without its thread: each record is written and flushed by the thread
-    whose call ended (under a lock), so a child that leaves by ``os._exit`` loses nothing."""
-
-    def __init__(self, path: str, header: dict) -> None:  # noqa: D107 - no thread started
-        self.path = path
-        self._queue: list = []
-        self._wake = threading.Condition(threading.Lock())
-        self._closed = False
-        self._lock = threading.Lock()
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._file.write(store._line({"format": store.FORMAT, "version": store.VERSION,
-                                      **header}))
-        self._file.flush()
-        self._stopped = _thread.allocate_lock()  # no thread: close() finds it stopped
-
-    def write(self, record: dict) -> None:
-        with self._lock:
-            self._queue.append(record)
-            self._drain()
-
-
 def _record_in_child(engine) -> None:
     from .libs import forget_streams
 
@@ -112,24 +89,11 @@ def _record_in_child(engine) -> None:
     path = getattr(parent, "path", None)
     if path is None:  # per-scope capture only: nothing of the process-wide kind to continue
         return
-    _silence(parent)
-    child = ChildWriter(os.path.join(os.path.dirname(path), file_name(_path)),
-                        {"fork": _path, "pid": os.getpid(), "parent_pid": os.getppid()})
+    child = store.Writer(os.path.join(os.path.dirname(path), file_name(_path)),
+                         {"fork": _path, "pid": os.getpid(), "parent_pid": os.getppid()},
+                         background=False)
     _detach(engine, child)
     engine.calls = 0
-
-
-def _silence(writer) -> None:
-    """The inherited file object may hold bytes the parent had not flushed yet; whatever this
-    copy flushes (when it is collected, at exit) goes to /dev/null instead of the parent's
-    file. Nothing else of it is touched: its lock may have been held by the parent's writer
-    thread, which does not exist here."""
-    fd = writer._file.fileno()
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, fd)
-    finally:
-        os.close(null)
 
 
 def _detach(engine, child) -> None:

@@ -15,14 +15,13 @@ Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": .
 
 from __future__ import annotations
 
-import _thread
 import base64
 import json
 import os
 import re
 import sys
-import threading
-import time
+
+from .. import _native
 
 FORMAT = "codetracer-deps"
 VERSION = 1
@@ -194,44 +193,21 @@ def _hashable(value):
 
 
 class Writer:
-    """Appends call records to ``deps.jsonl``. The calling thread only queues a record; a
-    writer thread turns queued records into lines and flushes them within ``FLUSH_S`` (so the
-    JSON work overlaps the program's waits on the network, and a crash loses at most that
-    much). ``close()`` writes what is queued and is idempotent."""
+    """Appends call records to ``deps.jsonl``. The thread whose call ended completes its
+    record (lazy fields, masking, encoding: :func:`line`, a few microseconds in native code)
+    and hands the line to a native sink, whose own thread writes it within 0.1 s without the
+    GIL: so the disk work runs beside the program instead of taking turns with it, and a
+    crash loses at most that much. ``background=False`` writes each line at once (a forked
+    child, which may leave by ``os._exit``). ``close()`` writes what is queued and is
+    idempotent."""
 
-    FLUSH_S = 0.1
-
-    def __init__(self, path: str, header: dict) -> None:
+    def __init__(self, path: str, header: dict, *, background: bool = True) -> None:
         self.path = path
-        self._queue: list = []
-        self._wake = threading.Condition(threading.Lock())
-        self._closed = False
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._file.write(_line({"format": FORMAT, "version": VERSION, **header}))
-        self._file.flush()
-        # a bare OS thread: not in threading.enumerate() or active_count(), so the program
-        # sees the same threads as without capture
-        self._stopped = _thread.allocate_lock()
-        self._stopped.acquire()
-        _thread.start_new_thread(self._run, ())
+        self._sink = _native.LineSink(path, _dump({"format": FORMAT, "version": VERSION,
+                                                   **header}), background=background)
 
     def write(self, record: dict) -> None:
-        self._queue.append(record)  # list.append is atomic under the GIL
-
-    def _drain(self, yielding: bool = False) -> None:
-        queue, self._queue = self._queue, []
-        if not queue:
-            return
-        lines = []
-        side = self._side_file
-        for n, record in enumerate(queue, start=1):
-            lines.append(_line(_finish(record, side)))
-            if yielding and n % 32 == 0:
-                time.sleep(0)  # hand the GIL back now and then: the program's thread waiting
-                # on a socket must not queue behind a long batch (5 ms switch interval), and
-                # yielding after every record costs more CPU than it saves
-        self._file.write("".join(lines))
-        self._file.flush()
+        self._sink.write(line(record, self._side_file))
 
     def _side_file(self, data: bytes) -> dict:
         """Stores a long bytes value in a side file (once per content); returns its tag."""
@@ -245,55 +221,59 @@ class Writer:
                 f.write(data)
         return {"$file": name}
 
-    def _run(self) -> None:
-        try:
-            with self._wake:
-                while not self._closed:
-                    self._wake.wait(self.FLUSH_S)
-                    self._drain(yielding=True)
-        finally:
-            self._stopped.release()
-
     def close(self, footer: dict | None = None) -> None:
-        with self._wake:
-            if self._closed:
-                return
-            self._closed = True
-            self._wake.notify()
-        self._stopped.acquire()
-        self._drain()
-        if footer is not None:
-            self._file.write(_line({"end": True, **footer}))
-        self._file.close()
+        self._sink.close(_dump({"end": True, **footer}) if footer is not None else None)
 
 
-def _finish(record: dict, side=None) -> dict:
-    """Completes a queued call record (writer thread): fields given as functions are computed
-    here, off the program's thread (keys, masking, header parsing), values are encoded (long
-    bytes through ``side``, see ``encode``) and times rounded."""
+_LAZY = ("key", "match", "request", "result")
+_TAGGED = ("request", "result")
+
+
+def _complete(record: dict) -> dict:
+    """Computes a record's fields given as functions (keys, masking, header parsing) and
+    rounds its times. On failure the record is kept with what went wrong."""
     try:
-        for field in ("key", "match", "request", "result"):
+        for field in _LAZY:
             if callable(record.get(field)):
                 record[field] = record[field]()
     except Exception as exc:  # noqa: BLE001 - keep the record, say what went wrong
         record["capture_error"] = f"{type(exc).__name__}: {exc}"
-        for field in ("key", "match", "request", "result"):
+        for field in _LAZY:
             if callable(record.get(field)):
                 record[field] = None
-    for field in ("request", "result"):
-        if field in record:
-            record[field] = encode(record[field], side)
     record["start"] = round(record["start"], 6)
     record["duration"] = round(record["duration"], 6)
     return record
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with
-# arguments builds a new encoder on every call
+def _finish(record: dict, side=None) -> dict:
+    """A completed record as JSON-ready values (long bytes through ``side``, see
+    ``encode``): what a per-request capture embeds."""
+    _complete(record)
+    for field in _TAGGED:
+        if field in record:
+            record[field] = encode(record[field], side)
+    return record
 
 
-def _line(obj: dict) -> str:
-    return _ENCODER.encode(obj) + "\n"
+def line(record: dict, side=None) -> bytes:
+    """A completed record as its ``deps.jsonl`` line (UTF-8). A value that cannot be written
+    (nested past the native encoder's depth limit) leaves the record with what went wrong."""
+    _complete(record)
+    try:
+        return _native.dumps(record, tagged=_TAGGED, encode=encode, side=side,
+                             side_bytes=SIDE_FILE_BYTES, newline=True)
+    except ValueError as exc:
+        record["capture_error"] = f"ValueError: {exc}"
+        for field in _TAGGED:
+            if field in record:
+                record[field] = None
+        return _dump(record)
+
+
+def _dump(obj: dict) -> bytes:
+    """One line of plain JSON-ready values."""
+    return _native.dumps(obj, newline=True)
 
 
 def resolve(path: str) -> str:

@@ -1,0 +1,412 @@
+//! Bytes to disk on a thread that never takes the GIL.
+//!
+//! [`LineSink`] appends lines to one file (`deps.jsonl`): the program's thread copies a line
+//! into a buffer under a mutex, the sink's thread writes the buffer every `FLUSH` (so a crash
+//! loses at most that much) or sooner when it grows past `EARLY_BYTES`. [`FileSink`] writes
+//! whole files atomically (a temporary name renamed into place: a reader never sees half a
+//! capture), one per request or task. Both belong to the process that made them: in a forked
+//! child they ignore every call and are never joined or flushed (their thread does not exist
+//! there, and their mutex may have been held by it at the fork); the child makes its own.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+use crate::errors::{ErrorCode, RecorderError};
+
+/// How long a line or a capture may wait in memory before the sink's thread writes it.
+const FLUSH: Duration = Duration::from_millis(100);
+/// A line buffer this big is written at once (bounded memory under a burst of calls).
+const EARLY_BYTES: usize = 256 * 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // a panic on the sink's thread (none is expected) must not stop every later write
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> PyResult<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map_err(|e| RecorderError::new(ErrorCode::Io, format!("cannot start {name}: {e}")).into())
+}
+
+/// Stops a sink's thread and joins it, unless this process is a forked child of the one that
+/// started it: then the thread is not here, and the handle is let go without a join.
+fn join_in_owner(owner: u32, thread: &Mutex<Option<JoinHandle<()>>>) {
+    let handle = lock(thread).take();
+    if let Some(handle) = handle {
+        if std::process::id() == owner {
+            let _ = handle.join();
+        } else {
+            std::mem::forget(handle);
+        }
+    }
+}
+
+// --- one file of lines ----------------------------------------------------------------
+
+struct LineState {
+    buf: Vec<u8>,
+    closed: bool,
+    /// The first write error; later lines are dropped (and counted) instead of piling up.
+    error: Option<String>,
+    dropped: u64,
+}
+
+struct LineShared {
+    state: Mutex<LineState>,
+    wake: Condvar,
+    file: Mutex<Option<File>>,
+    path: PathBuf,
+}
+
+impl LineShared {
+    /// Writes what is buffered (the state lock is not held while the disk works).
+    fn drain(&self) {
+        let data = std::mem::take(&mut lock(&self.state).buf);
+        if data.is_empty() {
+            return;
+        }
+        let result = match lock(&self.file).as_mut() {
+            Some(f) => f.write_all(&data),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            let mut st = lock(&self.state);
+            if st.error.is_none() {
+                st.error = Some(format!("cannot write {}: {e}", self.path.display()));
+            }
+        }
+    }
+
+    fn run(&self) {
+        loop {
+            let closed = {
+                let st = lock(&self.state);
+                let (st, _) = self
+                    .wake
+                    .wait_timeout_while(st, FLUSH, |s| !s.closed && s.buf.len() < EARLY_BYTES)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                st.closed
+            };
+            self.drain();
+            if closed {
+                return;
+            }
+        }
+    }
+}
+
+/// `LineSink(path, first, *, background=True)`: creates `path` (truncating it) with `first`
+/// as its first bytes. With `background=False` every `write` goes to the file at once (a
+/// forked child that may leave by `os._exit` loses nothing).
+#[pyclass(module = "codetracer_python_recorder._native", frozen)]
+pub struct LineSink {
+    shared: Arc<LineShared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    background: bool,
+    owner: u32,
+}
+
+#[pymethods]
+impl LineSink {
+    #[new]
+    #[pyo3(signature = (path, first, *, background=true))]
+    fn new(path: PathBuf, first: &[u8], background: bool) -> PyResult<Self> {
+        let mut file = File::create(&path)
+            .and_then(|mut f| f.write_all(first).map(|_| f))
+            .map_err(|e| RecorderError::io("cannot create", &path, &e))?;
+        file.flush()
+            .map_err(|e| RecorderError::io("cannot write", &path, &e))?;
+        let shared = Arc::new(LineShared {
+            state: Mutex::new(LineState {
+                buf: Vec::new(),
+                closed: false,
+                error: None,
+                dropped: 0,
+            }),
+            wake: Condvar::new(),
+            file: Mutex::new(Some(file)),
+            path,
+        });
+        let thread = if background {
+            let s = Arc::clone(&shared);
+            Some(spawn("codetracer-deps-writer", move || s.run())?)
+        } else {
+            None
+        };
+        Ok(LineSink {
+            shared,
+            thread: Mutex::new(thread),
+            background,
+            owner: std::process::id(),
+        })
+    }
+
+    /// Queues `data` (written at once without a background thread).
+    fn write(&self, py: Python<'_>, data: &[u8]) {
+        if std::process::id() != self.owner {
+            return;
+        }
+        let mut st = lock(&self.shared.state);
+        if st.closed || st.error.is_some() {
+            st.dropped += 1;
+            return;
+        }
+        st.buf.extend_from_slice(data);
+        if !self.background {
+            drop(st);
+            py.detach(|| self.shared.drain());
+        } else if st.buf.len() >= EARLY_BYTES {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Writes what is queued and `last` (the footer), closes the file; idempotent. Raises
+    /// `RecorderEnvironmentError` if any write failed, naming the file and how many lines
+    /// were lost.
+    #[pyo3(signature = (last=None))]
+    fn close(&self, py: Python<'_>, last: Option<&[u8]>) -> PyResult<()> {
+        if std::process::id() != self.owner {
+            return Ok(());
+        }
+        {
+            let mut st = lock(&self.shared.state);
+            if st.closed {
+                return Ok(());
+            }
+            st.closed = true;
+            if let Some(last) = last {
+                if st.error.is_none() {
+                    // after every queued line: the thread drains the buffer once more on its way out
+                    st.buf.extend_from_slice(last);
+                }
+            }
+            self.shared.wake.notify_one();
+        }
+        py.detach(|| {
+            join_in_owner(self.owner, &self.thread);
+            self.shared.drain();
+            if let Some(mut f) = lock(&self.shared.file).take() {
+                if let Err(e) = f.flush() {
+                    let mut st = lock(&self.shared.state);
+                    st.error
+                        .get_or_insert(format!("cannot write {}: {e}", self.shared.path.display()));
+                }
+            }
+        });
+        let st = lock(&self.shared.state);
+        match &st.error {
+            Some(message) => Err(RecorderError::new(
+                ErrorCode::Io,
+                format!("{message} ({} later lines lost)", st.dropped),
+            )
+            .with_context("path", self.shared.path.display())
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.shared.path.clone()
+    }
+}
+
+impl Drop for LineSink {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            // the parent's buffer and file are the parent's: leave both untouched
+            std::mem::forget(lock(&self.thread).take());
+            return;
+        }
+        lock(&self.shared.state).closed = true;
+        self.shared.wake.notify_one();
+        join_in_owner(self.owner, &self.thread);
+        self.shared.drain();
+    }
+}
+
+// --- whole files, written atomically -------------------------------------------------
+
+struct Job {
+    dir: PathBuf,
+    name: String,
+    data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct FileState {
+    jobs: VecDeque<Job>,
+    /// Jobs taken by the thread and not written yet.
+    writing: usize,
+    closed: bool,
+    errors: Vec<String>,
+}
+
+#[derive(Default)]
+struct FileShared {
+    state: Mutex<FileState>,
+    wake: Condvar,
+    idle: Condvar,
+}
+
+impl FileShared {
+    fn run(&self) {
+        let mut made: HashSet<PathBuf> = HashSet::new();
+        loop {
+            let (jobs, closed) = {
+                let st = lock(&self.state);
+                let (mut st, _) = self
+                    .wake
+                    .wait_timeout_while(st, FLUSH, |s| !s.closed && s.jobs.is_empty())
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let jobs: Vec<Job> = st.jobs.drain(..).collect();
+                st.writing = jobs.len();
+                (jobs, st.closed)
+            };
+            let mut errors = Vec::new();
+            for job in jobs {
+                if let Err(e) = write_atomically(&job, &mut made) {
+                    errors.push(format!(
+                        "cannot write {} in {}: {e}",
+                        job.name,
+                        job.dir.display()
+                    ));
+                }
+            }
+            let mut st = lock(&self.state);
+            st.writing = 0;
+            st.errors.extend(errors);
+            if st.jobs.is_empty() {
+                self.idle.notify_all();
+            }
+            if closed && st.jobs.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+/// A temporary file in the same directory, renamed into place (no fsync: a machine crash may
+/// lose the newest captures, never show half of one). The directory is made once, or again
+/// if it went away.
+fn write_atomically(job: &Job, made: &mut HashSet<PathBuf>) -> std::io::Result<()> {
+    if !made.contains(&job.dir) {
+        fs::create_dir_all(&job.dir)?;
+        made.insert(job.dir.clone());
+    }
+    let tmp = job
+        .dir
+        .join(format!(".{}.{}.tmp", job.name, std::process::id()));
+    let open = |p: &Path| {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(p)
+    };
+    let mut f = match open(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(&job.dir)?;
+            open(&tmp)?
+        }
+        other => other?,
+    };
+    let written = f.write_all(&job.data);
+    drop(f);
+    if let Err(e) = written.and_then(|_| fs::rename(&tmp, job.dir.join(&job.name))) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `FileSink()`: `submit(dir, name, data)` queues one file; the sink's thread writes queued
+/// files every `FLUSH` (one wake-up per batch). `flush()` waits until all are on disk.
+#[pyclass(module = "codetracer_python_recorder._native", frozen)]
+pub struct FileSink {
+    shared: Arc<FileShared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    owner: u32,
+}
+
+#[pymethods]
+impl FileSink {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let shared = Arc::new(FileShared::default());
+        let s = Arc::clone(&shared);
+        let thread = spawn("codetracer-capture-writer", move || s.run())?;
+        Ok(FileSink {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            owner: std::process::id(),
+        })
+    }
+
+    fn submit(&self, dir: PathBuf, name: String, data: Vec<u8>) {
+        if std::process::id() != self.owner {
+            return;
+        }
+        lock(&self.shared.state)
+            .jobs
+            .push_back(Job { dir, name, data });
+    }
+
+    /// Files queued or being written.
+    fn pending(&self) -> usize {
+        let st = lock(&self.shared.state);
+        st.jobs.len() + st.writing
+    }
+
+    /// Waits (without the GIL) until every submitted file is written; returns the errors met
+    /// since the last call, one line each.
+    fn flush(&self, py: Python<'_>) -> Vec<String> {
+        if std::process::id() != self.owner {
+            return Vec::new();
+        }
+        py.detach(|| {
+            let mut st = lock(&self.shared.state);
+            self.shared.wake.notify_one();
+            while (!st.jobs.is_empty() || st.writing > 0) && lock_alive(&self.thread) {
+                st = self
+                    .shared
+                    .idle
+                    .wait_timeout(st, FLUSH)
+                    .map(|(st, _)| st)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+                self.shared.wake.notify_one();
+            }
+            std::mem::take(&mut st.errors)
+        })
+    }
+
+    /// The errors met since the last call (no waiting).
+    fn take_errors(&self) -> Vec<String> {
+        std::mem::take(&mut lock(&self.shared.state).errors)
+    }
+}
+
+fn lock_alive(thread: &Mutex<Option<JoinHandle<()>>>) -> bool {
+    lock(thread).as_ref().is_some_and(|h| !h.is_finished())
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            std::mem::forget(lock(&self.thread).take());
+            return;
+        }
+        lock(&self.shared.state).closed = true;
+        self.shared.wake.notify_one();
+        join_in_owner(self.owner, &self.thread);
+    }
+}
