@@ -16,7 +16,6 @@ are written to a temporary name and renamed, so a reader never sees half a captu
 from __future__ import annotations
 
 import atexit
-import collections
 import functools
 import json
 import os
@@ -26,6 +25,7 @@ import threading
 import time
 import traceback
 
+from .. import _native
 from ..deps import scopes
 
 FORMAT = "codetracer-capture"
@@ -111,97 +111,71 @@ def _slug(part: str) -> str:
     return (_SLUG.sub("-", part).strip("-._") or "root")[:60]
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_made_dirs: set[str] = set()
-
-
-def write_file(directory: str, name: str, capture: dict) -> str:
-    """Writes atomically: a temporary file in the same directory renamed into place, so no
-    reader sees half a capture under its name (no fsync: a machine crash may lose the newest
-    ones). The text is built in one go by the C encoder (``json.dump`` streams through the
-    pure-Python one, 3x slower); the directory is made once per process, or again if it went."""
-    data = _ENCODER.encode(capture).encode("utf-8")
-    if directory not in _made_dirs:
-        os.makedirs(directory, exist_ok=True)
-        _made_dirs.add(directory)
-    path = os.path.join(directory, name)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-    try:
-        f = open(tmp, "wb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        os.makedirs(directory, exist_ok=True)
-        f = open(tmp, "wb")  # noqa: SIM115
-    with f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
-
-
 class BackgroundWriter:
-    """Writes captures on a thread of its own, off the request path, in batches every
-    ``FLUSH_S`` (one wake-up per batch: a thread woken for every capture costs the app more in
-    GIL hand-offs than the writing itself). One per process (a forked worker starts its own).
-    ``flush()`` writes what is pending, on the calling thread."""
+    """Writes captures off the request path. The capture's dict and JSON text are built on
+    the calling thread (``build()`` + ``_native.dumps``: tens of microseconds, after the
+    response went out); the native sink's thread creates the files without the GIL, so the
+    disk work never takes turns with the app. One sink per process (a forked worker makes
+    its own). ``flush()`` waits until every submitted capture is on disk."""
 
-    FLUSH_S = 0.05
     #: captures waiting to be written; past this a new capture is dropped (and counted), so
     #: a disk slower than the request rate costs captures, never the app's memory
     MAX_QUEUED = 10_000
 
     def __init__(self) -> None:
-        self._pending: collections.deque = collections.deque()
+        self._sink = None
         self._pid = None
-        self._start_lock = threading.Lock()
-        self._drain_lock = threading.Lock()
+        self._lock = threading.Lock()
         self.dropped = 0
 
-    def submit(self, directory: str, name: str, build) -> None:
-        """``build()`` returns the capture dict; it runs on the writer thread, and so does
-        ``name()`` when the name is given as a function."""
-        if self._pid != os.getpid():
-            with self._start_lock:
-                if self._pid != os.getpid():
-                    self._pending = collections.deque()
-                    threading.Thread(target=self._run, name="codetracer-capture-writer",
-                                     daemon=True).start()
-                    atexit.register(self.flush)
-                    self._pid = os.getpid()
-        if len(self._pending) >= self.MAX_QUEUED:
+    def _current(self):
+        if self._pid != pid:
+            with self._lock:
+                if self._pid != pid:
+                    self._sink = _native.FileSink()
+                    if self._pid is None:
+                        atexit.register(self.flush)
+                    self._pid = pid
+        return self._sink
+
+    def submit(self, directory: str, name, build) -> None:
+        """``build()`` returns the capture dict; ``name`` may be a function of nothing."""
+        sink = self._current()
+        if sink.pending() >= self.MAX_QUEUED:
             self.dropped += 1
             if self.dropped == 1:
-                import sys
-
                 sys.stderr.write(f"codetracer capture: {self.MAX_QUEUED} captures are waiting "
                                  "for the disk; dropping new ones (lower the sample rate)\n")
             return
-        self._pending.append((directory, name, build))  # deque.append: atomic
+        try:
+            if callable(name):
+                name = name()
+            sink.submit(directory, name, _native.dumps(build()))
+        except Exception as exc:  # noqa: BLE001 - a lost capture must not stop the app
+            _report([f"cannot write {name} in {directory}: {type(exc).__name__}: {exc}"])
+        _report(sink.take_errors())
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.FLUSH_S)
-            self.flush(yielding=True)
+    def flush(self) -> None:
+        if self._sink is not None:
+            _report(self._current().flush())
 
-    def flush(self, yielding: bool = False) -> None:
-        """``yielding``: let other threads run between two files (the app's event loop must
-        not wait for a whole batch)."""
-        with self._drain_lock:
-            pending = self._pending
-            while True:
-                try:
-                    directory, name, build = pending.popleft()
-                except IndexError:
-                    return
-                try:
-                    if callable(name):
-                        name = name()
-                    write_file(directory, name, build())
-                except Exception as exc:  # noqa: BLE001 - a lost capture must not stop the app
-                    import sys
 
-                    sys.stderr.write(f"codetracer capture: cannot write {name} in {directory}: "
-                                     f"{type(exc).__name__}: {exc}\n")
-                if yielding:
-                    time.sleep(0)
+def write_file(directory: str, name: str, capture: dict) -> str:
+    """Writes one capture now (through the process's sink, atomically) and returns its path;
+    raises ``OSError`` naming the file if it could not be written."""
+    sink = writer._current()
+    sink.submit(directory, name, _native.dumps(capture))
+    errors = sink.flush()
+    mine = [e for e in errors if e.startswith(f"cannot write {name} in ")]
+    _report([e for e in errors if e not in mine])
+    if mine:
+        raise OSError(mine[0])
+    return os.path.join(directory, name)
+
+
+def _report(errors: list[str]) -> None:
+    for error in errors:
+        sys.stderr.write(f"codetracer capture: {error}\n")
 
 
 writer = BackgroundWriter()
