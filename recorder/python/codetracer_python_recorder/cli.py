@@ -233,15 +233,17 @@ def _fail(err: BaseException, opts: Options | None = None, trace_id: str | None 
 
 
 def _finish_early(session: Session, opts: Options, deps_on: bool, status: int | None,
-                  ended_by: str) -> None:
-    """``os._exit`` or an ``os.exec*`` call ends the process now: the dependency capture and
-    the trace are finished and published here, as nothing after this runs."""
+                  **how: str) -> None:
+    """``os._exit``, an ``os.exec*`` call or SIGTERM ends the process now: the dependency
+    capture and the trace are finished and published here, as nothing after this runs.
+    ``how``: ``ended_by`` (the call) or ``interrupted`` (the signal), as ``Session.stop``
+    takes them."""
     if deps_on:
         from . import deps
 
         deps.finish(status)
     try:
-        session.stop(status, ended_by=ended_by)
+        session.stop(status, **how)
     except RecorderError as err:
         _report(err, opts, "warning", session.trace_id)
 
@@ -341,11 +343,12 @@ def main(argv: list[str] | None = None) -> None:
         if deps_plan is not None:
             deps_plan.start(session, target.program, target.args)
         _native.log("info", native_text(f"recording {target.program} into {session.trace_dir}"))
-        runner.finalize_on_sigterm(lambda: session.stop(143, interrupted="SIGTERM"))
+        deps_on = deps_plan is not None
+        runner.finalize_on_sigterm(
+            lambda: _finish_early(session, opts, deps_on, 143, interrupted="SIGTERM"))
         runner.finish_before_process_ends(
-            lambda status, ended_by: _finish_early(session, opts, deps_plan is not None, status,
-                                                  ended_by)
-        )
+            lambda status, ended_by: _finish_early(session, opts, deps_on, status,
+                                                  ended_by=ended_by))
     except RecorderError as err:
         _fail(err, opts)
         return

@@ -329,8 +329,8 @@ fn write_atomically(job: &Job, made: &mut HashSet<PathBuf>) -> std::io::Result<(
     Ok(())
 }
 
-/// `FileSink()`: `submit(dir, name, data)` queues one file; the sink's thread writes queued
-/// files every `FLUSH` (one wake-up per batch). `flush()` waits until all are on disk.
+/// `FileSink()`: `submit(dir, name, data)` queues one file, which the sink's thread writes at
+/// once (with whatever else queued meanwhile). `flush()` waits until all are on disk.
 #[pyclass(module = "codetracer_python_recorder._native", frozen)]
 pub struct FileSink {
     shared: Arc<FileShared>,
@@ -356,9 +356,14 @@ impl FileSink {
         if std::process::id() != self.owner {
             return;
         }
-        lock(&self.shared.state)
-            .jobs
-            .push_back(Job { dir, name, data });
+        let mut st = lock(&self.shared.state);
+        st.jobs.push_back(Job { dir, name, data });
+        if st.jobs.len() == 1 {
+            // written now, not in a batch later: right after a response the app's core is
+            // idle, while a batch every FLUSH would take the core of whoever runs then (the
+            // client, on a small machine) for milliseconds at a time
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Files queued or being written.

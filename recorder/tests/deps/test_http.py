@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
-from conftest import load_capture, needs_recorder, run_plain, run_recorder
+from conftest import RECORDER_PARENT, load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
 
@@ -323,3 +326,39 @@ def test_threads_get_their_own_answers_back(tmp_path, http_server):
                            cwd=tmp_path)
         assert rep.returncode == 0, rep.stderr
         assert rep.stdout == rec.stdout and rep.stderr == ""
+
+
+SLEEPER = """
+import sys, time, urllib.request
+for i in range(3):
+    urllib.request.urlopen(sys.argv[1] + "/json").read()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("only", [False, True], ids=["traced", "deps-only"])
+def test_sigterm_finishes_the_capture(tmp_path, http_server, only):
+    """A service stopped by SIGTERM keeps every call it made, and the capture says how the
+    process ended (exit status 143, as the trace's metadata)."""
+    import signal
+
+    (tmp_path / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=RECORDER_PARENT or "")
+    env.pop("CODETRACER_DEPS", None)
+    extra = ["--deps-only"] if only else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codetracer_python_recorder", "--deps", "record", *extra,
+         "--trace-dir", "t", "sleeper.py", http_server.url],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGTERM, err
+    lines = [json.loads(x) for x in (tmp_path / "t" / "deps.jsonl").read_text().splitlines()]
+    assert [c["key"].rsplit("/", 1)[-1] for c in lines if "seq" in c].count("json") == 3
+    # urlopen connects for each request: 3 connects and 3 GETs
+    assert lines[-1] == {"end": True, "exit_status": 143, "calls": 6}
