@@ -112,6 +112,24 @@ def test_a_bad_sample_rate_turns_capture_off_in_one_line(tmp_path):
     assert _paths(tmp_path) == []
 
 
+def test_the_projects_deps_masking_table_applies_to_request_captures(tmp_path):
+    """The ``[deps]`` table of the trace filter chain masks per-request captures as it masks
+    ``--deps record``; a table that cannot be read turns capture off in one line."""
+    flt = tmp_path / "filter.toml"
+    flt.write_text('[meta]\nname = "t"\nversion = 1\n\n[deps]\nmask_words = ["page"]\n',
+                   encoding="utf-8")
+    _run(tmp_path / "masked", "{}", CODETRACER_TRACE_FILTER=str(flt))
+    a = next(c for c in load_captures(tmp_path / "masked" / "caps")
+             if c["request"]["path"] == "/a")
+    assert a["request"]["query"] == "api_key=<masked>&page=<masked>"
+    flt.write_text('[meta]\nname = "t"\nversion = 1\n\n[deps]\nmask_words = 3\n',
+                   encoding="utf-8")
+    done = _run(tmp_path / "bad", "{}", CODETRACER_TRACE_FILTER=str(flt))
+    assert done.stderr.startswith("codetracer capture: off: ") and done.stderr.count("\n") == 1
+    assert "filter.toml" in done.stderr and "/a 200" in done.stdout
+    assert _paths(tmp_path / "bad") == []
+
+
 def test_requests_are_events_in_the_trace_of_a_recorded_app(tmp_path):
     _run(tmp_path, "{}", record=True)
     sys.path.insert(0, str(APPS.parent.parent))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 import time
 
@@ -95,9 +96,15 @@ class _ScopedWriter:
 def record() -> bool:
     """Turns per-scope capture on in this process (the import hook patches the supported
     libraries; under ``--deps record`` its capture goes on too). Idempotent. ``False`` when
-    the process replays dependencies: there is nothing to capture then."""
+    the process replays dependencies: there is nothing to capture then; and when the
+    masking configuration cannot be read (``_configure_masking``)."""
     with _lock:
-        masking.configure(os.environ)  # CODETRACER_DEPS_MASK_* as under --deps record
+        if state.engine is None:
+            try:
+                _configure_masking()
+            except Exception as exc:  # noqa: BLE001 - the recorder's filter error: one line
+                sys.stderr.write(f"codetracer capture: off: {exc}\n")
+                return False
         if not _fork_hook:
             _fork_hook.append(True)
             if hasattr(os, "register_at_fork"):
@@ -118,6 +125,19 @@ def record() -> bool:
         state.engine = Recorder(_ScopedWriter())
         install_hook()
         return True
+
+
+def _configure_masking() -> None:
+    """The masking rules ``--deps record`` uses: ``CODETRACER_DEPS_MASK_*`` and the ``[deps]``
+    table of the trace filter chain (the project's ``.codetracer/trace-filter.toml`` above the
+    working directory, ``CODETRACER_TRACE_FILTER``); under ``--deps`` the command line has
+    applied them already. Raises the recorder's ``UsageError`` (one line naming the file) when
+    the chain cannot be read: capturing with fewer secrets masked than configured would leak
+    the others, so capture stays off then."""
+    from . import config
+
+    masking.configure(os.environ)
+    config.apply(config.load(os.getcwd(), []))
 
 
 def _forked() -> None:
@@ -146,7 +166,7 @@ def replay(records: list[dict], *, miss: str = "error", source: str = ""):
     from . import install_hook
     from .replay import Replayer
 
-    masking.configure(os.environ)  # live calls are masked as the recorded ones were
+    _configure_masking()  # live calls are masked as the recorded ones were
     engine = Replayer(list(records), miss=miss, source=source)
     state.engine = engine
     install_hook()

@@ -20,8 +20,14 @@ def arm(capture_data: dict, source: str, miss: str = "error", extra=()):
     """Answers the program's dependency calls from the capture's records (after ``extra``: the
     app's start-up calls, made first), so nothing reaches the services, connection set-up
     included, and turns the integrations' own capture off."""
+    from ..errors import UsageError
+
     capture.replaying = True
-    return scopes.replay([*extra, *(capture_data.get("deps") or [])], miss=miss, source=source)
+    try:
+        return scopes.replay([*extra, *(capture_data.get("deps") or [])], miss=miss,
+                             source=source)
+    except UsageError as exc:  # the [deps] table of a trace filter file
+        raise ReplayUsageError(str(exc)) from None
 
 
 def disarm(exit_status: int) -> None:
