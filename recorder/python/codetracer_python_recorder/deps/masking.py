@@ -61,9 +61,46 @@ def is_secret_header(name: str) -> bool:
     return name.lower() in SECRET_HEADERS or is_secret_key(name)
 
 
+class _HeaderVerdicts(dict):
+    """Header name -> whether its value is masked, decided once per name (names repeat on
+    every call; a lookup here is one dict probe instead of ``lower`` and a cached call)."""
+
+    __slots__ = ("rules",)
+
+    def __missing__(self, name: str) -> bool:
+        if len(self) >= 4096:  # a server inventing names must not grow it without bound
+            self.clear()
+        secret = self[name] = is_secret_header(name)
+        return secret
+
+
+_verdicts = _HeaderVerdicts()
+_verdicts.rules = None
+
+
+def _header_verdicts() -> _HeaderVerdicts:
+    """The verdicts for the current rule sets: ``configure``, the ``[deps]`` config and tests
+    replace the sets, so a change of any of them starts over (with ``_secret_name``'s)."""
+    global _verdicts
+    rules = _verdicts.rules
+    if (rules is None or rules[0] is not SECRET_HEADERS or rules[1] is not SECRET_WORDS
+            or rules[2] is not SECRET_PAIRS):
+        _secret_name.cache_clear()
+        _verdicts = _HeaderVerdicts()
+        _verdicts.rules = (SECRET_HEADERS, SECRET_WORDS, SECRET_PAIRS)
+    return _verdicts
+
+
 def headers(pairs):
     """[(name, value), ...] with secret values replaced."""
-    return [(k, MASK if is_secret_header(k) else v) for k, v in pairs]
+    secret = _header_verdicts()
+    return [(k, MASK if secret[k] else v) for k, v in pairs]
+
+
+def header_lists(pairs) -> list[list]:
+    """``headers`` as [[name, value], ...], the recorded form."""
+    secret = _header_verdicts()
+    return [[k, MASK if secret[k] else v] for k, v in pairs]
 
 
 def mapping(value):

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import sys
+from email.message import compat32
 
 from .. import masking, state
 from ..replay import Miss
@@ -28,10 +29,44 @@ _ATTR = "_ct_deps_request"
 
 
 class _Request:
-    __slots__ = ("method", "url", "buf", "start")
+    """One request as the program sends it (``buf``: its bytes so far). In record mode, also
+    the exchange: the request and its response as snapshots the program cannot change, whose
+    methods are the record's fields (``record`` module), so the key, masking and header
+    parsing wait until the record is written, after the program has its response."""
+
+    __slots__ = ("method", "url", "buf", "start", "origin", "raw", "_keyed", "engine",
+                 "pending", "status", "reason", "version", "chunked", "length", "headers",
+                 "policy", "wire", "eof")
 
     def __init__(self, method: str, url: str, start) -> None:
-        self.method, self.url, self.buf, self.start = method, url, bytearray(), start
+        self.method, self.url, self.buf, self.start, self._keyed = method, url, bytearray(), \
+            start, None
+
+    def _key_and_match(self) -> tuple[str, dict]:
+        if self._keyed is None:
+            self._keyed = _key_and_match(self.origin, self.method, self.url, self.raw)
+        return self._keyed
+
+    def key(self) -> str:
+        return self._key_and_match()[0]
+
+    def match(self) -> dict:
+        return self._key_and_match()[1]
+
+    def request(self) -> dict:
+        return _request_record(self.method, self.url, self.raw)
+
+    def done(self, wire: bytes, eof: bool) -> None:
+        """The response ended or was closed: ``wire`` is what the program read."""
+        self.wire, self.eof = wire, eof
+        self.engine.end(self.pending, result=self.result, summary=self.summary)
+
+    def result(self) -> dict:
+        return _result_of(self.status, self.reason, self.version, self.headers, self.policy,
+                          self.wire, self.method, self.chunked, self.length, self.eof)
+
+    def summary(self) -> str:
+        return f"{self.key()} -> {self.status}"
 
 
 class _BytesSocket:
@@ -100,36 +135,28 @@ def _key_and_match(origin: str, method: str, url: str, raw: bytes) -> tuple[str,
 def _record_response(engine, conn, req: _Request, orig_getresponse):
     """Record mode: the program gets the live response, its body streamed through a
     :class:`_Tee`; the call is recorded when the body ends (or the response is closed, or the
-    capture finishes). Only snapshots are taken here; the writer thread builds the key, masks
-    and parses (``record`` module)."""
-    origin, method, url, raw = _origin(conn), req.method, req.url, bytes(req.buf)
-    keyed = []
-
-    def key_and_match():
-        if not keyed:
-            keyed.append(_key_and_match(origin, method, url, raw))
-        return keyed[0]
-
-    p = engine.begin(CATEGORY, LIBRARY, lambda: key_and_match()[0],
-                     lambda: _request_record(method, url, raw),
-                     lambda: key_and_match()[1], start=req.start)
+    capture finishes)."""
+    req.origin, req.raw, req.engine = _origin(conn), bytes(req.buf), engine
+    req.pending = p = engine.begin(CATEGORY, LIBRARY, req.key, req.request, req.match,
+                                   start=req.start)
     try:
         response = orig_getresponse(conn)
-        status, reason, version = response.status, response.reason, response.version
-        headers, chunked, length = response.msg.items(), response.chunked, response.length
+        req.status, req.reason, req.version = response.status, response.reason, \
+            response.version
+        req.chunked, req.length = response.chunked, response.length
+        msg = response.msg
+        raw_headers = getattr(msg, "_headers", None)
+        if type(raw_headers) is list:  # an email Message: its policy parses them later
+            req.headers, req.policy = tuple(raw_headers), msg.policy
+        else:
+            req.headers, req.policy = msg.items(), None
     except BaseException as exc:
         engine.end(p, error=exc)
         raise
-
-    def done(wire: bytes, eof: bool) -> None:
-        engine.end(p, result=lambda: _result_of(status, reason, version, headers, wire, method,
-                                                chunked, length, eof),
-                   summary=lambda: f"{key_and_match()[0]} -> {status}")
-
     if response.fp is None:
-        done(b"", True)
+        req.done(b"", True)
     else:
-        response.fp = _Tee(response.fp, done)
+        response.fp = _Tee(response.fp, req.done)
     return response
 
 
@@ -228,12 +255,24 @@ def _split(raw: bytes) -> tuple[bytes, bytes]:
     return (head, body) if sep else (raw, b"")
 
 
-def _header_pairs(head: bytes) -> list[tuple[str, str]]:
-    pairs = []
-    for line in head.split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            pairs.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+_PARSED_HEADERS: dict[bytes, tuple[tuple[str, str], ...]] = {}
+
+
+def _header_pairs(head: bytes) -> tuple[tuple[str, str], ...]:
+    """A request head's header lines as (name, value) pairs, parsed once per distinct lines:
+    a client sends the same headers on every call, only its request line changes."""
+    start = head.find(b"\r\n")
+    if start < 0:
+        return ()
+    lines = head[start:]
+    pairs = _PARSED_HEADERS.get(lines)
+    if pairs is None:
+        if len(_PARSED_HEADERS) >= 256:  # heads with per-call values: keep it small
+            _PARSED_HEADERS.clear()
+        pairs = _PARSED_HEADERS[lines] = tuple(
+            (name.decode("latin-1").strip(), value.decode("latin-1").strip())
+            for name, sep, value in (line.partition(b":") for line in lines.split(b"\r\n"))
+            if sep)
     return pairs
 
 
@@ -253,7 +292,7 @@ def _request_record(method: str, url: str, raw: bytes) -> dict:
     head, body = _split(raw)
     path, sep, query = url.partition("?")
     return {"method": method, "url": path + sep + masking.query(query),
-            "headers": [list(p) for p in masking.headers(_header_pairs(head))],
+            "headers": masking.header_lists(_header_pairs(head)),
             "body": _masked_body(head, body)}
 
 
@@ -280,27 +319,29 @@ def _rebuild(http_client, conn, result: dict):
     return response
 
 
-def _result_of(status, reason, version, items, wire: bytes, method: str, chunked: bool,
-               length, eof: bool) -> dict:
+def _result_of(status, reason, version, items, policy, wire: bytes, method: str,
+               chunked: bool, length, eof: bool) -> dict:
     """The recorded result: ``body`` is the payload; a chunked body keeps its chunk sizes
     (``chunks``) and ``Transfer-Encoding``; a body the program stopped reading early is
-    ``"complete": false`` and keeps the announced ``Content-Length``."""
+    ``"complete": false`` and keeps the announced ``Content-Length``. ``items``: the response
+    headers, raw from an email ``Message`` when ``policy`` is its policy (what ``items()``
+    returns is parsed here), else as ``items()`` returned them."""
     if chunked:
         body, sizes, complete = _dechunk(wire)
     else:
         body, sizes = wire, None
         complete = len(body) == length if length is not None else eof or method == "HEAD"
-    headers = []
-    for k, v in items:
-        low = k.lower()
-        if low == "transfer-encoding" and not chunked:
-            continue
-        if low == "content-length" and method != "HEAD" and complete:
-            continue
-        headers.append([k, v])
-    if method != "HEAD" and complete and not chunked:
-        headers.append(["Content-Length", str(len(body))])
-    headers = [list(p) for p in masking.headers(headers)]
+    whole = method != "HEAD" and complete
+    dropped = ("transfer-encoding" if not chunked else None,  # None matches no lower name
+               "content-length" if whole else None)
+    if policy is not None:  # compat32 (http.client's) returns a str free of surrogates as it is
+        fetch, same = policy.header_fetch_parse, policy is compat32
+        items = ((k, v if same and type(v) is str and v.isascii() else fetch(k, v))
+                 for k, v in items)
+    items = [(k, v) for k, v in items if k.lower() not in dropped]
+    if whole and not chunked:
+        items.append(("Content-Length", str(len(body))))
+    headers = masking.header_lists(items)
     result = {"status": status, "reason": reason, "version": version, "headers": headers,
               "body": body}
     if sizes is not None:
