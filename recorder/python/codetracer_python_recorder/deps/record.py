@@ -35,7 +35,10 @@ class Recorder:
 
     def begin(self, category, library, key, request=None, match=None, *, start=None) -> Pending:
         p = Pending()
-        p.seq, p.t0 = start if start is not None else self.reserve()
+        if start is None:
+            p.seq, p.t0 = next(self._seq), time.perf_counter()  # reserve(), without a call
+        else:
+            p.seq, p.t0 = start
         p.category, p.library, p.key = category, library, key
         p.request, p.match = request, match
         p.thread, p.task, p.site = context.thread_name(), context.task_name(), context.call_site()

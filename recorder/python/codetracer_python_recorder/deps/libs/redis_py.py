@@ -12,6 +12,7 @@ connects lazily, inside the patched calls); a miss raises ``redis.exceptions.Con
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from .. import exceptions, masking, state, store
@@ -22,32 +23,45 @@ _SECRET_COMMANDS = {"AUTH", "HELLO", "MIGRATE"}
 
 
 def _text(arg) -> str:
-    """An argument as key text; a long one as its head and digest (keys stay short)."""
-    raw = arg if isinstance(arg, bytes) else str(arg).encode()
-    if len(raw) > 100:
-        import hashlib
+    """An argument as key text; one over 100 bytes as its head and digest (keys stay
+    short)."""
+    if isinstance(arg, bytes):
+        if len(arg) <= 100:
+            return arg.decode("utf-8", "backslashreplace")
+        raw = arg
+    else:
+        text = str(arg)
+        if len(text) <= 100 and text.isascii():  # one byte a character: short (most args)
+            return text
+        raw = text.encode()
+        if len(raw) <= 100:
+            return text
+    import hashlib
 
-        head = raw[:24].decode("utf-8", "backslashreplace")
-        return f"{head}...<{len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
-    return raw.decode("utf-8", "backslashreplace") if isinstance(arg, bytes) else str(arg)
+    head = raw[:24].decode("utf-8", "backslashreplace")
+    return f"{head}...<{len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
 
 
 def _command_key(args) -> str:
     words = [_text(a) for a in args]
     if not words:
         return ""
-    name = words[0].upper()
+    words[0] = name = words[0].upper()
     if name in _SECRET_COMMANDS and len(words) > 1:
-        return " ".join([name, *[masking.MASK] * (len(words) - 1)])
-    if name == "CONFIG" and len(words) > 2 and masking.is_secret_key(words[2]):
+        words[1:] = [masking.MASK] * (len(words) - 1)
+    elif name == "CONFIG" and len(words) > 2 and masking.is_secret_key(words[2]):
         words[3:] = [masking.MASK] * len(words[3:])
-    return " ".join([name, *words[1:]])
+    return " ".join(words)
 
 
 def _target(client) -> str:
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
-    if kwargs.get("path"):
-        return f"unix:{kwargs['path']}"
+    try:  # not two getattr with defaults: this runs on every recorded command
+        kwargs = client.connection_pool.connection_kwargs or {}
+    except AttributeError:
+        kwargs = {}
+    path = kwargs.get("path")
+    if path:
+        return f"unix:{path}"
     return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
@@ -58,8 +72,8 @@ def _miss_error(client, key):
         f"(codetracer replay has no recorded {key})")
 
 
-def _summary(key):
-    return lambda reply: f"{key() if callable(key) else key} -> {_short(reply)}"
+def _summary(key: str, reply) -> str:
+    return f"{key} -> {_short(reply)}"
 
 
 class _LazyKey:
@@ -77,6 +91,9 @@ class _LazyKey:
 
     def match(self) -> dict:
         return {"command": self.key()}
+
+    def summary(self, reply) -> str:
+        return _summary(self.key(), reply)
 
 
 def _short(value) -> str:
@@ -128,7 +145,7 @@ def _patch_sync(module) -> None:
             return engine.call(CATEGORY, LIBRARY, lazy.key,
                                lambda: orig_command(self, *args, **options),
                                request={"target": _target(self)}, match=lazy.match,
-                               summarize=_summary(lazy.key))
+                               summarize=lazy.summary)
         key = _command_key(args)
         return engine.call(CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
                            match={"command": key}, miss_error=_miss_error(self, key))
@@ -141,7 +158,7 @@ def _patch_sync(module) -> None:
         if engine.mode == "record":
             return engine.call(CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
                                request={"target": _target(self)}, match={"command": key},
-                               to_record=_replies, summarize=_summary(key))
+                               to_record=_replies, summarize=functools.partial(_summary, key))
         try:
             return engine.call(CATEGORY, LIBRARY, key,
                                lambda: orig_execute(self, raise_on_error),
@@ -162,7 +179,7 @@ def _patch_sync(module) -> None:
             return engine.call(CATEGORY, LIBRARY, lazy.key,
                                lambda: orig_immediate(self, *args, **options),
                                request={"target": _target(self)}, match=lazy.match,
-                               summarize=_summary(lazy.key))
+                               summarize=lazy.summary)
         key = _command_key(args)
         value = engine.call(CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
                             match={"command": key}, miss_error=_miss_error(self, key))
@@ -199,7 +216,7 @@ def _patch_async(module) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, lazy.key, lambda: orig_command(self, *args, **options),
                 request={"target": _target(self)}, match=lazy.match,
-                summarize=_summary(lazy.key))
+                summarize=lazy.summary)
         key = _command_key(args)
         return await engine.acall(
             CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
@@ -214,7 +231,7 @@ def _patch_async(module) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, key, lambda: orig_execute(self, raise_on_error),
                 request={"target": _target(self)}, match={"command": key},
-                to_record=_replies, summarize=_summary(key))
+                to_record=_replies, summarize=functools.partial(_summary, key))
         try:
             return await engine.acall(CATEGORY, LIBRARY, key,
                                       lambda: orig_execute(self, raise_on_error),
@@ -235,7 +252,7 @@ def _patch_async(module) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, lazy.key, lambda: orig_immediate(self, *args, **options),
                 request={"target": _target(self)}, match=lazy.match,
-                summarize=_summary(lazy.key))
+                summarize=lazy.summary)
         key = _command_key(args)
         value = await engine.acall(
             CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
