@@ -3,25 +3,41 @@
 //! The recorder writes millions of tiny objects; going through a generic serializer would
 //! allocate per event. These helpers append to a `Vec<u8>` without intermediate values.
 
-/// Appends `s` as a JSON string literal (with quotes).
+/// Bytes that need an escape in a JSON string: quote, backslash, control characters and DEL.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
+/// Appends `s` as a JSON string literal (with quotes). Runs without escapes are copied whole
+/// (one table lookup per byte to find them).
 pub fn push_str(buf: &mut Vec<u8>, s: &str) {
+    buf.reserve(s.len() + 2);
     buf.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f | 0x7f => None,
-            _ => continue,
-        };
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[b as usize])
+    {
+        let i = start + offset;
         buf.extend_from_slice(&bytes[start..i]);
-        match escape {
-            Some(e) => buf.extend_from_slice(e),
-            None => {
+        let b = bytes[i];
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 buf.extend_from_slice(b"\\u00");
                 buf.push(HEX[(b >> 4) as usize]);
