@@ -127,6 +127,32 @@ def test_auth_is_masked(tmp_path, redis_server):
     assert (rep.returncode, rep.stdout, rep.stderr) == (0, rec.stdout, "")
 
 
+def test_redis_secret_settings_are_masked(tmp_path, redis_server):
+    """``CONFIG SET masterauth``/``requirepass`` hold no secret word, and ``CONFIG GET``
+    answers with the secret: neither reaches the capture, and the replay still matches."""
+    prog = tmp_path / "config.py"
+    prog.write_text(textwrap.dedent('''
+        import sys, redis
+        r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True)
+        print(r.config_set("masterauth", "hunter2-secret"))
+        print(r.execute_command("CONFIG", "SET", "maxmemory-samples", "6", "masterauth",
+                                "hunter3-secret"))
+        print(sorted(r.config_get("masterauth")))
+        print(r.config_get("maxmemory-samples"))
+    '''), encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        str(redis_server.port)], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    text = (tmp_path / "t1" / "deps.jsonl").read_text(encoding="utf-8")
+    assert "hunter" not in text
+    assert '"CONFIG SET maxmemory-samples 6 masterauth <masked>"' in text
+    assert '"maxmemory-samples":"6"' in text  # other settings as they are
+    redis_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog),
+                        str(redis_server.port)], cwd=tmp_path)
+    assert (rep.returncode, rep.stdout, rep.stderr) == (0, rec.stdout, "")
+
+
 WATCH = textwrap.dedent('''
     import asyncio, sys
     import redis, redis.asyncio

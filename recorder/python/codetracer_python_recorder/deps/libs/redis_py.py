@@ -20,6 +20,15 @@ from .. import exceptions, masking, state, store
 CATEGORY = "redis"
 LIBRARY = "redis-py"
 _SECRET_COMMANDS = {"AUTH", "HELLO", "MIGRATE"}
+#: Redis's own secret settings, whose names hold no secret word of ``masking``'s
+_SECRET_SETTINGS = {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"}
+
+
+def _secret_setting(name) -> bool:
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return isinstance(name, str) and (name.lower() in _SECRET_SETTINGS
+                                      or masking.is_secret_key(name))
 
 
 def _text(arg) -> str:
@@ -46,11 +55,15 @@ def _command_key(args) -> str:
     words = [_text(a) for a in args]
     if not words:
         return ""
-    words[0] = name = words[0].upper()
+    # redis-py sends some commands with their subcommand as one argument ("CONFIG SET")
+    words[:1] = words[0].upper().split(" ") if " " in words[0] else [words[0].upper()]
+    name = words[0]
     if name in _SECRET_COMMANDS and len(words) > 1:
         words[1:] = [masking.MASK] * (len(words) - 1)
-    elif name == "CONFIG" and len(words) > 2 and masking.is_secret_key(words[2]):
-        words[3:] = [masking.MASK] * len(words[3:])
+    elif name == "CONFIG" and len(words) > 3 and words[1].upper() == "SET":
+        for i in range(2, len(words) - 1, 2):  # CONFIG SET name value [name value ...]
+            if _secret_setting(words[i]):
+                words[i + 1] = masking.MASK
     return " ".join(words)
 
 
@@ -110,6 +123,21 @@ def _replies(replies):
     return store.snapshot(replies)
 
 
+def _config_reply(reply):
+    """``CONFIG GET``'s reply with the values of secret settings masked."""
+    if isinstance(reply, dict):
+        reply = {k: masking.MASK if _secret_setting(k) else v for k, v in reply.items()}
+    return store.snapshot(reply)
+
+
+def _to_record(args):
+    """What a command's reply is recorded as: ``CONFIG`` replies masked, others snapshotted."""
+    first = args[0] if args else None
+    if isinstance(first, bytes):
+        first = first.decode("latin-1")
+    return _config_reply if isinstance(first, str) and first[:6].upper() == "CONFIG" else None
+
+
 def _from_replies(replies):
     if isinstance(replies, list):
         return [exceptions.rebuild(r["$redis_error"])
@@ -145,7 +173,7 @@ def _patch_sync(module) -> None:
             return engine.call(CATEGORY, LIBRARY, lazy.key,
                                lambda: orig_command(self, *args, **options),
                                request={"target": _target(self)}, match=lazy.match,
-                               summarize=lazy.summary)
+                               summarize=lazy.summary, to_record=_to_record(args))
         key = _command_key(args)
         return engine.call(CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
                            match={"command": key}, miss_error=_miss_error(self, key))
@@ -179,7 +207,7 @@ def _patch_sync(module) -> None:
             return engine.call(CATEGORY, LIBRARY, lazy.key,
                                lambda: orig_immediate(self, *args, **options),
                                request={"target": _target(self)}, match=lazy.match,
-                               summarize=lazy.summary)
+                               summarize=lazy.summary, to_record=_to_record(args))
         key = _command_key(args)
         value = engine.call(CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
                             match={"command": key}, miss_error=_miss_error(self, key))
@@ -216,7 +244,7 @@ def _patch_async(module) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, lazy.key, lambda: orig_command(self, *args, **options),
                 request={"target": _target(self)}, match=lazy.match,
-                summarize=lazy.summary)
+                summarize=lazy.summary, to_record=_to_record(args))
         key = _command_key(args)
         return await engine.acall(
             CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
