@@ -1,12 +1,10 @@
-//! Bytes to disk on a thread that never takes the GIL.
+//! Bytes to disk without the GIL.
 //!
-//! [`LineSink`] appends lines to one file (`deps.jsonl`): the program's thread copies a line
-//! into a buffer under a mutex, the sink's thread writes the buffer every `FLUSH` (so a crash
-//! loses at most that much) or sooner when it grows past `EARLY_BYTES`. [`FileSink`] writes
-//! whole files atomically (a temporary name renamed into place: a reader never sees half a
-//! capture), one per request or task. Both belong to the process that made them: in a forked
-//! child they ignore every call and are never joined or flushed (their thread does not exist
-//! there, and their mutex may have been held by it at the fork); the child makes its own.
+//! [`LineSink`] appends to one file (`deps.jsonl`). [`FileSink`] writes whole files
+//! atomically (a temporary name renamed into place: a reader never sees half a capture), one
+//! per request or task, on a thread of its own. Both belong to the process that made them: in
+//! a forked child they ignore every call and are never joined or flushed (the thread does not
+//! exist there, and a mutex may have been held by it at the fork); the child makes its own.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -20,10 +18,8 @@ use pyo3::prelude::*;
 
 use crate::errors::{ErrorCode, RecorderError};
 
-/// How long a line or a capture may wait in memory before the sink's thread writes it.
+/// How long the capture thread sleeps when idle (it is woken for each capture).
 const FLUSH: Duration = Duration::from_millis(100);
-/// A line buffer this big is written at once (bounded memory under a burst of calls).
-const EARLY_BYTES: usize = 256 * 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panic on the sink's thread (none is expected) must not stop every later write
@@ -53,162 +49,82 @@ fn join_in_owner(owner: u32, thread: &Mutex<Option<JoinHandle<()>>>) {
 // --- one file of lines ----------------------------------------------------------------
 
 struct LineState {
-    buf: Vec<u8>,
-    closed: bool,
-    /// The first write error; later lines are dropped (and counted) instead of piling up.
+    file: Option<File>,
+    /// The first write error; later lines are dropped (and counted).
     error: Option<String>,
     dropped: u64,
 }
 
-struct LineShared {
-    state: Mutex<LineState>,
-    wake: Condvar,
-    file: Mutex<Option<File>>,
-    path: PathBuf,
-}
-
-impl LineShared {
-    /// Writes what is buffered (the state lock is not held while the disk works).
-    fn drain(&self) {
-        let data = std::mem::take(&mut lock(&self.state).buf);
-        if data.is_empty() {
-            return;
-        }
-        let result = match lock(&self.file).as_mut() {
-            Some(f) => f.write_all(&data),
-            None => Ok(()),
-        };
-        if let Err(e) = result {
-            let mut st = lock(&self.state);
-            if st.error.is_none() {
-                st.error = Some(format!("cannot write {}: {e}", self.path.display()));
-            }
-        }
-    }
-
-    fn run(&self) {
-        loop {
-            let closed = {
-                let st = lock(&self.state);
-                let (st, _) = self
-                    .wake
-                    .wait_timeout_while(st, FLUSH, |s| !s.closed && s.buf.len() < EARLY_BYTES)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                st.closed
-            };
-            self.drain();
-            if closed {
-                return;
-            }
-        }
-    }
-}
-
-/// `LineSink(path, first, *, background=True)`: creates `path` (truncating it) with `first`
-/// as its first bytes. With `background=False` every `write` goes to the file at once (a
-/// forked child that may leave by `os._exit` loses nothing).
+/// `LineSink(path, first)`: creates `path` (truncating it) with `first` as its first bytes;
+/// `write` appends at once, without the GIL (the deps writer thread hands it a batch of
+/// lines, a forked child one line per call).
 #[pyclass(module = "codetracer_python_recorder._native", frozen)]
 pub struct LineSink {
-    shared: Arc<LineShared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    background: bool,
+    state: Mutex<LineState>,
+    path: PathBuf,
     owner: u32,
 }
 
 #[pymethods]
 impl LineSink {
     #[new]
-    #[pyo3(signature = (path, first, *, background=true))]
-    fn new(path: PathBuf, first: &[u8], background: bool) -> PyResult<Self> {
-        let mut file = File::create(&path)
+    fn new(path: PathBuf, first: &[u8]) -> PyResult<Self> {
+        let file = File::create(&path)
             .and_then(|mut f| f.write_all(first).map(|_| f))
             .map_err(|e| RecorderError::io("cannot create", &path, &e))?;
-        file.flush()
-            .map_err(|e| RecorderError::io("cannot write", &path, &e))?;
-        let shared = Arc::new(LineShared {
+        Ok(LineSink {
             state: Mutex::new(LineState {
-                buf: Vec::new(),
-                closed: false,
+                file: Some(file),
                 error: None,
                 dropped: 0,
             }),
-            wake: Condvar::new(),
-            file: Mutex::new(Some(file)),
             path,
-        });
-        let thread = if background {
-            let s = Arc::clone(&shared);
-            Some(spawn("codetracer-deps-writer", move || s.run())?)
-        } else {
-            None
-        };
-        Ok(LineSink {
-            shared,
-            thread: Mutex::new(thread),
-            background,
             owner: std::process::id(),
         })
     }
 
-    /// Queues `data` (written at once without a background thread).
     fn write(&self, py: Python<'_>, data: &[u8]) {
         if std::process::id() != self.owner {
             return;
         }
-        let mut st = lock(&self.shared.state);
-        if st.closed || st.error.is_some() {
-            st.dropped += 1;
-            return;
-        }
-        st.buf.extend_from_slice(data);
-        if !self.background {
-            drop(st);
-            py.detach(|| self.shared.drain());
-        } else if st.buf.len() >= EARLY_BYTES {
-            self.shared.wake.notify_one();
-        }
+        py.detach(|| {
+            let mut st = lock(&self.state);
+            if st.error.is_some() {
+                st.dropped += 1;
+                return;
+            }
+            let result = match st.file.as_mut() {
+                Some(f) => f.write_all(data),
+                None => {
+                    st.dropped += 1;
+                    return;
+                }
+            };
+            if let Err(e) = result {
+                st.error = Some(format!("cannot write {}: {e}", self.path.display()));
+            }
+        });
     }
 
-    /// Writes what is queued and `last` (the footer), closes the file; idempotent. Raises
-    /// `RecorderEnvironmentError` if any write failed, naming the file and how many lines
-    /// were lost.
+    /// Writes `last` (the footer) and closes the file; idempotent. Raises
+    /// `RecorderEnvironmentError` if any write failed, naming the file and how many writes
+    /// were lost after the first failure.
     #[pyo3(signature = (last=None))]
     fn close(&self, py: Python<'_>, last: Option<&[u8]>) -> PyResult<()> {
         if std::process::id() != self.owner {
             return Ok(());
         }
-        {
-            let mut st = lock(&self.shared.state);
-            if st.closed {
-                return Ok(());
-            }
-            st.closed = true;
-            if let Some(last) = last {
-                if st.error.is_none() {
-                    // after every queued line: the thread drains the buffer once more on its way out
-                    st.buf.extend_from_slice(last);
-                }
-            }
-            self.shared.wake.notify_one();
+        if let Some(last) = last {
+            self.write(py, last);
         }
-        py.detach(|| {
-            join_in_owner(self.owner, &self.thread);
-            self.shared.drain();
-            if let Some(mut f) = lock(&self.shared.file).take() {
-                if let Err(e) = f.flush() {
-                    let mut st = lock(&self.shared.state);
-                    st.error
-                        .get_or_insert(format!("cannot write {}: {e}", self.shared.path.display()));
-                }
-            }
-        });
-        let st = lock(&self.shared.state);
+        let mut st = lock(&self.state);
+        st.file = None;
         match &st.error {
             Some(message) => Err(RecorderError::new(
                 ErrorCode::Io,
-                format!("{message} ({} later lines lost)", st.dropped),
+                format!("{message} ({} later writes lost)", st.dropped),
             )
-            .with_context("path", self.shared.path.display())
+            .with_context("path", self.path.display())
             .into()),
             None => Ok(()),
         }
@@ -216,21 +132,7 @@ impl LineSink {
 
     #[getter]
     fn path(&self) -> PathBuf {
-        self.shared.path.clone()
-    }
-}
-
-impl Drop for LineSink {
-    fn drop(&mut self) {
-        if std::process::id() != self.owner {
-            // the parent's buffer and file are the parent's: leave both untouched
-            std::mem::forget(lock(&self.thread).take());
-            return;
-        }
-        lock(&self.shared.state).closed = true;
-        self.shared.wake.notify_one();
-        join_in_owner(self.owner, &self.thread);
-        self.shared.drain();
+        self.path.clone()
     }
 }
 

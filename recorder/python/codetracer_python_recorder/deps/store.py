@@ -15,11 +15,14 @@ Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": .
 
 from __future__ import annotations
 
+import _thread
 import base64
 import json
 import os
 import re
 import sys
+import threading
+import time
 
 from .. import _native
 
@@ -193,21 +196,58 @@ def _hashable(value):
 
 
 class Writer:
-    """Appends call records to ``deps.jsonl``. The thread whose call ended completes its
-    record (lazy fields, masking, encoding: :func:`line`, a few microseconds in native code)
-    and hands the line to a native sink, whose own thread writes it within 0.1 s without the
-    GIL: so the disk work runs beside the program instead of taking turns with it, and a
-    crash loses at most that much. ``background=False`` writes each line at once (a forked
-    child, which may leave by ``os._exit``). ``close()`` writes what is queued and is
-    idempotent."""
+    """Appends call records to ``deps.jsonl``. The calling thread only queues a record; a
+    writer thread completes queued records (lazy fields, masking: Python) and turns them into
+    lines (``_native.dumps``) within ``FLUSH_S``, so that work overlaps the program's waits on
+    the network (the GIL is free while it waits), and a crash loses at most that much.
+    ``background=False``: each record is written when its call ends, by that thread (a forked
+    child, which may leave by ``os._exit``). ``close()`` writes what is queued; idempotent."""
+
+    FLUSH_S = 0.1
 
     def __init__(self, path: str, header: dict, *, background: bool = True) -> None:
         self.path = path
         self._sink = _native.LineSink(path, _dump({"format": FORMAT, "version": VERSION,
-                                                   **header}), background=background)
+                                                   **header}))
+        self._queue: list = []
+        self._closed = False
+        self._background = background
+        if background:
+            self._wake = threading.Condition(threading.Lock())
+            # a bare OS thread: not in threading.enumerate() or active_count(), so the
+            # program sees the same threads as without capture
+            self._stopped = _thread.allocate_lock()
+            self._stopped.acquire()
+            _thread.start_new_thread(self._run, ())
 
     def write(self, record: dict) -> None:
-        self._sink.write(line(record, self._side_file))
+        if self._background:
+            self._queue.append(record)  # list.append is atomic under the GIL
+        else:
+            self._sink.write(line(record, self._side_file))
+
+    def _drain(self, yielding: bool = False) -> None:
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        lines = []
+        side = self._side_file
+        for n, record in enumerate(queue, start=1):
+            lines.append(line(record, side))
+            if yielding and n % 32 == 0:
+                time.sleep(0)  # hand the GIL back now and then: the program's thread waiting
+                # on a socket must not queue behind a long batch (5 ms switch interval), and
+                # yielding after every record costs more CPU than it saves
+        self._sink.write(b"".join(lines))  # without the GIL
+
+    def _run(self) -> None:
+        try:
+            with self._wake:
+                while not self._closed:
+                    self._wake.wait(self.FLUSH_S)
+                    self._drain(yielding=True)
+        finally:
+            self._stopped.release()
 
     def _side_file(self, data: bytes) -> dict:
         """Stores a long bytes value in a side file (once per content); returns its tag."""
@@ -222,6 +262,15 @@ class Writer:
         return {"$file": name}
 
     def close(self, footer: dict | None = None) -> None:
+        if self._background:
+            with self._wake:
+                if self._closed:
+                    return
+                self._closed = True
+                self._wake.notify()
+            self._stopped.acquire()
+            self._drain()
+        self._closed = True
         self._sink.close(_dump({"end": True, **footer}) if footer is not None else None)
 
 
