@@ -31,14 +31,7 @@ impl<'py> Dumper<'py> {
     /// failing (a record field a library computed may hold one).
     pub fn plain(&self, out: &mut Vec<u8>, v: &Bound<'py, PyAny>, depth: u32) -> PyResult<()> {
         let depth = deeper(depth)?;
-        if v.is_none() {
-            out.extend_from_slice(b"null");
-        } else if let Ok(s) = v.cast::<PyString>() {
-            push_py_str(out, s);
-        } else if let Ok(b) = v.cast::<PyBool>() {
-            out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        } else if v.cast::<PyInt>().is_ok() {
-            push_int(out, v)?;
+        if push_scalar(out, v)? {
         } else if let Ok(f) = v.cast::<PyFloat>() {
             let x = f.value();
             if x.is_finite() {
@@ -75,14 +68,7 @@ impl<'py> Dumper<'py> {
     /// A value a library call returned, with `store.encode`'s tags.
     pub fn tagged(&self, out: &mut Vec<u8>, v: &Bound<'py, PyAny>, depth: u32) -> PyResult<()> {
         let depth = deeper(depth)?;
-        if v.is_none() {
-            out.extend_from_slice(b"null");
-        } else if let Ok(s) = v.cast::<PyString>() {
-            push_py_str(out, s);
-        } else if let Ok(b) = v.cast::<PyBool>() {
-            out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        } else if v.cast::<PyInt>().is_ok() {
-            push_int(out, v)?;
+        if push_scalar(out, v)? {
         } else if let Ok(f) = v.cast::<PyFloat>() {
             let x = f.value();
             if x.is_finite() {
@@ -200,6 +186,23 @@ impl<'py> Dumper<'py> {
         push_str(out, &text);
         Ok(())
     }
+}
+
+/// None, str, bool and int (a subclass's value read without calling its methods), written
+/// alike in both modes; `false` for anything else.
+fn push_scalar(out: &mut Vec<u8>, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if v.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(s) = v.cast::<PyString>() {
+        push_py_str(out, s);
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+    } else if v.cast::<PyInt>().is_ok() {
+        push_int(out, v)?;
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn deeper(depth: u32) -> PyResult<u32> {
