@@ -31,30 +31,9 @@ impl<'py> Dumper<'py> {
     /// failing (a record field a library computed may hold one).
     pub fn plain(&self, out: &mut Vec<u8>, v: &Bound<'py, PyAny>, depth: u32) -> PyResult<()> {
         let depth = deeper(depth)?;
-        if push_scalar(out, v)? {
-        } else if let Ok(f) = v.cast::<PyFloat>() {
-            let x = f.value();
-            if x.is_finite() {
-                push_f64(out, x);
-            } else {
-                // what Python's json module writes (allow_nan=True)
-                out.extend_from_slice(match (x.is_nan(), x > 0.0) {
-                    (true, _) => b"NaN".as_slice(),
-                    (false, true) => b"Infinity",
-                    (false, false) => b"-Infinity",
-                });
-            }
+        if push_scalar(out, v, false)? {
         } else if let Ok(d) = v.cast::<PyDict>() {
-            out.push(b'{');
-            for (i, (k, item)) in d.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                self.plain_key(out, &k)?;
-                out.push(b':');
-                self.plain(out, &item, depth)?;
-            }
-            out.push(b'}');
+            self.object(out, d, depth, |_| false)?;
         } else if let Ok(l) = v.cast::<PyList>() {
             self.array(out, l.iter(), depth, Self::plain)?;
         } else if let Ok(t) = v.cast::<PyTuple>() {
@@ -68,16 +47,7 @@ impl<'py> Dumper<'py> {
     /// A value a library call returned, with `store.encode`'s tags.
     pub fn tagged(&self, out: &mut Vec<u8>, v: &Bound<'py, PyAny>, depth: u32) -> PyResult<()> {
         let depth = deeper(depth)?;
-        if push_scalar(out, v)? {
-        } else if let Ok(f) = v.cast::<PyFloat>() {
-            let x = f.value();
-            if x.is_finite() {
-                push_f64(out, x);
-            } else {
-                out.extend_from_slice(b"{\"$float\":");
-                push_str(out, float_repr(x));
-                out.push(b'}');
-            }
+        if push_scalar(out, v, true)? {
         } else if let Ok(b) = v.cast_exact::<PyBytes>() {
             let data = b.as_bytes();
             match &self.side {
@@ -97,16 +67,7 @@ impl<'py> Dumper<'py> {
                     .and_then(|s| s.to_str().ok().map(|s| !s.starts_with('$')))
                     .unwrap_or(false)
             }) {
-                out.push(b'{');
-                for (i, (k, item)) in d.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.plain_key(out, &k)?;
-                    out.push(b':');
-                    self.tagged(out, &item, depth)?;
-                }
-                out.push(b'}');
+                self.object(out, d, depth, |_| true)?;
             } else {
                 self.other(out, v, depth)?;
             }
@@ -142,6 +103,31 @@ impl<'py> Dumper<'py> {
                 type_name(v)
             ))),
         }
+    }
+
+    /// A dict as a JSON object; `tagged_value(key)` says which mode its value is written in.
+    fn object(
+        &self,
+        out: &mut Vec<u8>,
+        d: &Bound<'py, PyDict>,
+        depth: u32,
+        tagged_value: impl Fn(&Bound<'py, PyAny>) -> bool,
+    ) -> PyResult<()> {
+        out.push(b'{');
+        for (i, (k, item)) in d.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.plain_key(out, &k)?;
+            out.push(b':');
+            if tagged_value(&k) {
+                self.tagged(out, &item, depth)?;
+            } else {
+                self.plain(out, &item, depth)?;
+            }
+        }
+        out.push(b'}');
+        Ok(())
     }
 
     fn array(
@@ -188,9 +174,10 @@ impl<'py> Dumper<'py> {
     }
 }
 
-/// None, str, bool and int (a subclass's value read without calling its methods), written
-/// alike in both modes; `false` for anything else.
-fn push_scalar(out: &mut Vec<u8>, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+/// None, str, bool, int and float (a subclass's value read without calling its methods);
+/// `false` for anything else. NaN and the infinities: `{"$float": "nan"}` when `tags`, else
+/// what Python's json module writes (`NaN`, `Infinity`).
+fn push_scalar(out: &mut Vec<u8>, v: &Bound<'_, PyAny>, tags: bool) -> PyResult<bool> {
     if v.is_none() {
         out.extend_from_slice(b"null");
     } else if let Ok(s) = v.cast::<PyString>() {
@@ -199,6 +186,21 @@ fn push_scalar(out: &mut Vec<u8>, v: &Bound<'_, PyAny>) -> PyResult<bool> {
         out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
     } else if v.cast::<PyInt>().is_ok() {
         push_int(out, v)?;
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        let x = f.value();
+        if x.is_finite() {
+            push_f64(out, x);
+        } else if tags {
+            out.extend_from_slice(b"{\"$float\":");
+            push_str(out, float_repr(x));
+            out.push(b'}');
+        } else {
+            out.extend_from_slice(match (x.is_nan(), x > 0.0) {
+                (true, _) => b"NaN".as_slice(),
+                (false, true) => b"Infinity",
+                (false, false) => b"-Infinity",
+            });
+        }
     } else {
         return Ok(false);
     }
@@ -278,27 +280,12 @@ pub fn dumps<'py>(
         };
         let mut out = Vec::with_capacity(512);
         match value.cast_exact::<PyDict>() {
-            Ok(d) if !tagged.is_empty() => {
-                out.push(b'{');
-                for (i, (k, item)) in d.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    dumper.plain_key(&mut out, &k)?;
-                    out.push(b':');
-                    let is_tagged = k
-                        .cast_exact::<PyString>()
-                        .ok()
-                        .and_then(|s| s.to_str().ok().map(|s| tagged.iter().any(|t| t == s)))
-                        .unwrap_or(false);
-                    if is_tagged {
-                        dumper.tagged(&mut out, &item, 1)?;
-                    } else {
-                        dumper.plain(&mut out, &item, 1)?;
-                    }
-                }
-                out.push(b'}');
-            }
+            Ok(d) if !tagged.is_empty() => dumper.object(&mut out, d, 1, |k| {
+                k.cast_exact::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok().map(|s| tagged.iter().any(|t| t == s)))
+                    .unwrap_or(false)
+            })?,
             _ => dumper.plain(&mut out, value, 0)?,
         }
         if newline {
