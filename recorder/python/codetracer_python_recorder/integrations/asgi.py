@@ -153,9 +153,9 @@ class CodeTracerMiddleware:
 
 
 class _Exchange:
-    """One captured request. The request path only keeps references (body chunks, the
-    response's status and headers); ``name()`` and ``build()``, which run on the writer
-    thread, decode, mask and name."""
+    """One captured request. While it is served only references are kept (body chunks, the
+    response's status and headers); ``name()`` and ``build()`` decode, mask and name once the
+    response went out (``capture.writer.submit``)."""
 
     __slots__ = ("mw", "scope", "_receive", "_send", "root_path", "started_at",
                  "request_chunks", "request_size", "response_chunks", "response_size", "status",
@@ -212,7 +212,7 @@ class _Exchange:
         capture.writer.submit(self.mw.dir, self.name, self.build)
 
     def ident(self) -> str:
-        if self._ident is None:  # made by name() or build(), whichever the writer runs first
+        if self._ident is None:  # made by name() or build(), whichever runs first
             self._ident = f"{capture.pid:x}{self.number:05x}"
         return self._ident
 
