@@ -11,7 +11,6 @@ import threading
 import uuid
 
 import pytest
-
 from codetracer_python_recorder import _native
 from codetracer_python_recorder.deps import store
 

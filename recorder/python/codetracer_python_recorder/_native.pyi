@@ -104,3 +104,37 @@ def error_trailer(
     context: Mapping[str, str] = ...,
 ) -> str:
     """The ``--json-errors`` line for one recorder error."""
+
+def dumps(
+    value: object,
+    *,
+    tagged: Sequence[str] = ...,
+    encode: object | None = None,
+    side: object | None = None,
+    side_bytes: int = 0,
+    newline: bool = False,
+) -> bytes:
+    """JSON text (UTF-8) of a JSON-ready ``value``; when it is a dict, the items whose keys
+    are in ``tagged`` are library values written with ``deps.store.encode``'s tags
+    (``encode``: that function, called back for types the fast path leaves out; ``side``:
+    called with bytes longer than ``side_bytes``). ``ValueError`` for a value nested past
+    400 levels."""
+
+class LineSink:
+    """``deps.jsonl``: appends without the GIL; inert in a forked child."""
+
+    path: str
+
+    def __init__(self, path: str | PathLike[str], first: bytes) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def close(self, last: bytes | None = None) -> None:
+        """Writes ``last``, closes; ``RecorderEnvironmentError`` if a write failed."""
+
+class FileSink:
+    """Capture files, each written atomically by a Rust thread that never takes the GIL."""
+
+    def submit(self, dir: str | PathLike[str], name: str, data: bytes) -> None: ...
+    def pending(self) -> int: ...
+    def flush(self) -> list[str]:
+        """Waits until every submitted file is written; the errors met, one line each."""
+    def take_errors(self) -> list[str]: ...

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import RECORDER_PARENT, load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
