@@ -33,19 +33,6 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> PyResult<JoinHandl
         .map_err(|e| RecorderError::new(ErrorCode::Io, format!("cannot start {name}: {e}")).into())
 }
 
-/// Stops a sink's thread and joins it, unless this process is a forked child of the one that
-/// started it: then the thread is not here, and the handle is let go without a join.
-fn join_in_owner(owner: u32, thread: &Mutex<Option<JoinHandle<()>>>) {
-    let handle = lock(thread).take();
-    if let Some(handle) = handle {
-        if std::process::id() == owner {
-            let _ = handle.join();
-        } else {
-            std::mem::forget(handle);
-        }
-    }
-}
-
 // --- one file of lines ----------------------------------------------------------------
 
 struct LineState {
@@ -307,13 +294,18 @@ fn lock_alive(thread: &Mutex<Option<JoinHandle<()>>>) -> bool {
 }
 
 impl Drop for FileSink {
+    /// Writes what is queued and joins the thread; in a forked child the thread is not there,
+    /// so its handle is let go without a join.
     fn drop(&mut self) {
+        let handle = lock(&self.thread).take();
         if std::process::id() != self.owner {
-            std::mem::forget(lock(&self.thread).take());
+            std::mem::forget(handle);
             return;
         }
         lock(&self.shared.state).closed = true;
         self.shared.wake.notify_one();
-        join_in_owner(self.owner, &self.thread);
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
     }
 }
