@@ -321,27 +321,37 @@ impl RuntimeTracer {
             || ffi::PyLong_CheckExact(value) != 0
             || ffi::PyFloat_CheckExact(value) != 0;
         if cacheable {
-            if let Some((obj, bytes)) = self.value_cache.get_mut(vid).and_then(Option::take) {
+            if let Some(Some((obj, bytes))) = self.value_cache.get(vid) {
                 if obj.as_ptr() == value {
-                    let result = self.writer.emit(TraceEvent::Value {
+                    return self.writer.emit(TraceEvent::Value {
                         variable_id: vid,
-                        value: &bytes,
+                        value: bytes,
                     });
-                    self.value_cache[vid] = Some((obj, bytes));
-                    return result;
                 }
             }
         }
-        self.scratch.clear();
-        self.encoder
-            .encode(&mut self.writer, value, &mut self.scratch)?;
-        if cacheable {
-            if self.value_cache.len() <= vid {
-                self.value_cache.resize_with(vid + 1, || None);
+        let (encoder, cache) = (&mut self.encoder, &mut self.value_cache);
+        self.writer.emit_value_with(vid, |w, buf, start| {
+            encoder.encode(w, value, buf)?;
+            if cacheable {
+                if cache.len() <= vid {
+                    cache.resize_with(vid + 1, || None);
+                }
+                let encoded = buf.get(start..).unwrap_or_default();
+                match cache.get_mut(vid) {
+                    // the slot's buffer is reused: a fresh one per changed value showed as
+                    // allocations in profiles
+                    Some(Some((obj, bytes))) => {
+                        *obj = retain(value);
+                        bytes.clear();
+                        bytes.extend_from_slice(encoded);
+                    }
+                    Some(slot) => *slot = Some((retain(value), encoded.to_vec())),
+                    None => {}
+                }
             }
-            self.value_cache[vid] = Some((retain(value), self.scratch.clone()));
-        }
-        self.emit_scratch_value(vid)
+            Ok(())
+        })
     }
 
     /// Writes the value encoded in `scratch` as variable `vid`'s `Value` event.

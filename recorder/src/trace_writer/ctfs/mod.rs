@@ -46,6 +46,9 @@ const TAG_STEP_VALUES: u8 = 0;
 /// Bytes kept for a `StepValues` header: `varint len` of 2 (a record of 128 B to 16 KiB), the
 /// tag, `varint count` of 1 (under 128 variables).
 const STEP_HEADER_ROOM: usize = 4;
+/// Bytes kept for a value's `varint len` when it is encoded straight into the chunk: 2 holds
+/// 128 B to 16 KiB; other lengths move the value's bytes by one or more.
+const VALUE_LEN_ROOM: usize = 2;
 
 pub const RECORDER_ID: &str = concat!("codetracer-python-recorder ", env!("CARGO_PKG_VERSION"));
 
@@ -82,6 +85,8 @@ pub struct CtfsTrace {
     step_vars: u64,
     /// Where the open step's `StepValues` record starts in the values chunk.
     step_start: usize,
+    /// Where the entry being encoded straight into the values chunk starts (`value_sink`).
+    entry_start: usize,
     scratch: Vec<u8>,
 }
 
@@ -116,6 +121,7 @@ impl CtfsTrace {
             step_open: false,
             step_vars: 0,
             step_start: 0,
+            entry_start: 0,
             scratch: Vec::new(),
         })
     }
@@ -227,6 +233,32 @@ impl CtfsTrace {
     }
 }
 
+/// Writes the `varint len` of the bytes from `start` on into the [`VALUE_LEN_ROOM`] bytes
+/// before them, moving them when the length needs another size.
+fn fill_len(buf: &mut Vec<u8>, start: usize) {
+    let len = buf.len() - start;
+    let mut head = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        head[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    head[n] = v as u8;
+    n += 1;
+    let at = start - VALUE_LEN_ROOM;
+    if n != VALUE_LEN_ROOM {
+        let end = buf.len();
+        if n > VALUE_LEN_ROOM {
+            buf.resize(end + n - VALUE_LEN_ROOM, 0);
+        }
+        buf.copy_within(start..end, at + n);
+        buf.truncate(at + n + len);
+    }
+    buf[at..at + n].copy_from_slice(&head[..n]);
+}
+
 impl Backend for CtfsTrace {
     fn path(&mut self, _id: usize, path: &str) -> RecorderResult<()> {
         let record = self.lines.register(path);
@@ -298,6 +330,29 @@ impl Backend for CtfsTrace {
         }
     }
 
+    fn value_sink(&mut self, variable_id: usize) -> Option<(Vec<u8>, usize)> {
+        if !self.step_open {
+            return None;
+        }
+        let mut buf = std::mem::take(self.values.buf());
+        self.entry_start = buf.len();
+        push_varint(&mut buf, variable_id as u64);
+        buf.extend_from_slice(&[0; VALUE_LEN_ROOM]);
+        let start = buf.len();
+        Some((buf, start))
+    }
+
+    fn value_sunk(&mut self, mut buf: Vec<u8>, start: usize, encoded: bool) -> RecorderResult<()> {
+        if encoded {
+            fill_len(&mut buf, start);
+            self.step_vars += 1;
+        } else {
+            buf.truncate(self.entry_start);
+        }
+        *self.values.buf() = buf;
+        Ok(())
+    }
+
     fn span_begin(&mut self, id: u64) -> RecorderResult<()> {
         self.spans.begin(id);
         Ok(())
@@ -365,6 +420,24 @@ impl Backend for CtfsTrace {
         this.c.abandon();
         if let Some(calls) = this.calls {
             calls.abandon();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_encoded_in_place_is_a_blob() {
+        for len in [0, 1, 127, 128, 300, 16383, 16384, 70_000, 2_100_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut expected = vec![9u8];
+            push_blob(&mut expected, &bytes);
+            let mut buf = vec![9u8; 1 + VALUE_LEN_ROOM];
+            buf.extend_from_slice(&bytes);
+            fill_len(&mut buf, 1 + VALUE_LEN_ROOM);
+            assert_eq!(buf, expected, "length {len}");
         }
     }
 }
