@@ -35,11 +35,11 @@ struct Open {
     children: Vec<u64>,
 }
 
-/// The spill is read back through a cache of this many pages of `PAGE` bytes (16 MiB):
+/// The spill is read back through a cache of this many pages of `PAGE` bytes (2 MiB):
 /// entry order visits the spill (return order) with locality, ancestors far back, children
 /// near, so a small cache serves nearly every read and memory stays bounded.
 const PAGE: u64 = 64 * 1024;
-const PAGES: usize = 256;
+const PAGES: usize = 32;
 const NOT_DONE: u64 = u64::MAX;
 
 pub struct Calls {
@@ -52,7 +52,7 @@ pub struct Calls {
     /// Spill offset of each finished call's record, by key.
     offsets: Vec<u64>,
     record: Vec<u8>,
-    /// `record` with its length in front, as spilled (reused).
+    /// `record`'s `varint len`, spilled in front of it (reused).
     framed: Vec<u8>,
     /// Argument and child-list buffers of spilled calls, for the next calls (a call each
     /// few steps made two allocations show in profiles).
@@ -157,13 +157,16 @@ impl Calls {
         if let Some(slot) = self.offsets.get_mut(open.key as usize) {
             *slot = self.spilled;
         }
-        let framed = &mut self.framed;
-        framed.clear();
-        push_blob(framed, &self.record);
+        // `varint len` then the record, straight into the spill's buffer (arguments and
+        // return values make records big: objects(4000) spills 37 MB)
+        let head = &mut self.framed;
+        head.clear();
+        push_varint(head, self.record.len() as u64);
         self.spill
-            .write_all(framed)
+            .write_all(head)
+            .and_then(|()| self.spill.write_all(&self.record))
             .map_err(|e| RecorderError::io("cannot write", &self.spill_path, &e))?;
-        self.spilled += framed.len() as u64;
+        self.spilled += (head.len() + self.record.len()) as u64;
         let (mut args, mut children) = (open.args, open.children);
         if self.spare_args.len() < SPARE_MAX {
             args.clear();
@@ -202,10 +205,10 @@ impl Calls {
             pages: FastMap::default(),
             clock: 0,
         };
-        let mut record = Vec::new();
+        // spilled records are framed as the stream frames them: copied in as they are
         let result = self.offsets.iter().try_for_each(|&offset| {
-            pages.framed(offset, &mut record).map_err(io)?;
-            stream.push_framed(c, z, &record)
+            pages.framed(offset, stream.buf()).map_err(io)?;
+            stream.end_record(c, z)
         });
         drop(file);
         let _ = std::fs::remove_file(&self.spill_path);
@@ -289,21 +292,23 @@ impl PageCache<'_> {
         Ok(&entry.0)
     }
 
-    /// The `varint len` framed record at `offset` (empty for a call never finished).
+    /// Appends the `varint len` framed record at `offset` to `into` (an empty record for a
+    /// call never finished).
     fn framed(&mut self, offset: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
-        into.clear();
         if offset == NOT_DONE {
+            into.push(0);
             return Ok(());
         }
-        // the length first, read into `into` and then replaced by the record
+        // the length first, read into `into` and then read on behind it
+        let at = into.len();
         self.bytes(
             offset,
             self.size.saturating_sub(offset).min(10) as usize,
             into,
         )?;
-        let (len, start) = read_varint_at(into, 0).ok_or_else(corrupt)?;
-        into.clear();
-        self.bytes(offset + start as u64, len as usize, into)
+        let (len, start) = read_varint_at(into, at).ok_or_else(corrupt)?;
+        into.truncate(start);
+        self.bytes(offset + (start - at) as u64, len as usize, into)
     }
 }
 
