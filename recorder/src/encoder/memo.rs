@@ -160,31 +160,43 @@ impl Memo {
             .filter(|e| e.tp == tp)
             .map_or((0, 0), |e| (e.hits, e.misses));
         let volatile = misses >= VOLATILE_AFTER && hits.saturating_mul(4) < misses;
-        let kept = match facts {
-            Some(facts) if !volatile && bytes.len() <= MAX_BYTES => Some(Kept {
-                facts: facts.to_vec(),
-                bytes: bytes.to_vec(),
-                serial: {
-                    self.serial += 1;
-                    self.serial
-                },
-                redactions: counts.0,
-                drops: counts.1,
-                _pins: facts
-                    .iter()
-                    .filter(|f| **f != END)
-                    .map(|f| retain(f[0] as *mut ffi::PyObject))
-                    .collect(),
-            }),
-            _ => None,
-        };
         let full = self.entries.len() >= MAX_ENTRIES || self.bytes > MAX_TOTAL_BYTES;
         if full && !self.entries.contains_key(&key) {
             self.entries.clear();
             self.bytes = 0;
         }
+        // the encoding kept before under this key, refilled in place: an object that
+        // changes (an account whose balance moved, the bank holding it) is stored again at
+        // most steps, and fresh vectors and a retain of every pin each time showed in
+        // profiles
+        let old = self.entries.get_mut(&key).and_then(|e| e.kept.take());
+        if let Some(old) = &old {
+            self.bytes = self.bytes.saturating_sub(old.bytes.len());
+        }
+        let kept = match facts {
+            Some(facts) if !volatile && bytes.len() <= MAX_BYTES => {
+                self.serial += 1;
+                let mut kept = old.unwrap_or_else(|| Kept {
+                    facts: Vec::new(),
+                    bytes: Vec::new(),
+                    serial: 0,
+                    redactions: 0,
+                    drops: 0,
+                    _pins: Vec::new(),
+                });
+                repin(&mut kept._pins, facts);
+                kept.facts.clear();
+                kept.facts.extend_from_slice(facts);
+                kept.bytes.clear();
+                kept.bytes.extend_from_slice(bytes);
+                kept.serial = self.serial;
+                (kept.redactions, kept.drops) = counts;
+                Some(kept)
+            }
+            _ => None,
+        };
         self.bytes += kept.as_ref().map_or(0, |l| l.bytes.len());
-        let old = self.entries.insert(
+        self.entries.insert(
             key,
             Entry {
                 tp,
@@ -193,8 +205,32 @@ impl Memo {
                 misses,
             },
         );
-        if let Some(old_kept) = old.and_then(|e| e.kept) {
-            self.bytes = self.bytes.saturating_sub(old_kept.bytes.len());
-        }
     }
+}
+
+/// Makes `pins` hold the objects named in `facts` (every fact but [`END`]), in order. Only
+/// the part that differs from what `pins` holds is released and retained: a change inside a
+/// big value is a few facts replaced or inserted, the rest is the same objects.
+///
+/// # Safety
+/// GIL held; every pointer in `facts` is a live object.
+unsafe fn repin(pins: &mut Vec<Py<PyAny>>, facts: &[Fact]) {
+    let named = || facts.iter().filter(|f| **f != END).map(|f| f[0]);
+    let count = named().count();
+    let same = |(pin, ptr): (&Py<PyAny>, usize)| pin.as_ptr() as usize == ptr;
+    let prefix = pins.iter().zip(named()).take_while(|&p| same(p)).count();
+    let most = count.min(pins.len()) - prefix;
+    let suffix = pins
+        .iter()
+        .rev()
+        .zip(named().rev())
+        .take(most)
+        .take_while(|&p| same(p))
+        .count();
+    let end = pins.len() - suffix;
+    let fresh = named()
+        .skip(prefix)
+        .take(count - prefix - suffix)
+        .map(|ptr| retain(ptr as *mut ffi::PyObject));
+    pins.splice(prefix..end, fresh);
 }
