@@ -53,6 +53,15 @@ APP = textwrap.dedent('''
     if os.environ["BENCH_MODE"] != "none":
         from codetracer_python_recorder.integrations.asgi import CodeTracerMiddleware
         app.add_middleware(CodeTracerMiddleware)
+
+    # BENCH_LAYOUT=K (asgi_instructions.py): leave K buffers of seeded sizes on the heap, so
+    # each mode is measured over the same set of start-up heap layouts
+    LAYOUT = int(os.environ.get("BENCH_LAYOUT", "0"))
+    if LAYOUT:
+        import random
+        sizes = random.Random(LAYOUT)
+        heap = [bytearray(sizes.randrange(600, 40000)) for _ in range(LAYOUT)]
+        del heap[::2]
 ''')
 
 
@@ -62,8 +71,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.time() + 30
+def _wait(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
