@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from conftest import load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
@@ -155,6 +156,73 @@ def test_fetch_variants_transactions_and_async_executemany_replay(tmp_path, pg_s
     assert "async many 2" in rec.stdout and "async all [('date',), ('plum',)]" in rec.stdout
     assert "(7, 'YUZU')\nnext (8, 'UME')" in rec.stdout
     assert "[('yuzu',)]\nasync next [('ume',)]" in rec.stdout
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
+
+
+NAMED = textwrap.dedent('''
+    import asyncio, sys
+    import psycopg
+    from psycopg.rows import dict_row
+
+    dsn = sys.argv[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS big")
+        conn.execute("CREATE TABLE big AS SELECT i AS id, 'row ' || i AS name, i * 1.5 AS score"
+                     " FROM generate_series(1, 500) AS i")
+    with psycopg.connect(dsn) as conn:
+        with conn.cursor("pages") as cur:
+            cur.execute("SELECT id, name FROM big WHERE id > %s ORDER BY id", (10,))
+            print("columns", [d.name for d in cur.description])
+            print("one", cur.fetchone())
+            print("page", cur.fetchmany(3))
+            cur.scroll(100, "absolute")
+            print("after scroll", cur.fetchone())
+        cur = conn.cursor("walk", row_factory=dict_row)
+        cur.itersize = 50
+        total = 0
+        for row in cur.execute("SELECT id, score FROM big ORDER BY id"):
+            total += row["score"]
+        print("walked", total)
+        cur.close()
+        left_open = conn.cursor("left")  # never closed: the capture's end records it
+        left_open.execute("SELECT name FROM big WHERE id <= 2 ORDER BY id")
+        print("left open", left_open.fetchall())
+
+        async def main():
+            async with await psycopg.AsyncConnection.connect(dsn) as aconn:
+                async with aconn.cursor("apages") as acur:
+                    await acur.execute("SELECT id FROM big WHERE mod(id, 100) = 0 ORDER BY id")
+                    print("async named", await acur.fetchmany(2), await acur.fetchall())
+
+        asyncio.run(main())
+        print("done")
+''')
+
+
+def test_named_cursors_record_what_is_fetched_and_replay(tmp_path, pg_server):
+    prog = tmp_path / "named.py"
+    prog.write_text(NAMED, encoding="utf-8")
+    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    assert "one (11, 'row 11')" in rec.stdout and "after scroll (111, 'row 111')" in rec.stdout
+    assert "walked 187875.0" in rec.stdout.replace("Decimal('187875.0')", "187875.0")
+    assert "async named [(100,), (200,)] [(300,), (400,), (500,)]" in rec.stdout
+    calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
+    pages = calls['SQL SELECT id, name FROM big WHERE id > %s ORDER BY id {"$tuple": [10]}']
+    rows = pages["result"]["rows"]
+    # what the program read, by position: rows 0-3, then row 100; the skipped ones are null
+    # and the rest of the 490 rows were never fetched from the server
+    assert len(rows) == 101 and rows[99] is None and rows[100] is not None
+    assert "SQL SELECT name FROM big WHERE id <= 2 ORDER BY id" in calls  # closed by the end
     pg_server.stop()
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
                        cwd=tmp_path)

@@ -15,8 +15,9 @@ PATCHES = {
 
 
 def finish_streams() -> None:
-    """Records the streamed responses still open when a capture ends (a library module with
-    streamed bodies has ``finish_streams``; only modules already loaded are asked)."""
+    """Records the streamed responses and named cursors still open when a capture ends (a
+    library module with such streams has ``finish_streams``; only modules already loaded are
+    asked)."""
     import sys
 
     for lib in {lib for lib, _category in PATCHES.values()}:
@@ -26,7 +27,7 @@ def finish_streams() -> None:
 
 
 def forget_streams() -> None:
-    """In a forked child: the responses its parent had open are the parent's to record."""
+    """In a forked child: the streams its parent had open are the parent's to record."""
     import sys
 
     for lib in {lib for lib, _category in PATCHES.values()}:

@@ -10,7 +10,11 @@ are keyed ``CONNECT host=... port=... dbname=... user=...`` (the password never 
 A miss raises ``psycopg.OperationalError`` (also with ``--deps-miss live``: a stand-in has no
 server to ask). ``executemany(returning=True)`` keeps each statement's result (``nextset``).
 A real connection made during replay some other way (a pool's) talks to its server.
-Server-side (named) cursors, COPY and pipelines are not captured.
+Server-side (named) cursors are recorded as the program fetches from them (never read ahead:
+a cursor over a huge table stays cheap): one record per cursor, keyed as ``execute``, holding
+the rows fetched by position; it is written when the cursor is closed or collected, or when
+the capture ends. Replay answers them with a stand-in cursor like any other. COPY and
+pipelines are not captured.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import weakref
 
 from .. import masking, state, store
 from ..replay import Miss
@@ -136,6 +141,7 @@ def patch(module) -> None:
         return
     _patch_sync(module)
     _patch_async(module)
+    _patch_server_cursors(sys.modules["psycopg._server_cursor_base"].ServerCursorMixin)
     module.Cursor._ct_deps_patched = True
 
 
@@ -237,6 +243,92 @@ def _patch_async(psycopg) -> None:
     cur_cls.execute, cur_cls.executemany = execute, executemany
 
 
+def _patch_server_cursors(mixin) -> None:
+    """Named cursors, sync and async alike: their generators declare the cursor and fetch
+    from it, whichever flavour of connection waits on them."""
+    orig_declare, orig_fetch = mixin._declare_gen, mixin._fetch_gen
+
+    def _declare_gen(self, query, params=None, binary=None):
+        engine = state.engine
+        if engine is None or engine.mode != "record":
+            return (yield from orig_declare(self, query, params, binary))
+        _finish(id(self))  # executed again: the previous query's record is complete
+        key = _key(query, params)
+        p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
+        try:
+            done = yield from orig_declare(self, query, params, binary)
+        except BaseException as exc:
+            engine.end(p, error=exc)
+            raise
+        fetched = _Fetched(engine, p, key, self)
+        _OPEN[id(self)] = fetched
+        weakref.finalize(self, _finish, id(self))
+        return done
+
+    def _fetch_gen(self, num):
+        fetched = _OPEN.get(id(self))
+        if fetched is None:
+            return (yield from orig_fetch(self, num))
+        pos = self._pos  # the server's position before this fetch (scroll moves it)
+        rows = yield from orig_fetch(self, num)
+        fetched.keep(pos, self._tx.load_rows(0, self.pgresult.ntuples, tuple))
+        return rows
+
+    mixin._declare_gen, mixin._fetch_gen = _declare_gen, _fetch_gen
+    close = mixin.__dict__.get("_close_gen")
+    if close is not None:
+        def _close_gen(self):
+            _finish(id(self))
+            return (yield from close(self))
+
+        mixin._close_gen = _close_gen
+
+
+class _Fetched:
+    """A named cursor's record while the program fetches: the rows read, by position."""
+
+    def __init__(self, engine, pending, key: str, cur) -> None:
+        self.engine, self.pending, self.key = engine, pending, key
+        desc = cur.description
+        self.result = {"rowcount": cur.rowcount, "status": cur.statusmessage,
+                       "columns": [[c.name, c.type_code] for c in desc] if desc else None}
+        self.rows: dict[int, list] = {}
+
+    def keep(self, pos: int, rows: list) -> None:
+        for i, row in enumerate(rows, pos):
+            self.rows[i] = list(row)
+
+    def finish(self) -> None:
+        """Writes the record: rows 0..last fetched (a row skipped by a scroll is null; the
+        program did not read it)."""
+        result = self.result
+        if result["columns"] is not None:
+            last = max(self.rows, default=-1)
+            result["rows"] = [self.rows.get(i) for i in range(last + 1)]
+        key = self.key
+        self.engine.end(self.pending, result=result, summary=lambda: _summary(key, result))
+
+
+_OPEN: dict[int, _Fetched] = {}  # named cursors being fetched from, by id
+
+
+def _finish(ident: int) -> None:
+    fetched = _OPEN.pop(ident, None)
+    if fetched is not None:
+        fetched.finish()
+
+
+def forget_streams() -> None:
+    """A forked child does not record the cursors its parent has open."""
+    _OPEN.clear()
+
+
+def finish_streams() -> None:
+    """At the end of a capture: named cursors still open are recorded with what was read."""
+    for ident in list(_OPEN):
+        _finish(ident)
+
+
 async def _aresult_of(cur) -> dict:
     result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None}
     desc = cur.description
@@ -279,7 +371,10 @@ class Column:
 
 
 class ReplayCursor:
-    """A cursor whose results come from the capture."""
+    """A cursor whose results come from the capture (named cursors too)."""
+
+    arraysize = 1
+    itersize = 100
 
     def __init__(self, connection, row_factory=None) -> None:
         self.connection = connection
@@ -298,8 +393,9 @@ class ReplayCursor:
         self.description = [Column(n, t) for n, t in columns] if columns is not None else None
         self.rowcount = result.get("rowcount", -1)
         self.statusmessage = result.get("status")
-        rows = [tuple(r) for r in result.get("rows") or []]
-        self._rows = [self._make(r) for r in rows] if columns is not None else []
+        rows = result.get("rows") or [] if columns is not None else []
+        # null: a named cursor's row that the recorded program skipped and never read
+        self._rows = [None if r is None else self._make(tuple(r)) for r in rows]
         self._pos = 0
 
     def _make(self, values: tuple):
