@@ -86,19 +86,14 @@ def _miss_error(key):
 
 
 def _result_of(cur) -> dict:
-    """What the program can read from a cursor after execute, rows as tuples."""
+    """What the program can read from a cursor's current result, rows as lists. Read from
+    the result psycopg already holds: the cursor's position and row factory stay as they
+    are, and there is no I/O, so sync and async cursors and pipelines read it alike."""
     result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None}
-    desc = cur.description
-    if desc is not None:
+    desc, res = cur.description, cur.pgresult
+    if desc is not None and res is not None:
         result["columns"] = [[c.name, c.type_code] for c in desc]
-        rows_mod = sys.modules["psycopg.rows"]
-        factory = cur.row_factory
-        try:
-            cur.row_factory = rows_mod.tuple_row
-            result["rows"] = [list(r) for r in cur.fetchall()]
-            cur.scroll(0, "absolute")
-        finally:
-            cur.row_factory = factory
+        result["rows"] = cur._tx.load_rows(0, res.ntuples, list)
     return result
 
 
@@ -121,13 +116,6 @@ def _many_result(cur, returning) -> dict:
     result = {"rowcount": cur.rowcount}
     if returning and getattr(cur, "_results", None):
         result["sets"] = [_result_of(cur) for _ in _result_sets(cur)]
-    return result
-
-
-async def _amany_result(cur, returning) -> dict:
-    result = {"rowcount": cur.rowcount}
-    if returning and getattr(cur, "_results", None):
-        result["sets"] = [await _aresult_of(cur) for _ in _result_sets(cur)]
     return result
 
 
@@ -218,7 +206,7 @@ def _patch_async(psycopg) -> None:
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             await orig_execute(self, query, params, **kwargs)
-            result = await _aresult_of(self)
+            result = _result_of(self)
         except BaseException as exc:
             engine.end(p, error=exc)
             raise
@@ -233,7 +221,7 @@ def _patch_async(psycopg) -> None:
         p = engine.begin(CATEGORY, LIBRARY, key)
         try:
             await orig_many(self, query, params_list, **kwargs)
-            result = await _amany_result(self, kwargs.get("returning"))
+            result = _many_result(self, kwargs.get("returning"))
         except BaseException as exc:
             engine.end(p, error=exc)
             raise
@@ -327,21 +315,6 @@ def finish_streams() -> None:
     """At the end of a capture: named cursors still open are recorded with what was read."""
     for ident in list(_OPEN):
         _finish(ident)
-
-
-async def _aresult_of(cur) -> dict:
-    result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None}
-    desc = cur.description
-    if desc is not None:
-        result["columns"] = [[c.name, c.type_code] for c in desc]
-        factory = cur.row_factory
-        try:
-            cur.row_factory = sys.modules["psycopg.rows"].tuple_row
-            result["rows"] = [list(r) for r in await cur.fetchall()]
-            await cur.scroll(0, "absolute")
-        finally:
-            cur.row_factory = factory
-    return result
 
 
 def _replay_answer(engine, key):
