@@ -229,3 +229,66 @@ def test_named_cursors_record_what_is_fetched_and_replay(tmp_path, pg_server):
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
     assert rep.stderr == ""
+
+
+PIPELINE = textwrap.dedent('''
+    import asyncio, sys, psycopg
+    dsn = sys.argv[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS p")
+        conn.execute("CREATE TABLE p (id int PRIMARY KEY, name text)")
+        with conn.pipeline() as pipe:
+            conn.execute("INSERT INTO p VALUES (%s, %s)", (1, "one"))
+            cur = conn.execute("INSERT INTO p VALUES (%s, %s) RETURNING id", (2, "two"))
+            with conn.cursor() as many:
+                many.executemany("INSERT INTO p VALUES (%s, %s)", [(3, "three"), (4, "four")])
+                pipe.sync()
+                print("many rowcount", many.rowcount)
+            print("pipeline returned", cur.fetchone())
+            sel = conn.execute("SELECT name FROM p ORDER BY id")
+        print("after", sel.fetchall())
+        try:
+            with conn.pipeline():
+                conn.execute("INSERT INTO p VALUES (%s, %s)", (5, "five"))
+                conn.execute("INSERT INTO p VALUES (%s, %s)", (1, "dup"))
+                conn.execute("INSERT INTO p VALUES (%s, %s)", (6, "six"))
+        except psycopg.Error as e:
+            print("pipeline failed:", type(e).__name__, e.sqlstate)
+        print(conn.execute("SELECT count(*) FROM p").fetchone())
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as aconn:
+            async with aconn.pipeline():
+                c1 = await aconn.execute("SELECT name FROM p WHERE id = %s", (2,))
+                c2 = await aconn.execute("SELECT count(*) FROM p")
+            print("async", await c1.fetchone(), await c2.fetchone())
+
+    asyncio.run(main())
+''')
+
+
+def test_pipelines_record_results_at_the_sync_and_replay(tmp_path, pg_server):
+    prog = tmp_path / "pipe.py"
+    prog.write_text(PIPELINE, encoding="utf-8")
+    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    assert "many rowcount 2\npipeline returned (2,)" in rec.stdout
+    assert "pipeline failed: UniqueViolation 23505\n(4,)\nasync ('two',) (4,)" in rec.stdout
+    calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
+    returned = calls['SQL INSERT INTO p VALUES (%s, %s) RETURNING id {"$tuple": [2, "two"]}']
+    assert returned["result"]["rows"] == [[2]]  # read when the results came, not before
+    assert calls['SQL INSERT INTO p VALUES (%s, %s) {"$tuple": [1, "dup"]}']["error"][
+        "type"] == "psycopg.errors:UniqueViolation"
+    assert calls['SQL INSERT INTO p VALUES (%s, %s) {"$tuple": [6, "six"]}']["error"][
+        "type"] == "psycopg.errors:PipelineAborted"
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    # replay raises the refused statement's error at once, so the aborted one never runs
+    assert rep.stderr.count("\n") == 2 and '[6, "six"]' in rep.stderr

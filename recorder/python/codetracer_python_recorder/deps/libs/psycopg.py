@@ -13,12 +13,17 @@ A real connection made during replay some other way (a pool's) talks to its serv
 Server-side (named) cursors are recorded as the program fetches from them (never read ahead:
 a cursor over a huge table stays cheap): one record per cursor, keyed as ``execute``, holding
 the rows fetched by position; it is written when the cursor is closed or collected, or when
-the capture ends. Replay answers them with a stand-in cursor like any other. COPY and
-pipelines are not captured.
+the capture ends. Replay answers them with a stand-in cursor like any other.
+In pipeline mode (``conn.pipeline()``) a statement's record (an ``executemany``'s: its
+batch's) waits for its results, which psycopg receives at the pipeline's sync. A statement
+the server refused is recorded with the pipeline's error and the ones after it with
+``PipelineAborted``; a replay answers each statement at once, so such an error is raised by
+the statement itself rather than at the sync. COPY is not captured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -130,6 +135,7 @@ def patch(module) -> None:
     _patch_sync(module)
     _patch_async(module)
     _patch_server_cursors(sys.modules["psycopg._server_cursor_base"].ServerCursorMixin)
+    _patch_results(sys.modules["psycopg._cursor_base"].BaseCursor)
     module.Cursor._ct_deps_patched = True
 
 
@@ -157,6 +163,9 @@ def _patch_sync(psycopg) -> None:
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             orig_execute(self, query, params, **kwargs)
+            if self._conn._pipeline is not None:  # its results come at the pipeline's sync
+                _awaiting(self, engine, p, key)
+                return self
             result = _result_of(self)
         except BaseException as exc:
             engine.end(p, error=exc)
@@ -170,13 +179,28 @@ def _patch_sync(psycopg) -> None:
             return orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
         returning = kwargs.get("returning")
-        return engine.call(CATEGORY, LIBRARY, key,
-                           lambda: orig_many(self, query, params_list, **kwargs),
-                           to_record=lambda _: _many_result(self, returning),
-                           summarize=lambda _: f"{key} -> {self.rowcount} rows")
+        p = engine.begin(CATEGORY, LIBRARY, key)
+        try:
+            orig_many(self, query, params_list, **kwargs)
+            if self._conn._pipeline is not None:  # its row counts come at the pipeline's end
+                _awaiting(self, engine, p, key, many=len(params_list), returning=returning)
+                return
+            result = _many_result(self, returning)
+        except BaseException as exc:
+            engine.end(p, error=exc)
+            raise
+        engine.end(p, result=result, summary=lambda: f"{key} -> {result['rowcount']} rows")
+
+    orig_pipeline = conn_cls.pipeline
+
+    @contextlib.contextmanager
+    def pipeline(self):
+        with _settled(self), orig_pipeline(self) as pipe:
+            yield pipe
 
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
+    conn_cls.pipeline = pipeline
     if getattr(psycopg, "connect", None) is not None:  # ``connect = Connection.connect``
         psycopg.connect = conn_cls.connect
 
@@ -206,6 +230,9 @@ def _patch_async(psycopg) -> None:
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             await orig_execute(self, query, params, **kwargs)
+            if self._conn._pipeline is not None:  # its results come at the pipeline's sync
+                _awaiting(self, engine, p, key)
+                return self
             result = _result_of(self)
         except BaseException as exc:
             engine.end(p, error=exc)
@@ -218,17 +245,105 @@ def _patch_async(psycopg) -> None:
         if engine is None or engine.mode != "record":
             return await orig_many(self, query, params_seq, **kwargs)
         key, params_list = _many_key(query, params_seq)
+        returning = kwargs.get("returning")
         p = engine.begin(CATEGORY, LIBRARY, key)
         try:
             await orig_many(self, query, params_list, **kwargs)
-            result = _many_result(self, kwargs.get("returning"))
+            if self._conn._pipeline is not None:
+                _awaiting(self, engine, p, key, many=len(params_list), returning=returning)
+                return
+            result = _many_result(self, returning)
         except BaseException as exc:
             engine.end(p, error=exc)
             raise
         engine.end(p, result=result, summary=lambda: f"{key} -> {result['rowcount']} rows")
 
+    orig_pipeline = conn_cls.pipeline
+
+    @contextlib.asynccontextmanager
+    async def pipeline(self):
+        with _settled(self):
+            async with orig_pipeline(self) as pipe:
+                yield pipe
+
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
+    conn_cls.pipeline = pipeline
+
+
+class _Awaited:
+    """A statement sent in pipeline mode: its record waits for its results."""
+
+    __slots__ = ("cursor", "engine", "pending", "key", "many", "returning")
+    # many: for executemany, the statements whose results have not come yet (else 0)
+
+    def end(self, error: BaseException | None = None) -> None:
+        if error is not None:
+            self.engine.end(self.pending, error=error)
+            return
+        key = self.key
+        if self.many:
+            result = _many_result(self.cursor, self.returning)
+            self.engine.end(self.pending, result=result,
+                            summary=lambda: f"{key} -> {result['rowcount']} rows")
+        else:
+            result = _result_of(self.cursor)
+            self.engine.end(self.pending, result=result, summary=lambda: _summary(key, result))
+
+
+_AWAITED: dict[int, list[_Awaited]] = {}  # by connection, in the order the server answers
+
+
+def _awaiting(cur, engine, pending, key: str, *, many=0, returning=None) -> None:
+    item = _Awaited()
+    item.cursor, item.engine, item.pending, item.key = cur, engine, pending, key
+    item.many, item.returning = many, returning
+    _AWAITED.setdefault(id(cur._conn), []).append(item)
+
+
+def _patch_results(base) -> None:
+    """A pipelined statement is recorded when psycopg hands its results to the cursor."""
+    orig_set_results = base._set_results
+
+    def _set_results(self, results):
+        orig_set_results(self, results)
+        items = _AWAITED.get(id(self._conn))
+        if not items:
+            return
+        many = self._execmany_returning is not None  # one statement of an executemany
+        for i, item in enumerate(items):
+            if item.cursor is self and bool(item.many) == many:
+                item.many -= many
+                if not item.many:  # the statement's or the batch's last results
+                    del items[i]
+                    item.end()
+                break
+
+    base._set_results = _set_results
+
+
+@contextlib.contextmanager
+def _settled(conn):
+    """Around a pipeline block: once the outermost one has ended, the statements still
+    waiting are recorded (after an error, the refused statement with it and the ones behind
+    it as aborted)."""
+    try:
+        yield
+    except BaseException as exc:
+        if conn._pipeline is None:
+            _settle(conn, exc)
+        raise
+    if conn._pipeline is None:
+        _settle(conn, None)
+
+
+def _settle(conn, error: BaseException | None) -> None:
+    for item in _AWAITED.pop(id(conn), ()):
+        if error is None:
+            item.end()
+        else:
+            item.end(error)
+            error = sys.modules["psycopg"].errors.PipelineAborted("pipeline aborted")
 
 
 def _patch_server_cursors(mixin) -> None:
@@ -307,8 +422,9 @@ def _finish(ident: int) -> None:
 
 
 def forget_streams() -> None:
-    """A forked child does not record the cursors its parent has open."""
+    """A forked child does not record the cursors and pipelines its parent has open."""
     _OPEN.clear()
+    _AWAITED.clear()
 
 
 def finish_streams() -> None:
@@ -453,6 +569,18 @@ class _Transaction:
         return None
 
 
+class _ReplayPipeline:
+    """A pipeline during replay: each statement was answered when it ran."""
+
+    def sync(self) -> None:
+        pass
+
+
+class _AsyncReplayPipeline:
+    async def sync(self) -> None:
+        pass
+
+
 class ReplayConnection:
     """Stands in for ``psycopg.Connection`` during replay: no socket, answers from capture."""
 
@@ -475,6 +603,9 @@ class ReplayConnection:
 
     def transaction(self, *args, **kwargs):
         return _Transaction()
+
+    def pipeline(self):
+        return contextlib.nullcontext(_ReplayPipeline())
 
     def close(self) -> None:
         self.closed = True
@@ -537,6 +668,9 @@ class AsyncReplayConnection(ReplayConnection):
 
     async def set_autocommit(self, value: bool) -> None:
         self.autocommit = value
+
+    def pipeline(self):
+        return contextlib.nullcontext(_AsyncReplayPipeline())
 
     async def close(self) -> None:
         self.closed = True
