@@ -140,8 +140,8 @@ def test_replay_success_without_any_server(ran):
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "outcome matches the recording" in done.stdout
     # psycopg connect + query, the HTTP request (its connect is recorded, not needed in
-    # replay); the same for the pool process's start-up: its HTTP request
-    assert ("4 of 6 dependency calls answered from the capture (2 of the worker process's "
+    # replay); the same for the pool process's start-up and the worker's: an HTTP request each
+    assert ("5 of 8 dependency calls answered from the capture (4 of the worker's "
             "start-up)") in done.stdout, done.stdout
     assert "missed" not in done.stdout
     assert "replay miss" not in done.stderr
@@ -313,6 +313,8 @@ def test_tasks_running_at_once_in_one_worker_process_keep_their_own_calls(tmp_pa
             client = Celery("client", broker=broker, backend=broker)
             results = [client.send_task("tasks_app.lookup", args=[f"k{i}"]) for i in range(8)]
             values = [r.get(timeout=90) for r in results]
+            booted = client.send_task("tasks_app.booted")
+            assert booted.get(timeout=90) == "q=boot"
             client.close()
         finally:
             worker.terminate()
@@ -323,11 +325,30 @@ def test_tasks_running_at_once_in_one_worker_process_keep_their_own_calls(tmp_pa
         redis_server.stop()
     assert values == [[f"q=k{i}", f"q=k{i}-again"] for i in range(8)]
     captures = load_captures(tmp_path / "caps")
-    assert len(captures) == 8, (tmp_path / "worker.log").read_text()[-2000:]
-    assert len({c["pid"] for c in captures}) == 1
-    spans = sorted((c["started_at"], c["started_at"] + c["duration"]) for c in captures)
+    startups = [c for c in captures if c["kind"] == "startup"]
+    captures = [c for c in captures if c["kind"] == "task"]
+    assert len(captures) == 9, (tmp_path / "worker.log").read_text()[-2000:]
+    assert len({c["pid"] for c in captures + startups}) == 1
+    # no pool process here: the worker's start-up (its worker_init call) is the only one
+    assert [[d["key"].rpartition("?")[2] for d in c["deps"] if d["key"].startswith("GET")]
+            for c in startups] == [["q=boot"]]
+    names = {c["worker_startup"] for c in captures}
+    assert len(names) == 1
+    assert json.loads((tmp_path / "caps" / names.pop()).read_text()) == startups[0]
+    assert not any(c["process_init"] for c in captures)
+    # every server is stopped: the replay runs worker_init again, its call answered
+    path = next(p for p in (tmp_path / "caps").glob("*.json")
+                if json.loads(p.read_text())["id"] == booted.id)
+    done = run_ct(["replay-task", str(path), "--app", "tasks_app:app", "--no-record"],
+                  env=app_env(UPSTREAM=http.url, BROKER_URL=broker,
+                              XDG_DATA_HOME=tmp_path / "data"))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "(2 of the worker's start-up)" in done.stdout
+    assert "outcome matches the recording" in done.stdout and "replay miss" not in done.stderr
+    lookups = [c for c in captures if c["task"]["name"] == "tasks_app.lookup"]
+    spans = sorted((c["started_at"], c["started_at"] + c["duration"]) for c in lookups)
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # all at once
-    for c in captures:
+    for c in lookups:
         key = c["task"]["args"][0]
         gets = [d["key"].rpartition("?")[2] for d in c["deps"] if d["key"].startswith("GET")]
         assert gets == [f"q={key}", f"q={key}-again"], (key, gets)
@@ -338,20 +359,40 @@ def test_a_pool_process_start_up_is_its_own_capture_and_replays(ran):
     a start-up capture the process's task captures name, in none of them, and ct replay-task
     runs the handler again with that call answered (the task's result holds its value)."""
     captures = load_captures(ran["caps"])
-    startups = {c["id"]: c for c in captures if c["kind"] == "startup"}
-    assert startups and all(c["framework"] == "celery" for c in startups.values())
-    for startup in startups.values():
-        assert [d["key"].rpartition("?")[2] for d in startup["deps"]
-                if d["key"].startswith("GET")] == ["q=init"]
     tasks = [c for c in captures if c["kind"] == "task"]
     assert all(c["process_init"] for c in tasks)
     named = {c["startup"] for c in tasks}
     assert None not in named and all((ran["caps"] / name).is_file() for name in named)
+    for name in named:
+        startup = json.loads((ran["caps"] / name).read_text())
+        assert startup["kind"] == "startup" and startup["framework"] == "celery"
+        assert [d["key"].rpartition("?")[2] for d in startup["deps"]
+                if d["key"].startswith("GET")] == ["q=init"]
     assert not [d for c in tasks for d in c["deps"] if "q=init" in d["key"]]
     assert ran["ok_value"]["init"] == "q=init"
     path, _ = _capture(ran, ran["ok_id"])
     done = run_ct(["replay-task", str(path), "--app", "tasks_app:app", "--no-record"],
                   env=ran["env"])
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert "(2 of the worker process's start-up)" in done.stdout
+    # connect + GET of each start-up: the pool process's and the worker's (below)
+    assert "(4 of the worker's start-up)" in done.stdout
     assert "outcome matches the recording" in done.stdout and "replay miss" not in done.stderr
+
+
+def test_the_worker_start_up_is_its_own_capture_and_replays(ran):
+    """The worker's worker_init handler makes a call in the process celery starts, before it
+    forks its pool: that call is in a start-up capture of its own, which every task capture
+    names (the pool processes inherit it); ct replay-task sends worker_init again with the
+    call answered from it."""
+    captures = load_captures(ran["caps"])
+    tasks = [c for c in captures if c["kind"] == "task"]
+    assert all(c["worker_init"] for c in tasks)
+    names = {c["worker_startup"] for c in tasks}
+    assert len(names) == 1 and None not in names
+    worker = json.loads((ran["caps"] / names.pop()).read_text())
+    assert worker["kind"] == "startup" and worker["pid"] not in {c["pid"] for c in tasks}
+    assert [d["key"].rpartition("?")[2] for d in worker["deps"]
+            if d["key"].startswith("GET")] == ["q=boot"]
+    assert not [d for c in captures if c["id"] != worker["id"] for d in c["deps"]
+                if "q=boot" in d["key"]]
+    assert ran["ok_value"]["boot"] == "q=boot"

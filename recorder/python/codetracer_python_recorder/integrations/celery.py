@@ -24,24 +24,55 @@ from . import capture
 
 _now = time.time
 _enabled: dict[int, dict] = {}
-#: this process's start-up (a prefork pool process, from its fork to its first task: its
-#: ``worker_process_init`` handlers run then) and whether it is such a process
-_process: dict = {"startup": None, "pool_child": False, "dir": None}
+#: Two start-ups, each a capture of its own that task captures name (``startup``):
+#: - the worker's (``worker``), in the process ``celery worker`` starts: its ``worker_init``
+#:   handlers run then; it ends before the first pool process is forked, when the worker is
+#:   ready, or at the first task run, whichever comes first (``worker_name``: its file);
+#: - a prefork pool process's (``startup``), from its fork to its first task: its
+#:   ``worker_process_init`` handlers run then (``pool_child``: this is such a process).
+_process: dict = {"startup": None, "pool_child": False, "dir": None, "worker": None,
+                  "worker_init": False, "worker_name": None}
+
+
+def _not_celery_own(call: dict) -> bool:
+    return not _celery_own(call.get("site") or "?")
 
 
 def _pool_process_started() -> None:
     """After a fork (Celery's prefork pool starts each pool process so): what the process
-    does before its first task is its start-up, captured apart from every task run."""
+    does before its first task is its start-up, captured apart from every task run. The
+    worker's start-up, if still open, is the parent's to write."""
     _process["pool_child"] = True
+    _process["worker"] = None
     if _process["dir"] is not None:
         from .startup import Startup
 
         _process["startup"] = Startup(_process["dir"], framework="celery",
-                                      keep=lambda c: not _celery_own(c.get("site") or "?"))
+                                      keep=_not_celery_own)
+
+
+def _worker_starting(**_) -> None:
+    """``worker_init``: connected before the app's own handlers (``enable_celery`` runs where
+    the app is created), so their calls are the worker start-up's."""
+    if _process["dir"] is not None and _process["worker"] is None:
+        from .startup import Startup
+
+        _process["worker_init"] = True
+        _process["worker"] = Startup(_process["dir"], framework="celery", keep=_not_celery_own)
+
+
+def _worker_started(**_) -> None:
+    """Ends the worker's start-up (written if it made calls)."""
+    startup = _process["worker"]
+    if startup is not None and startup.scope is not None:
+        startup.end()
+        _process["worker_name"] = startup.name
 
 
 def _startup_name() -> str | None:
-    """Ends the start-up at the first task run (written if it made calls); its file name."""
+    """Ends the start-ups at the first task run (written if they made calls); the pool
+    process's file name."""
+    _worker_started()
     startup = _process["startup"]
     if startup is None:
         return None
@@ -69,6 +100,11 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
         _process["dir"] = config["dir"]
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_pool_process_started)
+        signals.worker_init.connect(_worker_starting, weak=False)
+        signals.worker_ready.connect(_worker_started, weak=False)
+        before_fork = getattr(signals, "worker_before_create_process", None)  # Celery >= 5.3
+        if before_fork is not None:
+            before_fork.connect(_worker_started, weak=False)
     runs: dict[str, dict] = {}
 
     def mine(task) -> bool:
@@ -81,6 +117,7 @@ def enable_celery(app, *, capture_dir: str | None = None, errors_only: bool | No
         startup = _startup_name()  # before the task's scope: the start-up's ends here
         runs[task_id] = {
             "startup": startup, "process_init": _process["pool_child"],
+            "worker_startup": _process["worker_name"], "worker_init": _process["worker_init"],
             "started_at": _now(), "task": task.name, "id": task_id,
             "args": list(args or ()), "kwargs": dict(kwargs or {}),
             "retries": getattr(request, "retries", 0) or 0,
@@ -176,6 +213,9 @@ def _write(directory: str, run: dict, outcome: str, retval, duration: float, sco
         # a prefork pool process: its worker_process_init handlers ran before this run, and
         # ct replay-task runs them too (their calls answered from the start-up capture)
         "process_init": run["process_init"],
+        # the same for the worker's worker_init handlers and its start-up capture
+        "worker_startup": run["worker_startup"],
+        "worker_init": run["worker_init"],
     }
     name = capture.file_name(run["started_at"], ["task", run["task"]], run["id"] or "noid")
     try:

@@ -67,20 +67,25 @@ OTHER = {"request": "replay it with ct replay-request",
 
 
 def startup_records(recorded: dict, path: str) -> list[dict]:
-    """The call records of the app start-up a request capture names (``"startup"``: a capture
-    file beside it), so the app's start-up calls are answered in the replay too. A missing
-    file is reported in one line; the start-up calls then miss."""
-    name = recorded.get("startup")
-    if not name:
-        return []
-    startup_path = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(name))
-    try:
-        startup = capture.load(startup_path)
-    except capture.CaptureFileError as exc:
-        print(f"codetracer replay: the app's start-up calls are not answered: {exc}",
-              file=sys.stderr)
-        return []
-    return list(startup.get("deps") or [])
+    """The call records of the start-ups a request or task capture names (``"startup"``, and
+    a Celery worker's ``"worker_startup"``: capture files beside it), so the start-up calls
+    are answered in the replay too. A missing file is reported in one line; its start-up
+    calls then miss."""
+    records = []
+    for field in ("worker_startup", "startup"):
+        name = recorded.get(field)
+        if not name:
+            continue
+        startup_path = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                    os.path.basename(name))
+        try:
+            startup = capture.load(startup_path)
+        except capture.CaptureFileError as exc:
+            print(f"codetracer replay: the app's start-up calls are not answered: {exc}",
+                  file=sys.stderr)
+            continue
+        records += startup.get("deps") or []
+    return records
 
 
 def load_app(spec: str, what: str, *, factory: bool = False):

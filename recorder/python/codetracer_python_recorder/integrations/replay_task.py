@@ -33,9 +33,11 @@ def run_task(app, recorded: dict) -> dict:
         raise replay.ReplayUsageError(
             f"task {name!r} is not registered in the app given by --app; known tasks: "
             + ", ".join(sorted(t for t in app.tasks if not t.startswith("celery."))[:10]))
-    if recorded.get("process_init"):  # the recorded run was in a prefork pool process
-        from celery import signals
+    from celery import signals
 
+    if recorded.get("worker_init"):  # the worker's start-up, as ``celery worker`` runs it
+        signals.worker_init.send(sender=None)
+    if recorded.get("process_init"):  # the recorded run was in a prefork pool process
         signals.worker_process_init.send(sender=None)  # its start-up, as the pool runs it
     args = scopes.decode(info.get("args") or [])
     kwargs = scopes.decode(info.get("kwargs") or {})
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{PROG}: {info['name']}[{info.get('id')}] -> {outcome['outcome']} (recorded "
           f"{recorded.get('outcome')}); {engine.hits} of {calls} dependency calls answered "
           "from the capture"
-          + (f" ({startup_calls} of the worker process's start-up)" if startup_calls else "")
+          + (f" ({startup_calls} of the worker's start-up)" if startup_calls else "")
           + (f", {engine.misses} missed" if engine.misses else ""))
     print("outcome matches the recording" if same else f"outcome differs:\n{detail}")
     sys.stdout.flush()

@@ -21,6 +21,14 @@ enable_celery(app)
 CONFIG: dict = {}
 
 
+@signals.worker_init.connect
+def init_worker(**_):
+    """The worker reads a setting when it starts, before any pool process: a call of no task
+    run, made in the process ``celery worker`` starts."""
+    with urllib.request.urlopen(f"{UPSTREAM}/json?q=boot") as answer:
+        CONFIG["boot"] = json.loads(answer.read())["query"]
+
+
 @signals.worker_process_init.connect
 def init_pool_process(**_):
     """Each pool process reads a setting when it starts: a call of no task run."""
@@ -45,7 +53,13 @@ def invoice_total(self, order_id, currency="EUR"):
         total += qty * price
     return {"order": order_id, "total": str(total), "lines": len(rows),
             "rate": rate["query"], "attempt": self.request.retries,
-            "init": CONFIG.get("init")}
+            "init": CONFIG.get("init"), "boot": CONFIG.get("boot")}
+
+
+@app.task(name="tasks_app.booted")
+def booted():
+    """What the worker's start-up read (threads and solo pools: no pool process start-up)."""
+    return CONFIG.get("boot")
 
 
 @app.task(name="tasks_app.lookup")
