@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from conftest import load_capture, needs_recorder, run_recorder
 
 pytestmark = needs_recorder

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from conftest import RECORDER_PARENT, needs_recorder
 
 pytestmark = needs_recorder

@@ -9,6 +9,7 @@ import json
 import textwrap
 
 import pytest
+
 from conftest import load_capture, needs_recorder, run_recorder
 
 pytestmark = needs_recorder

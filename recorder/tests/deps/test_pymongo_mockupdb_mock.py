@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from conftest import load_capture, needs_recorder, run_recorder
 
 pytestmark = needs_recorder
@@ -36,7 +37,8 @@ PROGRAM = textwrap.dedent('''
 def mongo_mock():
     mockupdb = pytest.importorskip("mockupdb", reason="mockupdb is not installed (pip install mockupdb)")
     pytest.importorskip("pymongo", reason="pymongo is not installed (pip install pymongo)")
-    server = mockupdb.MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0})
+    server = mockupdb.MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0,
+                                              "logicalSessionTimeoutMinutes": 30})
     people = [{"_id": 1, "name": "ann", "age": 7}, {"_id": 2, "name": "bob", "age": 5}]
     replies = {
         "insert": {"ok": 1, "n": 1},
@@ -177,4 +179,48 @@ def test_lazy_cursor_and_bulk_write_replay_with_mock_server_stopped(tmp_path, mo
                        cwd=tmp_path, timeout=60)
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout  # the recorded _ids too
+    assert rep.stderr == ""
+
+
+SESSIONS = textwrap.dedent('''
+    import asyncio, sys
+    from pymongo import AsyncMongoClient, MongoClient
+
+    client = MongoClient(sys.argv[1], serverSelectionTimeoutMS=3000)
+    people = client.app.people
+    with client.start_session() as s:
+        print(people.find_one({"name": "ann"}, session=s))
+        print(people.insert_one({"name": "dee"}, None, s).acknowledged)  # positional too
+        print(people.count_documents({}, session=s))
+        with people.aggregate([{"$match": {}}], session=s) as cursor:
+            print(list(cursor))
+    client.close()
+
+    async def main():
+        aclient = AsyncMongoClient(sys.argv[1], serverSelectionTimeoutMS=3000)
+        async with aclient.start_session() as s:
+            print(await aclient.app.people.count_documents({}, session=s))
+        await aclient.close()
+
+    asyncio.run(main())
+''')
+
+
+def test_operations_in_a_session_replay_with_mock_server_stopped(tmp_path, mongo_mock):
+    """A session is a new object in every run: its text in a key is always the same."""
+    pytest.importorskip("pymongo.asynchronous", reason="pymongo < 4.9 has no asynchronous API")
+    prog = tmp_path / "sessions.py"
+    prog.write_text(SESSIONS, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        mongo_mock.uri], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.splitlines()[1:3] == ["True", "2"]
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert 'insert_one app.people [{"name": "dee"}, null, "<session>"]' in keys
+    assert 'count_documents app.people [{}] {"session": "<session>"}' in keys
+    mongo_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
     assert rep.stderr == ""

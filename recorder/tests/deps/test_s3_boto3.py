@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from conftest import free_port, load_capture, needs_recorder, run_recorder
 
 pytestmark = needs_recorder

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import pytest
+
 from conftest import STREAM_CHUNKS, load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
