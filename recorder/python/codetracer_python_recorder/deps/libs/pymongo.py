@@ -9,8 +9,10 @@ iterating a cursor replays batch by batch. Writes (``insert_one``/``many``, ``up
 (before pymongo adds an ``_id``; secret-named fields masked); so is ``aggregate``, whose
 documents are read at once and handed on as a list-backed cursor. Replay: clients are created
 with ``connect=False`` and no operation reaches the topology, so no server or monitor
-connection is opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``. Change
-streams and sessions are not captured.
+connection is opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``.
+Operations in an explicit session are keyed as any other (the session shows as
+``<session>``). Change streams and transactions (``commitTransaction``/``abortTransaction``
+go to the server) are not captured.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ def _json(value) -> str:
     """Key text of filters and documents: plain JSON (``$gt`` stays ``$gt``), secret-named
     fields masked, other BSON values (ObjectId, datetime, ...) as their text."""
     return json.dumps(masking.mapping(_plain(value)), sort_keys=True, ensure_ascii=False,
-                      default=str)
+                      default=_text)
+
+
+def _text(value) -> str:
+    """A session's text is the same in every run (its own is an address): the operation
+    is what the key is about."""
+    if type(value).__name__ in ("ClientSession", "AsyncClientSession"):
+        return "<session>"
+    return str(value)
 
 
 def _plain(value):
