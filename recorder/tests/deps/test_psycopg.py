@@ -292,3 +292,59 @@ def test_pipelines_record_results_at_the_sync_and_replay(tmp_path, pg_server):
     assert rep.stdout == rec.stdout
     # replay raises the refused statement's error at once, so the aborted one never runs
     assert rep.stderr.count("\n") == 2 and '[6, "six"]' in rep.stderr
+
+
+COPY = textwrap.dedent('''
+    import asyncio, sys, psycopg
+    dsn = sys.argv[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS c")
+        conn.execute("CREATE TABLE c (id int, name text, price numeric)")
+        with conn.cursor() as cur:
+            with cur.copy("COPY c (id, name, price) FROM STDIN") as copy:
+                for i in range(5):
+                    copy.write_row((i, f"n{i}", i * 1.5))
+                copy.write("10\\tblock\\t2.5\\n")
+            print("copied in", cur.rowcount, cur.statusmessage)
+            with cur.copy("COPY (SELECT id, name, price FROM c WHERE id > %s ORDER BY id)"
+                          " TO STDOUT", (1,)) as copy:
+                copy.set_types(["int4", "text", "numeric"])
+                print("rows", list(copy.rows()))
+            print("copied out", cur.rowcount)
+            with cur.copy("COPY c TO STDOUT (FORMAT csv)") as copy:
+                print("blocks", b"".join(bytes(b) for b in copy))
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(dsn) as aconn:
+            async with aconn.cursor() as cur:
+                async with cur.copy("COPY (SELECT name FROM c ORDER BY id LIMIT 2) TO STDOUT") as cp:
+                    print("async rows", [r async for r in cp.rows()])
+                async with cur.copy("COPY c (id, name) FROM STDIN") as cp:
+                    await cp.write_row((99, "async"))
+                print("async in", cur.rowcount)
+
+    asyncio.run(main())
+''')
+
+
+def test_copy_in_and_out_replays(tmp_path, pg_server):
+    prog = tmp_path / "copies.py"  # not copy.py: that would shadow the copy module
+    prog.write_text(COPY, encoding="utf-8")
+    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        pg_server.dsn], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    assert "copied in 6 COPY 6\nrows [(2, 'n2', Decimal('3.0'))" in rec.stdout
+    assert "blocks b'10,block,2.5\\n0,n0,0.0\\n" in rec.stdout
+    assert "async rows [('n0',), ('n1',)]\nasync in 1" in rec.stdout
+    calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
+    copied_in = calls["SQL COPY c (id, name, price) FROM STDIN"]
+    assert copied_in["request"]["written"] == {"rows": 5, "blocks": 1}
+    pg_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -18,7 +18,11 @@ In pipeline mode (``conn.pipeline()``) a statement's record (an ``executemany``'
 batch's) waits for its results, which psycopg receives at the pipeline's sync. A statement
 the server refused is recorded with the pipeline's error and the ones after it with
 ``PipelineAborted``; a replay answers each statement at once, so such an error is raised by
-the statement itself rather than at the sync. COPY is not captured.
+the statement itself rather than at the sync.
+COPY (``cursor.copy()``, sync and async) is one record keyed as ``execute``: what the program
+read (``read``, ``read_row``, ``rows()``, block iteration), in order, and the row count;
+for COPY FROM how many rows and blocks it wrote. Replay hands the program a stand-in copy
+object that gives back what was read.
 """
 
 from __future__ import annotations
@@ -136,6 +140,7 @@ def patch(module) -> None:
     _patch_async(module)
     _patch_server_cursors(sys.modules["psycopg._server_cursor_base"].ServerCursorMixin)
     _patch_results(sys.modules["psycopg._cursor_base"].BaseCursor)
+    _patch_copy(module)
     module.Cursor._ct_deps_patched = True
 
 
@@ -269,6 +274,116 @@ def _patch_async(psycopg) -> None:
     conn_cls.connect = classmethod(connect)
     cur_cls.execute, cur_cls.executemany = execute, executemany
     conn_cls.pipeline = pipeline
+
+
+def _patch_copy(psycopg) -> None:
+    """``cursor.copy()``: the copy object keeps, in order, what the program read from it."""
+    for cur_cls, copy_cls, asynchronous in ((psycopg.Cursor, psycopg.Copy, False),
+                                            (psycopg.AsyncCursor, psycopg.AsyncCopy, True)):
+        cur_cls.copy = (_async_copy_method if asynchronous else _copy_method)(cur_cls.copy)
+        for name, wrap in (("read", _kept), ("read_row", _kept), ("write", _counted),
+                           ("write_row", _counted)):
+            setattr(copy_cls, name, wrap(getattr(copy_cls, name), name, asynchronous))
+
+
+def _kept(orig, name: str, asynchronous: bool):
+    def keep(self, value):
+        tape = getattr(self, "_ct_tape", None)
+        if tape is not None:
+            tape.append([name, None if value is None else
+                         bytes(value) if name == "read" else list(value)])
+        return value
+
+    if asynchronous:
+        async def read(self):
+            return keep(self, await orig(self))
+    else:
+        def read(self):
+            return keep(self, orig(self))
+    read.__name__ = name
+    return read
+
+
+def _counted(orig, name: str, asynchronous: bool):
+    field = "rows" if name == "write_row" else "blocks"
+
+    def count(self):
+        written = getattr(self, "_ct_written", None)
+        if written is not None:
+            written[field] += 1
+
+    if asynchronous:
+        async def write(self, data):
+            await orig(self, data)
+            count(self)
+    else:
+        def write(self, data):
+            orig(self, data)
+            count(self)
+    write.__name__ = name
+    return write
+
+
+def _copy_record(self, statement, params):
+    """(engine, pending, key, tape, written) when this COPY is recorded, else None."""
+    engine = state.engine
+    if engine is None or engine.mode != "record":
+        return None
+    key = _key(statement, params)
+    written = {"rows": 0, "blocks": 0}
+    p = engine.begin(CATEGORY, LIBRARY, key, {"params": params, "written": written},
+                     {"sql": key})
+    return engine, p, key, [], written
+
+
+def _copy_done(cur, recording, error: BaseException | None) -> None:
+    engine, p, key, tape, _ = recording
+    if error is not None:
+        engine.end(p, error=error)
+        return
+    result = {"rowcount": cur.rowcount, "status": cur.statusmessage, "columns": None,
+              "copy": tape}
+    engine.end(p, result=result, summary=lambda: f"{key} -> {result['status']}")
+
+
+def _copy_method(orig):
+    @contextlib.contextmanager
+    def copy(self, statement, params=None, **kwargs):
+        recording = _copy_record(self, statement, params)
+        if recording is None:
+            with orig(self, statement, params, **kwargs) as cp:
+                yield cp
+            return
+        try:
+            with orig(self, statement, params, **kwargs) as cp:
+                cp._ct_tape, cp._ct_written = recording[3], recording[4]
+                yield cp
+        except BaseException as exc:
+            _copy_done(self, recording, exc)
+            raise
+        _copy_done(self, recording, None)
+
+    return copy
+
+
+def _async_copy_method(orig):
+    @contextlib.asynccontextmanager
+    async def copy(self, statement, params=None, **kwargs):
+        recording = _copy_record(self, statement, params)
+        if recording is None:
+            async with orig(self, statement, params, **kwargs) as cp:
+                yield cp
+            return
+        try:
+            async with orig(self, statement, params, **kwargs) as cp:
+                cp._ct_tape, cp._ct_written = recording[3], recording[4]
+                yield cp
+        except BaseException as exc:
+            _copy_done(self, recording, exc)
+            raise
+        _copy_done(self, recording, None)
+
+    return copy
 
 
 class _Awaited:
@@ -548,11 +663,72 @@ class ReplayCursor:
     def close(self) -> None:
         self.closed = True
 
+    @contextlib.contextmanager
+    def copy(self, statement, params=None, **kwargs):
+        result = _replay_answer(state.engine, _key(statement, params))
+        yield ReplayCopy(result.get("copy") or [])
+        self._load(result)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class ReplayCopy:
+    """``cursor.copy()``'s object during replay: gives back what the recorded program read,
+    in order; what the program writes goes nowhere."""
+
+    def __init__(self, tape: list) -> None:
+        self._reads = [value for name, value in tape if name == "read"]
+        self._rows = [value for name, value in tape if name == "read_row"]
+
+    def read(self):
+        return self._reads.pop(0) if self._reads else b""
+
+    def read_row(self):
+        row = self._rows.pop(0) if self._rows else None
+        return None if row is None else tuple(row)
+
+    def rows(self):
+        while (row := self.read_row()) is not None:
+            yield row
+
+    def __iter__(self):
+        while data := self.read():
+            yield data
+
+    def write(self, buffer) -> None:
+        pass
+
+    def write_row(self, row) -> None:
+        pass
+
+    def set_types(self, types) -> None:
+        pass
+
+
+class AsyncReplayCopy(ReplayCopy):
+    async def read(self):
+        return ReplayCopy.read(self)
+
+    async def read_row(self):
+        return ReplayCopy.read_row(self)
+
+    async def rows(self):
+        while (row := ReplayCopy.read_row(self)) is not None:
+            yield row
+
+    async def __aiter__(self):
+        while data := ReplayCopy.read(self):
+            yield data
+
+    async def write(self, buffer) -> None:
+        pass
+
+    async def write_row(self, row) -> None:
+        pass
 
 
 class _Transaction:
@@ -645,6 +821,12 @@ class AsyncReplayCursor(ReplayCursor):
 
     async def close(self) -> None:
         self.closed = True
+
+    @contextlib.asynccontextmanager
+    async def copy(self, statement, params=None, **kwargs):
+        result = _replay_answer(state.engine, _key(statement, params))
+        yield AsyncReplayCopy(result.get("copy") or [])
+        self._load(result)
 
     async def __aenter__(self):
         return self
