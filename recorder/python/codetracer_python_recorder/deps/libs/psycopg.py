@@ -1,10 +1,10 @@
 """psycopg 3, sync and async: ``connect``, ``execute``, ``executemany`` and what the cursor
 fetches afterwards.
 
-Record: after a real ``execute`` the result rows are read once as tuples (then the cursor is
-scrolled back, so the program fetches them as usual); column names and type OIDs, rowcount
-and status message are kept. Replay: ``connect`` returns a stand-in connection that opens no
-socket; its cursors answer ``execute`` from the capture and fetch from the recorded rows
+Record: after a real ``execute`` the result rows are read once from what psycopg holds (the
+program then fetches them as usual); column names and type OIDs, rowcount and status message
+are kept. Replay (``psycopg_replay``): ``connect`` returns a stand-in connection that opens
+no socket; its cursors answer ``execute`` from the capture and fetch from the recorded rows
 (tuple, dict and namedtuple row factories). Key: ``SQL <query text> <params>``; connections
 are keyed ``CONNECT host=... port=... dbname=... user=...`` (the password never recorded).
 A miss raises ``psycopg.OperationalError`` (also with ``--deps-miss live``: a stand-in has no
@@ -34,7 +34,6 @@ import sys
 import weakref
 
 from .. import masking, state, store
-from ..replay import Miss
 
 CATEGORY = "sql"
 LIBRARY = "psycopg"
@@ -59,12 +58,12 @@ def _params_text(params) -> str:
     return json.dumps(store.encode(params), sort_keys=True, ensure_ascii=False)
 
 
-def _key(query, params) -> str:
+def statement_key(query, params) -> str:
     text = _params_text(params)
     return f"SQL {_query_text(query)}" + (f" {text}" if text else "")
 
 
-def _many_key(query, params_seq) -> tuple[str, list]:
+def many_key(query, params_seq) -> tuple[str, list]:
     params_list = list(params_seq)
     import hashlib
 
@@ -88,7 +87,7 @@ def _connect_key(conninfo, kwargs) -> str:
     return "CONNECT " + " ".join(shown)
 
 
-def _miss_error(key):
+def miss_error(key):
     errors = sys.modules["psycopg"]
     return errors.OperationalError(
         f"connection failed: Connection refused (codetracer replay has no recorded {key})")
@@ -157,14 +156,16 @@ def _patch_sync(psycopg) -> None:
         if engine.mode == "record":
             return engine.call(CATEGORY, LIBRARY, key, lambda: orig_connect(cls, conninfo, **kwargs),
                                to_record=lambda conn: None, summarize=lambda _: f"{key} -> ok")
-        _replay_answer(engine, key)
+        from .psycopg_replay import ReplayConnection, answer
+
+        answer(engine, key)
         return ReplayConnection(kwargs.get("row_factory"), kwargs.get("autocommit", False))
 
     def execute(self, query, params=None, **kwargs):
         engine = state.engine
         if engine is None or engine.mode != "record":  # a real connection during replay
             return orig_execute(self, query, params, **kwargs)
-        key = _key(query, params)
+        key = statement_key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             orig_execute(self, query, params, **kwargs)
@@ -182,7 +183,7 @@ def _patch_sync(psycopg) -> None:
         engine = state.engine
         if engine is None or engine.mode != "record":
             return orig_many(self, query, params_seq, **kwargs)
-        key, params_list = _many_key(query, params_seq)
+        key, params_list = many_key(query, params_seq)
         returning = kwargs.get("returning")
         p = engine.begin(CATEGORY, LIBRARY, key)
         try:
@@ -224,14 +225,16 @@ def _patch_async(psycopg) -> None:
             return await engine.acall(
                 CATEGORY, LIBRARY, key, lambda: orig_connect(cls, conninfo, **kwargs),
                 to_record=lambda conn: None, summarize=lambda _: f"{key} -> ok")
-        _replay_answer(engine, key)
+        from .psycopg_replay import AsyncReplayConnection, answer
+
+        answer(engine, key)
         return AsyncReplayConnection(kwargs.get("row_factory"), kwargs.get("autocommit", False))
 
     async def execute(self, query, params=None, **kwargs):
         engine = state.engine
         if engine is None or engine.mode != "record":
             return await orig_execute(self, query, params, **kwargs)
-        key = _key(query, params)
+        key = statement_key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             await orig_execute(self, query, params, **kwargs)
@@ -249,7 +252,7 @@ def _patch_async(psycopg) -> None:
         engine = state.engine
         if engine is None or engine.mode != "record":
             return await orig_many(self, query, params_seq, **kwargs)
-        key, params_list = _many_key(query, params_seq)
+        key, params_list = many_key(query, params_seq)
         returning = kwargs.get("returning")
         p = engine.begin(CATEGORY, LIBRARY, key)
         try:
@@ -329,7 +332,7 @@ def _copy_record(self, statement, params):
     engine = state.engine
     if engine is None or engine.mode != "record":
         return None
-    key = _key(statement, params)
+    key = statement_key(statement, params)
     written = {"rows": 0, "blocks": 0}
     p = engine.begin(CATEGORY, LIBRARY, key, {"params": params, "written": written},
                      {"sql": key})
@@ -471,7 +474,7 @@ def _patch_server_cursors(mixin) -> None:
         if engine is None or engine.mode != "record":
             return (yield from orig_declare(self, query, params, binary))
         _finish(id(self))  # executed again: the previous query's record is complete
-        key = _key(query, params)
+        key = statement_key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
         try:
             done = yield from orig_declare(self, query, params, binary)
@@ -546,319 +549,3 @@ def finish_streams() -> None:
     """At the end of a capture: named cursors still open are recorded with what was read."""
     for ident in list(_OPEN):
         _finish(ident)
-
-
-def _replay_answer(engine, key):
-    """The recorded value for ``key``; a miss raises psycopg's OperationalError."""
-    try:
-        record = engine.answer(CATEGORY, key, {"sql": key})
-    except Miss:
-        raise _miss_error(key) from None
-    if record is None:  # --deps-miss live needs a real connection, which replay never opens
-        raise _miss_error(key)
-    return engine.result(record)
-
-
-# --- replay stand-ins ---------------------------------------------------------------------
-
-class Column:
-    """What ``cursor.description`` items offer: ``name`` and ``type_code``."""
-
-    def __init__(self, name: str, type_code: int) -> None:
-        self.name, self.type_code = name, type_code
-
-    def __getitem__(self, i):
-        return (self.name, self.type_code, None, None, None, None, None)[i]
-
-    def __repr__(self) -> str:
-        return f"<Column {self.name!r}, type: {self.type_code}>"
-
-
-class ReplayCursor:
-    """A cursor whose results come from the capture (named cursors too)."""
-
-    arraysize = 1
-    itersize = 100
-
-    def __init__(self, connection, row_factory=None) -> None:
-        self.connection = connection
-        self.row_factory = row_factory or connection.row_factory
-        self._rows: list = []
-        self._pos = 0
-        self.description = None
-        self.rowcount = -1
-        self.statusmessage = None
-        self.closed = False
-        self._sets: list = []
-
-    def _load(self, result: dict) -> None:
-        self._sets = []
-        columns = result.get("columns")
-        self.description = [Column(n, t) for n, t in columns] if columns is not None else None
-        self.rowcount = result.get("rowcount", -1)
-        self.statusmessage = result.get("status")
-        rows = result.get("rows") or [] if columns is not None else []
-        # null: a named cursor's row that the recorded program skipped and never read
-        self._rows = [None if r is None else self._make(tuple(r)) for r in rows]
-        self._pos = 0
-
-    def _make(self, values: tuple):
-        factory = self.row_factory
-        name = getattr(factory, "__name__", "")
-        names = [c.name for c in self.description or []]
-        if factory is None or name == "tuple_row":
-            return values
-        if name == "dict_row":
-            return dict(zip(names, values, strict=False))
-        if name == "namedtuple_row":
-            import collections
-
-            return collections.namedtuple("Row", names, rename=True)(*values)
-        return factory(self)(values)
-
-    def execute(self, query, params=None, **kwargs):
-        key = _key(query, params)
-        self._load(_replay_answer(state.engine, key))
-        return self
-
-    def executemany(self, query, params_seq, **kwargs):
-        key, _ = _many_key(query, params_seq)
-        result = _replay_answer(state.engine, key)
-        sets = list(result.get("sets") or [])
-        self._load(sets[0] if sets else {"rowcount": result["rowcount"], "columns": None})
-        self._sets = sets[1:]
-        self.rowcount = result["rowcount"]
-
-    def nextset(self):
-        """The next statement's result of an ``executemany(returning=True)``."""
-        if not self._sets:
-            return None
-        self._load(self._sets.pop(0))
-        return True
-
-    def fetchone(self):
-        if self._pos >= len(self._rows):
-            return None
-        self._pos += 1
-        return self._rows[self._pos - 1]
-
-    def fetchmany(self, size: int = 0):
-        size = size or 1
-        out = self._rows[self._pos:self._pos + size]
-        self._pos += len(out)
-        return out
-
-    def fetchall(self):
-        out = self._rows[self._pos:]
-        self._pos = len(self._rows)
-        return out
-
-    def scroll(self, value: int, mode: str = "relative") -> None:
-        self._pos = value if mode == "absolute" else self._pos + value
-
-    def __iter__(self):
-        while (row := self.fetchone()) is not None:
-            yield row
-
-    def close(self) -> None:
-        self.closed = True
-
-    @contextlib.contextmanager
-    def copy(self, statement, params=None, **kwargs):
-        result = _replay_answer(state.engine, _key(statement, params))
-        yield ReplayCopy(result.get("copy") or [])
-        self._load(result)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class ReplayCopy:
-    """``cursor.copy()``'s object during replay: gives back what the recorded program read,
-    in order; what the program writes goes nowhere."""
-
-    def __init__(self, tape: list) -> None:
-        self._reads = [value for name, value in tape if name == "read"]
-        self._rows = [value for name, value in tape if name == "read_row"]
-
-    def read(self):
-        return self._reads.pop(0) if self._reads else b""
-
-    def read_row(self):
-        row = self._rows.pop(0) if self._rows else None
-        return None if row is None else tuple(row)
-
-    def rows(self):
-        while (row := self.read_row()) is not None:
-            yield row
-
-    def __iter__(self):
-        while data := self.read():
-            yield data
-
-    def write(self, buffer) -> None:
-        pass
-
-    def write_row(self, row) -> None:
-        pass
-
-    def set_types(self, types) -> None:
-        pass
-
-
-class AsyncReplayCopy(ReplayCopy):
-    async def read(self):
-        return ReplayCopy.read(self)
-
-    async def read_row(self):
-        return ReplayCopy.read_row(self)
-
-    async def rows(self):
-        while (row := ReplayCopy.read_row(self)) is not None:
-            yield row
-
-    async def __aiter__(self):
-        while data := ReplayCopy.read(self):
-            yield data
-
-    async def write(self, buffer) -> None:
-        pass
-
-    async def write_row(self, row) -> None:
-        pass
-
-
-class _Transaction:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        return None
-
-
-class _ReplayPipeline:
-    """A pipeline during replay: each statement was answered when it ran."""
-
-    def sync(self) -> None:
-        pass
-
-
-class _AsyncReplayPipeline:
-    async def sync(self) -> None:
-        pass
-
-
-class ReplayConnection:
-    """Stands in for ``psycopg.Connection`` during replay: no socket, answers from capture."""
-
-    def __init__(self, row_factory=None, autocommit=False) -> None:
-        self.row_factory = row_factory
-        self.autocommit = autocommit
-        self.closed = False
-
-    def cursor(self, *args, row_factory=None, **kwargs):
-        return ReplayCursor(self, row_factory)
-
-    def execute(self, query, params=None, **kwargs):
-        return self.cursor().execute(query, params, **kwargs)
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
-    def transaction(self, *args, **kwargs):
-        return _Transaction()
-
-    def pipeline(self):
-        return contextlib.nullcontext(_ReplayPipeline())
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class AsyncReplayCursor(ReplayCursor):
-    async def execute(self, query, params=None, **kwargs):
-        return ReplayCursor.execute(self, query, params, **kwargs)
-
-    async def executemany(self, query, params_seq, **kwargs):
-        ReplayCursor.executemany(self, query, params_seq, **kwargs)
-
-    async def fetchone(self):
-        return ReplayCursor.fetchone(self)
-
-    async def fetchmany(self, size: int = 0):
-        return ReplayCursor.fetchmany(self, size)
-
-    async def fetchall(self):
-        return ReplayCursor.fetchall(self)
-
-    async def scroll(self, value: int, mode: str = "relative") -> None:
-        ReplayCursor.scroll(self, value, mode)
-
-    def __aiter__(self):
-        return self._aiter()
-
-    async def _aiter(self):
-        while (row := ReplayCursor.fetchone(self)) is not None:
-            yield row
-
-    async def close(self) -> None:
-        self.closed = True
-
-    @contextlib.asynccontextmanager
-    async def copy(self, statement, params=None, **kwargs):
-        result = _replay_answer(state.engine, _key(statement, params))
-        yield AsyncReplayCopy(result.get("copy") or [])
-        self._load(result)
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.closed = True
-
-
-class AsyncReplayConnection(ReplayConnection):
-    def cursor(self, *args, row_factory=None, **kwargs):
-        return AsyncReplayCursor(self, row_factory)
-
-    async def execute(self, query, params=None, **kwargs):
-        return await self.cursor().execute(query, params, **kwargs)
-
-    async def commit(self) -> None:
-        pass
-
-    async def rollback(self) -> None:
-        pass
-
-    async def set_autocommit(self, value: bool) -> None:
-        self.autocommit = value
-
-    def pipeline(self):
-        return contextlib.nullcontext(_AsyncReplayPipeline())
-
-    async def close(self) -> None:
-        self.closed = True
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.closed = True
