@@ -202,7 +202,8 @@ impl Calls {
         let mut pages = PageCache {
             file: &mut file,
             size: self.spilled,
-            pages: FastMap::default(),
+            pages: Vec::with_capacity(PAGES),
+            last: 0,
             clock: 0,
         };
         // spilled records are framed as the stream frames them: copied in as they are
@@ -238,8 +239,11 @@ fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
 struct PageCache<'a> {
     file: &'a mut File,
     size: u64,
-    /// Page number → (bytes, last use).
-    pages: FastMap<u64, (Vec<u8>, u64)>,
+    /// (page number, bytes, last use); at most [`PAGES`], searched from `last`.
+    pages: Vec<(u64, Vec<u8>, u64)>,
+    /// The page read last: most reads fall in it (a record's length, then the record, then
+    /// the next record), and a hash lookup per read showed for programs of many small calls.
+    last: usize,
     clock: u64,
 }
 
@@ -262,34 +266,51 @@ impl PageCache<'_> {
 
     fn page(&mut self, number: u64) -> std::io::Result<&[u8]> {
         self.clock += 1;
-        let clock = self.clock;
-        if !self.pages.contains_key(&number) {
-            // the page read over the least recently used one's buffer: no zeroing, no
-            // allocation once the cache is full
-            let mut data = Vec::new();
-            if self.pages.len() >= PAGES {
-                let oldest = self
-                    .pages
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(k, _)| *k);
-                if let Some((buf, _)) = oldest.and_then(|k| self.pages.remove(&k)) {
-                    data = buf;
-                }
-            }
-            let start = number * PAGE;
-            let len = PAGE.min(self.size.saturating_sub(start));
-            data.clear();
-            data.reserve(len as usize);
-            self.file.seek(SeekFrom::Start(start))?;
-            if Read::take(&mut *self.file, len).read_to_end(&mut data)? as u64 != len {
-                return Err(corrupt());
-            }
-            self.pages.insert(number, (data, clock));
+        let found = match self.pages.get(self.last) {
+            Some(page) if page.0 == number => Some(self.last),
+            _ => self.pages.iter().position(|page| page.0 == number),
+        };
+        let index = match found {
+            Some(index) => index,
+            None => self.load(number)?,
+        };
+        self.last = index;
+        let page = self.pages.get_mut(index).ok_or_else(corrupt)?;
+        page.2 = self.clock;
+        Ok(&page.1)
+    }
+
+    /// Reads page `number` into a free slot, or over the least recently used page's buffer
+    /// (no zeroing, no allocation once the cache is full); returns its slot.
+    fn load(&mut self, number: u64) -> std::io::Result<usize> {
+        let (index, mut data) = if self.pages.len() < PAGES {
+            self.pages.push((number, Vec::new(), 0));
+            (self.pages.len() - 1, Vec::new())
+        } else {
+            let oldest = self
+                .pages
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, page)| page.2)
+                .map_or(0, |(index, _)| index);
+            let data = self
+                .pages
+                .get_mut(oldest)
+                .map(|page| std::mem::take(&mut page.1))
+                .unwrap_or_default();
+            (oldest, data)
+        };
+        let start = number * PAGE;
+        let len = PAGE.min(self.size.saturating_sub(start));
+        data.clear();
+        data.reserve(len as usize);
+        self.file.seek(SeekFrom::Start(start))?;
+        if Read::take(&mut *self.file, len).read_to_end(&mut data)? as u64 != len {
+            return Err(corrupt());
         }
-        let entry = self.pages.get_mut(&number).ok_or_else(corrupt)?;
-        entry.1 = clock;
-        Ok(&entry.0)
+        let page = self.pages.get_mut(index).ok_or_else(corrupt)?;
+        *page = (number, data, self.clock);
+        Ok(index)
     }
 
     /// Appends the `varint len` framed record at `offset` to `into` (an empty record for a
