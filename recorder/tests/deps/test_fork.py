@@ -1,6 +1,7 @@
-"""Forked children (os.fork, multiprocessing with the fork start method): each process records
-its calls into its own file beside the parent's deps.jsonl, the parent's stream stays whole,
-and a replay answers each child from its own records, with the HTTP server stopped."""
+"""Forked children (os.fork, multiprocessing with the fork start method) and spawned ones
+(multiprocessing's spawn): each process records its calls into its own file beside the
+parent's deps.jsonl, the parent's stream stays whole, and a replay answers each child from its
+own records, with the HTTP server stopped."""
 
 from __future__ import annotations
 
@@ -111,6 +112,55 @@ def test_multiprocessing_fork_pool_records_every_call_and_replays(tmp_path, http
         assert rep.returncode == 0, rep.stderr
         assert rep.stdout == rec.stdout
         assert "miss" not in rep.stderr, rep.stderr
+
+
+SPAWN = textwrap.dedent('''
+    import multiprocessing, sys, urllib.request
+
+    def fetch(n):
+        return urllib.request.urlopen(f"{sys.argv[1]}/json?n={n}").read().decode()
+
+    def report(queue, n):
+        queue.put(fetch(n))
+
+    if __name__ == "__main__":
+        ctx = multiprocessing.get_context("spawn")  # the default on macOS and Windows
+        print("parent", fetch(0))
+        with ctx.Pool(2) as pool:
+            print(pool.map(fetch, range(1, 7), chunksize=1))
+        queue = ctx.Queue()
+        p = ctx.Process(target=report, args=(queue, 99))
+        p.start()
+        print("process", queue.get())
+        p.join()
+        print("exit", p.exitcode)
+''')
+
+
+@pytest.mark.parametrize("only", [True, False], ids=["deps-only", "traced"])
+def test_spawned_children_have_their_own_capture_and_replay(tmp_path, http_server, only):
+    """A spawned child is a new interpreter: it gets the capture from its command line."""
+    prog = tmp_path / "spawned.py"
+    prog.write_text(SPAWN, encoding="utf-8")
+    extra = ["--deps-only"] if only else []
+    rec = run_recorder(["--deps", "record", *extra, "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "exit 0" in rec.stdout and rec.stderr == ""
+    url = http_server.url
+    keys = []
+    for path in sorted((tmp_path / "t1").glob("deps.fork-*.jsonl")):
+        keys += _keys(tmp_path / "t1", path.name)[1]
+    gets = sorted(k for k in keys if k.startswith("GET"))
+    assert gets == sorted(f"GET {url}/json?n={n}" for n in [*range(1, 7), 99])
+    assert [k for k in (c["key"] for c in load_capture(tmp_path / "t1"))
+            if k.startswith("GET")] == [f"GET {url}/json?n=0"]
+    http_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", *extra, "--trace-dir", "t2", str(prog), url],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert "miss" not in rep.stderr, rep.stderr
 
 
 def test_child_miss_names_the_call(tmp_path, http_server):

@@ -81,8 +81,13 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
 
 
 def install_hook() -> None:
-    """Patches each supported library when the program imports it (at once if loaded)."""
-    hook.install({name: _patcher(lib) for name, (lib, _category) in PATCHES.items()})
+    """Patches each supported library when the program imports it (at once if loaded), and
+    multiprocessing's spawn, whose children need the capture passed on (``spawn``)."""
+    from . import spawn
+
+    patches = {name: _patcher(lib) for name, (lib, _category) in PATCHES.items()}
+    patches["multiprocessing.spawn"] = spawn.patch
+    hook.install(patches)
 
 
 def _patcher(lib: str):

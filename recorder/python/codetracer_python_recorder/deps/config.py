@@ -31,6 +31,9 @@ def apply(settings: dict | None) -> None:
     in replay too: live calls are masked as the recorded ones were, or they would not match."""
     if not settings:
         return
+    from . import spawn
+
+    spawn.remember_settings(settings)  # a spawned child applies them too
     words = [w.split("_") for w in settings.get("mask_words") or []]
     masking.configure({
         "CODETRACER_DEPS_MASK_HEADERS": ",".join(settings.get("mask_headers") or []),

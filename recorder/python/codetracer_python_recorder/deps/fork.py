@@ -1,4 +1,5 @@
 """Forked children (``os.fork``, multiprocessing's fork start): each process its own capture.
+Children started by multiprocessing's ``spawn`` get their place the same way (``spawn``).
 
 Every process has a place in the fork tree: the program is ``""``, its first fork ``"1"``, that
 child's second fork ``"1.2"``. The counting happens in the parent just before each fork, so a
@@ -58,10 +59,34 @@ def _before() -> None:
     _forks += 1
 
 
-def _in_child() -> None:
+def next_child() -> str:
+    """Counts a child this process starts without forking (``spawn``) and returns its id."""
+    global _forks
+    _forks += 1
+    return f"{_path}.{_forks}" if _path else str(_forks)
+
+
+def become(child_id: str) -> None:
+    """This process is the child ``child_id`` (a spawned child learns it from its parent)."""
     global _path, _forks
-    _path = f"{_path}.{_forks}" if _path else str(_forks)
-    _forks = 0
+    _path, _forks = child_id, 0
+
+
+def writer_path(engine) -> str | None:
+    """Where the process-wide capture goes (``None``: per-scope capture only)."""
+    parent = getattr(engine.writer, "fallback", engine.writer)  # a per-scope writer wraps it
+    return getattr(parent, "path", None)
+
+
+def child_writer(folder: str) -> store.Writer:
+    """This child's own capture file in ``folder``, written record by record."""
+    return store.Writer(os.path.join(folder, file_name(_path)),
+                        {"fork": _path, "pid": os.getpid(), "parent_pid": os.getppid()},
+                        background=False)
+
+
+def _in_child() -> None:
+    become(f"{_path}.{_forks}" if _path else str(_forks))
     engine = state.engine
     if engine is None:
         return
@@ -84,15 +109,10 @@ def _record_in_child(engine) -> None:
     from .libs import forget_streams
 
     forget_streams()  # the responses the parent has open are the parent's to record
-    writer = engine.writer
-    parent = getattr(writer, "fallback", writer)  # a per-scope writer wraps the file writer
-    path = getattr(parent, "path", None)
+    path = writer_path(engine)
     if path is None:  # per-scope capture only: nothing of the process-wide kind to continue
         return
-    child = store.Writer(os.path.join(os.path.dirname(path), file_name(_path)),
-                         {"fork": _path, "pid": os.getpid(), "parent_pid": os.getppid()},
-                         background=False)
-    _detach(engine, child)
+    _detach(engine, child_writer(os.path.dirname(path)))
     engine.calls = 0
 
 
@@ -108,9 +128,14 @@ def _detach(engine, child) -> None:
 # --- replay ---------------------------------------------------------------------------------
 
 def _replay_in_child(engine) -> None:
-    folder = os.path.dirname(store.resolve(engine.source)) if engine.source else None
-    if folder is None:
-        return
+    if engine.source:
+        engine.forked(*child_records(engine.source))
+
+
+def child_records(source: str) -> tuple[list[dict], list[dict]]:
+    """This child's recorded calls and its siblings', from the capture files beside the
+    replayed capture ``source``."""
+    folder = os.path.dirname(store.resolve(source))
     own, siblings = [], []
     parent = _path.rpartition(".")[0]
     for name in sorted(os.listdir(folder)):
@@ -119,7 +144,7 @@ def _replay_in_child(engine) -> None:
             continue
         _header, records = store.load(os.path.join(folder, name))
         (own if m.group(1) == _path else siblings).extend(records)
-    engine.forked(own, siblings)
+    return own, siblings
 
 
 def capture_files(path: str) -> list[tuple[str, str]]:
