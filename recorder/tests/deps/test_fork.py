@@ -124,7 +124,7 @@ SPAWN = textwrap.dedent('''
         queue.put(fetch(n))
 
     if __name__ == "__main__":
-        ctx = multiprocessing.get_context("spawn")  # the default on macOS and Windows
+        ctx = multiprocessing.get_context(sys.argv[2])  # spawn: the default on macOS, Windows
         print("parent", fetch(0))
         with ctx.Pool(2) as pool:
             print(pool.map(fetch, range(1, 7), chunksize=1))
@@ -137,14 +137,18 @@ SPAWN = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize("only", [True, False], ids=["deps-only", "traced"])
-def test_spawned_children_have_their_own_capture_and_replay(tmp_path, http_server, only):
-    """A spawned child is a new interpreter: it gets the capture from its command line."""
+@pytest.mark.parametrize(("method", "only"), [("spawn", True), ("spawn", False),
+                                              ("forkserver", True)],
+                         ids=["spawn-deps-only", "spawn-traced", "forkserver-deps-only"])
+def test_spawned_children_have_their_own_capture_and_replay(tmp_path, http_server, method,
+                                                            only):
+    """A spawned child (or a fork server) is a new interpreter: it gets the capture from its
+    command line."""
     prog = tmp_path / "spawned.py"
     prog.write_text(SPAWN, encoding="utf-8")
     extra = ["--deps-only"] if only else []
     rec = run_recorder(["--deps", "record", *extra, "--trace-dir", "t1", str(prog),
-                        http_server.url], cwd=tmp_path)
+                        http_server.url, method], cwd=tmp_path)
     assert rec.returncode == 0, rec.stderr
     assert "exit 0" in rec.stdout and rec.stderr == ""
     url = http_server.url
@@ -156,8 +160,8 @@ def test_spawned_children_have_their_own_capture_and_replay(tmp_path, http_serve
     assert [k for k in (c["key"] for c in load_capture(tmp_path / "t1"))
             if k.startswith("GET")] == [f"GET {url}/json?n=0"]
     http_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", *extra, "--trace-dir", "t2", str(prog), url],
-                       cwd=tmp_path)
+    rep = run_recorder(["--deps", "replay=t1", *extra, "--trace-dir", "t2", str(prog), url,
+                        method], cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
     assert "miss" not in rep.stderr, rep.stderr

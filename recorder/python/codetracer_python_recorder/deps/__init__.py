@@ -82,11 +82,12 @@ def enable(mode: str, *, capture_dir: str | None = None, replay_path: str | None
 
 def install_hook() -> None:
     """Patches each supported library when the program imports it (at once if loaded), and
-    multiprocessing's spawn, whose children need the capture passed on (``spawn``)."""
+    multiprocessing's spawn and fork server, whose processes need the capture passed on."""
     from . import spawn
 
     patches = {name: _patcher(lib) for name, (lib, _category) in PATCHES.items()}
     patches["multiprocessing.spawn"] = spawn.patch
+    patches["multiprocessing.forkserver"] = spawn.patch_forkserver
     hook.install(patches)
 
 

@@ -1,13 +1,14 @@
-"""Children started by multiprocessing's ``spawn`` method (the default on macOS and Windows):
-a new interpreter, with nothing of the parent's capture in it.
+"""Children started by multiprocessing's ``spawn`` method (the default on macOS and Windows),
+and the server of its ``forkserver`` method: a new interpreter, with nothing of the parent's
+capture in it.
 
 The parent counts each such child as ``fork`` counts forks (same ids, same files) and puts what
 the child needs at the front of the child's ``-c`` command: where the recorder is, the child's
 id, record or replay, where the capture is, the ``[deps]`` settings. Before multiprocessing
 runs any of the program's code there, the child starts its own capture into
-``deps.fork-<id>.jsonl`` (record), or answers from its own capture and its siblings' (replay).
-multiprocessing then puts back the parent's ``sys.path``. The ``forkserver`` method is not
-covered: its server is started another way.
+``deps.fork-<id>.jsonl`` (record), or answers from its own capture and its siblings' (replay);
+for a spawned child multiprocessing then puts back the parent's ``sys.path``. A fork server's
+children are forks of it, so ``fork`` gives them their place below it.
 """
 
 from __future__ import annotations
@@ -27,25 +28,47 @@ def remember_settings(settings: dict | None) -> None:
 
 
 def patch(module) -> None:
-    """Patches ``multiprocessing.spawn.get_command_line`` (the spawned child's command)."""
+    """Patches ``multiprocessing.spawn.get_command_line`` (a spawned child's command)."""
     orig = module.get_command_line
     if getattr(orig, "_ct_deps_patched", False):
         return
 
     def get_command_line(**kwds):
-        argv = orig(**kwds)
-        spec = _child_spec() if "-c" in argv[:-1] else None
-        if spec is None:
-            return argv
-        i = argv.index("-c") + 1
-        home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        prefix = (f"import sys; sys.path.insert(0, {home!r}); "
-                  "import codetracer_python_recorder.deps.spawn as _ct_spawn; "
-                  f"_ct_spawn.child({json.dumps(spec)!r}); ")
-        return [*argv[:i], prefix + argv[i], *argv[i + 1:]]
+        return _passed_on(orig(**kwds))
 
     get_command_line._ct_deps_patched = True
     module.get_command_line = get_command_line
+
+
+def patch_forkserver(module) -> None:
+    """Patches the start of multiprocessing's fork server (``util.spawnv_passfds``, which
+    also starts the resource tracker: that one is left as it is)."""
+    util = module.util
+    orig = util.spawnv_passfds
+    if getattr(orig, "_ct_deps_patched", False):
+        return
+
+    def spawnv_passfds(path, args, passfds):
+        i = args.index("-c") + 1 if "-c" in args[:-1] else 0
+        if i and args[i].startswith("from multiprocessing.forkserver import main"):
+            args = _passed_on(list(args))
+        return orig(path, args, passfds)
+
+    spawnv_passfds._ct_deps_patched = True
+    util.spawnv_passfds = spawnv_passfds
+
+
+def _passed_on(argv: list) -> list:
+    """``argv`` (``python ... -c CODE ...``) with the capture passed on in front of CODE."""
+    spec = _child_spec() if "-c" in argv[:-1] else None
+    if spec is None:
+        return argv
+    i = argv.index("-c") + 1
+    home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    prefix = (f"import sys; sys.path.insert(0, {home!r}); "
+              "import codetracer_python_recorder.deps.spawn as _ct_spawn; "
+              f"_ct_spawn.child({json.dumps(spec)!r}); ")
+    return [*argv[:i], prefix + argv[i], *argv[i + 1:]]
 
 
 def _child_spec() -> dict | None:
