@@ -142,25 +142,38 @@ CORNERS = textwrap.dedent('''
 ''')
 
 
-def test_fetch_variants_transactions_and_async_executemany_replay(tmp_path, pg_server):
-    prog = tmp_path / "corners.py"
-    prog.write_text(CORNERS, encoding="utf-8")
+def _record(tmp_path, pg_server, source: str, name: str):
+    """Runs the program plainly, then under --deps-only record: the capture must change
+    nothing the program sees. Returns the program and the recorded run."""
+    prog = tmp_path / name
+    prog.write_text(source, encoding="utf-8")
     plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
     rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
                         pg_server.dsn], cwd=tmp_path)
     assert rec.returncode == 0, rec.stderr
-    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
-    assert "fetchmany [(1, 'fig')] rest [(2, 'kiwi'), (3, 'lime')]" in rec.stdout
-    assert "rolled back: UniqueViolation 23505" in rec.stdout and "count (3,)" in rec.stdout
-    assert "async many 2" in rec.stdout and "async all [('date',), ('plum',)]" in rec.stdout
-    assert "(7, 'YUZU')\nnext (8, 'UME')" in rec.stdout
-    assert "[('yuzu',)]\nasync next [('ume',)]" in rec.stdout
+    assert rec.stdout == plain.stdout
+    return prog, rec
+
+
+def _replay_with_server_stopped(tmp_path, pg_server, prog, rec):
+    """Stops PostgreSQL and replays the recorded run: the same output."""
     pg_server.stop()
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
                        cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
+    return rep
+
+
+def test_fetch_variants_transactions_and_async_executemany_replay(tmp_path, pg_server):
+    prog, rec = _record(tmp_path, pg_server, CORNERS, "corners.py")
+    assert "fetchmany [(1, 'fig')] rest [(2, 'kiwi'), (3, 'lime')]" in rec.stdout
+    assert "rolled back: UniqueViolation 23505" in rec.stdout and "count (3,)" in rec.stdout
+    assert "async many 2" in rec.stdout and "async all [('date',), ('plum',)]" in rec.stdout
+    assert "(7, 'YUZU')\nnext (8, 'UME')" in rec.stdout
+    assert "[('yuzu',)]\nasync next [('ume',)]" in rec.stdout
+    rep = _replay_with_server_stopped(tmp_path, pg_server, prog, rec)
     assert rep.stderr == ""
 
 
@@ -205,14 +218,7 @@ NAMED = textwrap.dedent('''
 
 
 def test_named_cursors_record_what_is_fetched_and_replay(tmp_path, pg_server):
-    prog = tmp_path / "named.py"
-    prog.write_text(NAMED, encoding="utf-8")
-    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
-    assert plain.returncode == 0, plain.stderr
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        pg_server.dsn], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
-    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    prog, rec = _record(tmp_path, pg_server, NAMED, "named.py")
     assert "one (11, 'row 11')" in rec.stdout and "after scroll (111, 'row 111')" in rec.stdout
     assert "walked 187875.0" in rec.stdout.replace("Decimal('187875.0')", "187875.0")
     assert "async named [(100,), (200,)] [(300,), (400,), (500,)]" in rec.stdout
@@ -223,11 +229,7 @@ def test_named_cursors_record_what_is_fetched_and_replay(tmp_path, pg_server):
     # and the rest of the 490 rows were never fetched from the server
     assert len(rows) == 101 and rows[99] is None and rows[100] is not None
     assert "SQL SELECT name FROM big WHERE id <= 2 ORDER BY id" in calls  # closed by the end
-    pg_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
-                       cwd=tmp_path)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
+    rep = _replay_with_server_stopped(tmp_path, pg_server, prog, rec)
     assert rep.stderr == ""
 
 
@@ -268,14 +270,7 @@ PIPELINE = textwrap.dedent('''
 
 
 def test_pipelines_record_results_at_the_sync_and_replay(tmp_path, pg_server):
-    prog = tmp_path / "pipe.py"
-    prog.write_text(PIPELINE, encoding="utf-8")
-    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
-    assert plain.returncode == 0, plain.stderr
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        pg_server.dsn], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
-    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    prog, rec = _record(tmp_path, pg_server, PIPELINE, "pipe.py")
     assert "many rowcount 2\npipeline returned (2,)" in rec.stdout
     assert "pipeline failed: UniqueViolation 23505\n(4,)\nasync ('two',) (4,)" in rec.stdout
     calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
@@ -287,11 +282,7 @@ def test_pipelines_record_results_at_the_sync_and_replay(tmp_path, pg_server):
     # answer came in while it sent that statement: the error that call raised
     assert calls['SQL INSERT INTO p VALUES (%s, %s) {"$tuple": [6, "six"]}']["error"][
         "type"] in ("psycopg.errors:PipelineAborted", "psycopg.errors:UniqueViolation")
-    pg_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
-                       cwd=tmp_path)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
+    rep = _replay_with_server_stopped(tmp_path, pg_server, prog, rec)
     # replay raises the refused statement's error at once, so the aborted one never runs
     assert rep.stderr.count("\n") == 2 and '[6, "six"]' in rep.stderr
 
@@ -330,23 +321,13 @@ COPY = textwrap.dedent('''
 
 
 def test_copy_in_and_out_replays(tmp_path, pg_server):
-    prog = tmp_path / "copies.py"  # not copy.py: that would shadow the copy module
-    prog.write_text(COPY, encoding="utf-8")
-    plain = run_plain([str(prog), pg_server.dsn], cwd=tmp_path)
-    assert plain.returncode == 0, plain.stderr
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        pg_server.dsn], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
-    assert rec.stdout == plain.stdout  # capture changes nothing the program sees
+    # not copy.py: that would shadow the copy module
+    prog, rec = _record(tmp_path, pg_server, COPY, "copies.py")
     assert "copied in 6 COPY 6\nrows [(2, 'n2', Decimal('3.0'))" in rec.stdout
     assert "blocks b'10,block,2.5\\n0,n0,0.0\\n" in rec.stdout
     assert "async rows [('n0',), ('n1',)]\nasync in 1" in rec.stdout
     calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
     copied_in = calls["SQL COPY c (id, name, price) FROM STDIN"]
     assert copied_in["request"]["written"] == {"rows": 5, "blocks": 1}
-    pg_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), pg_server.dsn],
-                       cwd=tmp_path)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
+    rep = _replay_with_server_stopped(tmp_path, pg_server, prog, rec)
     assert rep.stderr == ""
