@@ -121,20 +121,30 @@ ASYNC_PROGRAM = textwrap.dedent('''
 ''')
 
 
-def test_async_client_replays_with_mock_server_stopped(tmp_path, mongo_mock):
-    pytest.importorskip("pymongo.asynchronous", reason="pymongo < 4.9 has no asynchronous API")
-    prog = tmp_path / "aprog.py"
-    prog.write_text(ASYNC_PROGRAM, encoding="utf-8")
+def _record(tmp_path, mongo_mock, source: str, name: str):
+    prog = tmp_path / name
+    prog.write_text(source, encoding="utf-8")
     rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
                         mongo_mock.uri], cwd=tmp_path)
     assert rec.returncode == 0, rec.stderr
-    assert rec.stdout.splitlines()[:2] == ["True", "['ann', 'bob']"]
+    return prog, rec
+
+
+def _replay_with_mock_stopped(tmp_path, mongo_mock, prog, rec) -> None:
+    """Stops the mock server and replays the recorded run: the same output, nothing else."""
     mongo_mock.stop()
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
                        cwd=tmp_path, timeout=60)
     assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
+    assert rep.stdout == rec.stdout  # the recorded _ids too
     assert rep.stderr == ""
+
+
+def test_async_client_replays_with_mock_server_stopped(tmp_path, mongo_mock):
+    pytest.importorskip("pymongo.asynchronous", reason="pymongo < 4.9 has no asynchronous API")
+    prog, rec = _record(tmp_path, mongo_mock, ASYNC_PROGRAM, "aprog.py")
+    assert rec.stdout.splitlines()[:2] == ["True", "['ann', 'bob']"]
+    _replay_with_mock_stopped(tmp_path, mongo_mock, prog, rec)
 
 
 LAZY = textwrap.dedent('''
@@ -160,11 +170,7 @@ LAZY = textwrap.dedent('''
 
 
 def test_lazy_cursor_and_bulk_write_replay_with_mock_server_stopped(tmp_path, mongo_mock):
-    prog = tmp_path / "lazy.py"
-    prog.write_text(LAZY, encoding="utf-8")
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        mongo_mock.uri], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    prog, rec = _record(tmp_path, mongo_mock, LAZY, "lazy.py")
     assert rec.stdout.splitlines()[:4] == ["first ann", "then bob 5", "then cy 4",
                                            "bulk BulkWriteResult 1 1 2 True"]  # the mock says n=1
     calls = load_capture(tmp_path / "t1")
@@ -174,12 +180,7 @@ def test_lazy_cursor_and_bulk_write_replay_with_mock_server_stopped(tmp_path, mo
     assert "TOK-1" not in text
     bulk = next(c for c in calls if c["key"].startswith("bulk_write"))
     assert '"op": "InsertOne"' in bulk["key"] and '"api_token": "<masked>"' in bulk["key"]
-    mongo_mock.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
-                       cwd=tmp_path, timeout=60)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout  # the recorded _ids too
-    assert rep.stderr == ""
+    _replay_with_mock_stopped(tmp_path, mongo_mock, prog, rec)
 
 
 SESSIONS = textwrap.dedent('''
@@ -209,18 +210,9 @@ SESSIONS = textwrap.dedent('''
 def test_operations_in_a_session_replay_with_mock_server_stopped(tmp_path, mongo_mock):
     """A session is a new object in every run: its text in a key is always the same."""
     pytest.importorskip("pymongo.asynchronous", reason="pymongo < 4.9 has no asynchronous API")
-    prog = tmp_path / "sessions.py"
-    prog.write_text(SESSIONS, encoding="utf-8")
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        mongo_mock.uri], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    prog, rec = _record(tmp_path, mongo_mock, SESSIONS, "sessions.py")
     assert rec.stdout.splitlines()[1:3] == ["True", "2"]
     keys = [c["key"] for c in load_capture(tmp_path / "t1")]
     assert 'insert_one app.people [{"name": "dee"}, null, "<session>"]' in keys
     assert 'count_documents app.people [{}] {"session": "<session>"}' in keys
-    mongo_mock.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), mongo_mock.uri],
-                       cwd=tmp_path, timeout=60)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert rep.stderr == ""
+    _replay_with_mock_stopped(tmp_path, mongo_mock, prog, rec)
