@@ -5,11 +5,13 @@ served three ways, each driven by one keep-alive httpx client:
 - ``off``: the middleware, capture off (no ``CODETRACER_CAPTURE_DIR``);
 - ``on``: the middleware writing one capture file per request.
 
-    python bench/asgi_capture.py [--requests 2000] [--rounds 3] [--deps] [--dir DIR]
+    python bench/asgi_capture.py [--requests 2000] [--rounds 3] [--deps] [--interleave]
+                                 [--dir DIR]
 
 Modes alternate round by round, their order rotating each round (so drift and neighbours on
 a shared machine hit all alike); each round starts a fresh server and warms it up with 200
-requests. Prints median and p99 latency per mode over all rounds, their ratio to ``none``, and
+requests. ``--interleave``: each round starts the three servers at once and the requests take
+turns, one to each mode, so the machine's bursts of noise land on every mode alike (p99). Prints median and p99 latency per mode over all rounds, their ratio to ``none``, and
 the server's CPU per request (for ``on`` counted until every capture is on disk, so the
 writer thread's work is in it). ``--deps``: the endpoint also makes one Redis GET (a
 ``redis-server`` on a free port), so ``on`` captures a dependency call per request.
@@ -84,45 +86,79 @@ def _wait(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise SystemExit("server did not start")
 
 
-def _round(mode: str, work: Path, n: int, redis_port: int | None) -> list[float]:
-    import httpx
+class _Server:
+    """One uvicorn serving the app in one mode, warmed up with 200 requests."""
 
-    port = _free_port()
-    env = dict(os.environ, BENCH_MODE=mode, PYTHONPATH=os.pathsep.join(
-        [str(work), str(REPO / "recorder" / "python")]))
-    env.pop("CODETRACER_CAPTURE_DIR", None)
-    caps = work / f"caps-{mode}-{port}"
-    if mode == "on":
-        env["CODETRACER_CAPTURE_DIR"] = str(caps)
-    if redis_port:
-        env["BENCH_REDIS"] = str(redis_port)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_app:app", "--port", str(port), "--log-level",
-         "warning", "--no-access-log"], cwd=work, env=env)
-    try:
-        _wait(port, server)
-        times = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            for i in range(200):
-                client.get(f"/items/{i % 50}")
-            cpu0 = _cpu(server.pid)
-            for i in range(n):
-                t0 = time.perf_counter()
-                r = client.get(f"/items/{i % 50}")
-                times.append(time.perf_counter() - t0)
-                assert r.status_code == 200, r.text
-            if mode == "on":
-                deadline = time.time() + 60  # the writer thread's work counts too
-                while len(list(caps.glob("*.json"))) < n + 200 and time.time() < deadline:
+    WARMUP = 200
+
+    def __init__(self, mode: str, work: Path, redis_port: int | None) -> None:
+        import httpx
+
+        self.mode, self.port = mode, _free_port()
+        env = dict(os.environ, BENCH_MODE=mode, PYTHONPATH=os.pathsep.join(
+            [str(work), str(REPO / "recorder" / "python")]))
+        env.pop("CODETRACER_CAPTURE_DIR", None)
+        self.caps = work / f"caps-{mode}-{self.port}"
+        if mode == "on":
+            env["CODETRACER_CAPTURE_DIR"] = str(self.caps)
+        if redis_port:
+            env["BENCH_REDIS"] = str(redis_port)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench_app:app", "--port", str(self.port),
+             "--log-level", "warning", "--no-access-log"], cwd=work, env=env)
+        _wait(self.port, self.proc)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}")
+        for i in range(self.WARMUP):
+            self.client.get(f"/items/{i % 50}")
+        self.cpu0 = _cpu(self.proc.pid)
+
+    def get(self, i: int) -> float:
+        t0 = time.perf_counter()
+        r = self.client.get(f"/items/{i % 50}")
+        elapsed = time.perf_counter() - t0
+        assert r.status_code == 200, r.text
+        return elapsed
+
+    def stop(self, n: int) -> None:
+        """Counts the server's CPU per request (for ``on`` once every capture is on disk: the
+        writer thread's work counts too), then stops it."""
+        try:
+            if self.mode == "on":
+                deadline = time.time() + 60
+                while (len(list(self.caps.glob("*.json"))) < n + self.WARMUP
+                       and time.time() < deadline):
                     time.sleep(0.05)
-            CPU[mode].append((_cpu(server.pid) - cpu0) / n)
+            CPU[self.mode].append((_cpu(self.proc.pid) - self.cpu0) / n)
+        finally:
+            self.client.close()
+            self.proc.terminate()
+            self.proc.wait(30)
+        if self.mode == "on":
+            written = len(list(self.caps.glob("*.json")))
+            assert written == n + self.WARMUP, f"{written} captures for {n + self.WARMUP} requests"
+            shutil.rmtree(self.caps)
+
+
+def _round(mode: str, work: Path, n: int, redis_port: int | None) -> list[float]:
+    server = _Server(mode, work, redis_port)
+    try:
+        return [server.get(i) for i in range(n)]
     finally:
-        server.terminate()
-        server.wait(30)
-    if mode == "on":
-        written = len(list(caps.glob("*.json")))
-        assert written == n + 200, f"{written} captures for {n + 200} requests"
-        shutil.rmtree(caps)
+        server.stop(n)
+
+
+def _interleaved_round(work: Path, n: int, redis_port: int | None) -> dict[str, list[float]]:
+    """The three servers up at once, one request to each in turn (the order rotating), so a
+    burst of noise from the machine hits every mode alike."""
+    servers = [_Server(mode, work, redis_port) for mode in MODES]
+    times: dict[str, list[float]] = {m: [] for m in MODES}
+    try:
+        for i in range(n):
+            for server in servers[i % 3:] + servers[:i % 3]:
+                times[server.mode].append(server.get(i))
+    finally:
+        for server in servers:
+            server.stop(n)
     return times
 
 
@@ -148,6 +184,9 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--deps", action="store_true", help="one Redis GET per request")
+    ap.add_argument("--interleave", action="store_true",
+                    help="the three servers at once, requests taking turns (else one mode "
+                         "per server run)")
     ap.add_argument("--dir", default=None,
                     help="where the app and its captures go (default: the system temp dir; "
                          "file creation cost differs a lot between file systems)")
@@ -168,6 +207,10 @@ def main() -> int:
         try:
             samples: dict[str, list[float]] = {m: [] for m in MODES}
             for i in range(a.rounds):
+                if a.interleave:
+                    for mode, times in _interleaved_round(work, a.requests, redis_port).items():
+                        samples[mode] += times
+                    continue
                 # rotated: a mode always run first would meet other neighbours than the rest
                 for mode in MODES[i % 3:] + MODES[:i % 3]:
                     samples[mode] += _round(mode, work, a.requests, redis_port)
@@ -177,7 +220,8 @@ def main() -> int:
                 redis_proc.wait(10)
     base_med, base_p99 = statistics.median(samples["none"]), _pct(samples["none"], 99)
     print(f"{a.rounds} rounds x {a.requests} requests per mode"
-          + (", one Redis GET each" if a.deps else ""))
+          + (", one Redis GET each" if a.deps else "")
+          + (", modes taking turns request by request" if a.interleave else ""))
     print(f"{'mode':<6}{'median ms':>11}{'p99 ms':>9}{'median x':>10}{'p99 x':>8}"
           f"{'server CPU/request ms':>23}")
     for mode in MODES:
