@@ -246,6 +246,14 @@ PIPELINE = textwrap.dedent('''
                 many.executemany("INSERT INTO p VALUES (%s, %s)", [(3, "three"), (4, "four")])
                 pipe.sync()
                 print("many rowcount", many.rowcount)
+            with conn.cursor() as back:
+                back.executemany("INSERT INTO p VALUES (%s, %s) RETURNING id * 10",
+                                 [(7, "seven"), (8, "eight")], returning=True)
+                pipe.sync()
+                ids = [back.fetchone()]
+                while back.nextset():
+                    ids.append(back.fetchone())
+                print("returned", ids)
             print("pipeline returned", cur.fetchone())
             sel = conn.execute("SELECT name FROM p ORDER BY id")
         print("after", sel.fetchall())
@@ -271,8 +279,8 @@ PIPELINE = textwrap.dedent('''
 
 def test_pipelines_record_results_at_the_sync_and_replay(tmp_path, pg_server):
     prog, rec = _record(tmp_path, pg_server, PIPELINE, "pipe.py")
-    assert "many rowcount 2\npipeline returned (2,)" in rec.stdout
-    assert "pipeline failed: UniqueViolation 23505\n(4,)\nasync ('two',) (4,)" in rec.stdout
+    assert "many rowcount 2\nreturned [(70,), (80,)]\npipeline returned (2,)" in rec.stdout
+    assert "pipeline failed: UniqueViolation 23505\n(6,)\nasync ('two',) (6,)" in rec.stdout
     calls = {c["key"]: c for c in load_capture(tmp_path / "t1")}
     returned = calls['SQL INSERT INTO p VALUES (%s, %s) RETURNING id {"$tuple": [2, "two"]}']
     assert returned["result"]["rows"] == [[2]]  # read when the results came, not before

@@ -167,16 +167,13 @@ def _patch_sync(psycopg) -> None:
             return orig_execute(self, query, params, **kwargs)
         key = statement_key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
+        ran = _Ran(self, engine, p, key)
         try:
             orig_execute(self, query, params, **kwargs)
-            if self._conn._pipeline is not None:  # its results come at the pipeline's sync
-                _awaiting(self, engine, p, key)
-                return self
-            result = _result_of(self)
         except BaseException as exc:
-            engine.end(p, error=exc)
+            ran.failed(exc)
             raise
-        engine.end(p, result=result, summary=lambda: _summary(key, result))
+        ran.returned()
         return self
 
     def executemany(self, query, params_seq, **kwargs):
@@ -186,16 +183,13 @@ def _patch_sync(psycopg) -> None:
         key, params_list = many_key(query, params_seq)
         returning = kwargs.get("returning")
         p = engine.begin(CATEGORY, LIBRARY, key)
+        ran = _Ran(self, engine, p, key, len(params_list), returning)
         try:
             orig_many(self, query, params_list, **kwargs)
-            if self._conn._pipeline is not None:  # its row counts come at the pipeline's end
-                _awaiting(self, engine, p, key, many=len(params_list), returning=returning)
-                return
-            result = _many_result(self, returning)
         except BaseException as exc:
-            engine.end(p, error=exc)
+            ran.failed(exc)
             raise
-        engine.end(p, result=result, summary=lambda: f"{key} -> {result['rowcount']} rows")
+        ran.returned()
 
     orig_pipeline = conn_cls.pipeline
 
@@ -236,16 +230,13 @@ def _patch_async(psycopg) -> None:
             return await orig_execute(self, query, params, **kwargs)
         key = statement_key(query, params)
         p = engine.begin(CATEGORY, LIBRARY, key, {"params": params}, {"sql": key})
+        ran = _Ran(self, engine, p, key)
         try:
             await orig_execute(self, query, params, **kwargs)
-            if self._conn._pipeline is not None:  # its results come at the pipeline's sync
-                _awaiting(self, engine, p, key)
-                return self
-            result = _result_of(self)
         except BaseException as exc:
-            engine.end(p, error=exc)
+            ran.failed(exc)
             raise
-        engine.end(p, result=result, summary=lambda: _summary(key, result))
+        ran.returned()
         return self
 
     async def executemany(self, query, params_seq, **kwargs):
@@ -255,16 +246,13 @@ def _patch_async(psycopg) -> None:
         key, params_list = many_key(query, params_seq)
         returning = kwargs.get("returning")
         p = engine.begin(CATEGORY, LIBRARY, key)
+        ran = _Ran(self, engine, p, key, len(params_list), returning)
         try:
             await orig_many(self, query, params_list, **kwargs)
-            if self._conn._pipeline is not None:
-                _awaiting(self, engine, p, key, many=len(params_list), returning=returning)
-                return
-            result = _many_result(self, returning)
         except BaseException as exc:
-            engine.end(p, error=exc)
+            ran.failed(exc)
             raise
-        engine.end(p, result=result, summary=lambda: f"{key} -> {result['rowcount']} rows")
+        ran.returned()
 
     orig_pipeline = conn_cls.pipeline
 
@@ -389,34 +377,55 @@ def _async_copy_method(orig):
     return copy
 
 
-class _Awaited:
-    """A statement sent in pipeline mode: its record waits for its results."""
+class _Ran:
+    """A statement's record, made before it runs. Written when the call returns; in pipeline
+    mode when psycopg hands the cursor its results (at a sync, which may come during the
+    call itself: ``executemany(returning=True)`` fetches its own)."""
 
-    __slots__ = ("cursor", "engine", "pending", "key", "many", "returning")
-    # many: for executemany, the statements whose results have not come yet (else 0)
+    __slots__ = ("cursor", "engine", "pending", "key", "batch", "left", "returning", "queued",
+                 "done")
+
+    def __init__(self, cursor, engine, pending, key: str, batch: int = 0,
+                 returning=None) -> None:
+        self.cursor, self.engine, self.pending, self.key = cursor, engine, pending, key
+        self.batch, self.returning = batch, returning  # batch: an executemany's statements
+        self.left = batch or 1  # statements whose results have not come yet
+        self.done = False
+        self.queued = cursor._conn._pipeline is not None
+        if self.queued:
+            _AWAITED.setdefault(id(cursor._conn), []).append(self)
+
+    def returned(self) -> None:
+        if not self.queued:
+            try:
+                self.end()
+            except Exception as exc:  # the result could not be read: recorded as the error
+                self.end(exc)
+                raise
+
+    def failed(self, error: BaseException) -> None:
+        items = _AWAITED.get(id(self.cursor._conn)) or []
+        if self in items:
+            items.remove(self)
+        self.end(error)
 
     def end(self, error: BaseException | None = None) -> None:
-        if error is not None:
-            self.engine.end(self.pending, error=error)
+        if self.done:
             return
         key = self.key
-        if self.many:
+        if error is not None:
+            self.engine.end(self.pending, error=error)
+        elif self.batch:
             result = _many_result(self.cursor, self.returning)
             self.engine.end(self.pending, result=result,
                             summary=lambda: f"{key} -> {result['rowcount']} rows")
         else:
             result = _result_of(self.cursor)
             self.engine.end(self.pending, result=result, summary=lambda: _summary(key, result))
+        self.done = True
 
 
-_AWAITED: dict[int, list[_Awaited]] = {}  # by connection, in the order the server answers
-
-
-def _awaiting(cur, engine, pending, key: str, *, many=0, returning=None) -> None:
-    item = _Awaited()
-    item.cursor, item.engine, item.pending, item.key = cur, engine, pending, key
-    item.many, item.returning = many, returning
-    _AWAITED.setdefault(id(cur._conn), []).append(item)
+_AWAITED: dict[int, list[_Ran]] = {}  # by connection, in the order the server answers
 
 
 def _patch_results(base) -> None:
@@ -428,11 +437,11 @@ def _patch_results(base) -> None:
         items = _AWAITED.get(id(self._conn))
         if not items:
             return
-        many = self._execmany_returning is not None  # one statement of an executemany
+        batch = self._execmany_returning is not None  # one statement of an executemany
         for i, item in enumerate(items):
-            if item.cursor is self and bool(item.many) == many:
-                item.many -= many
-                if not item.many:  # the statement's or the batch's last results
+            if item.cursor is self and bool(item.batch) == batch:
+                item.left -= 1
+                if not item.left:  # the statement's or the batch's last results
                     del items[i]
                     item.end()
                 break
