@@ -160,15 +160,7 @@ impl CtfsTrace {
             push_varint(header, (1 + count_len + entries) as u64);
             header.push(TAG_STEP_VALUES);
             header.rotate_left(count_len);
-            if header.len() != STEP_HEADER_ROOM {
-                let end = buf.len();
-                if header.len() > STEP_HEADER_ROOM {
-                    buf.resize(end + header.len() - STEP_HEADER_ROOM, 0);
-                }
-                buf.copy_within(body..end, start + header.len());
-                buf.truncate(start + header.len() + entries);
-            }
-            buf[start..start + header.len()].copy_from_slice(header);
+            fill_room(buf, body, STEP_HEADER_ROOM, header);
         }
         self.values.end_record(&mut self.c, &mut self.z)
     }
@@ -233,30 +225,26 @@ impl CtfsTrace {
     }
 }
 
-/// Writes the `varint len` of the bytes from `start` on into the [`VALUE_LEN_ROOM`] bytes
-/// before them, moving them when the length needs another size.
-fn fill_len(buf: &mut Vec<u8>, start: usize) {
-    let len = buf.len() - start;
-    let mut head = [0u8; 10];
-    let mut n = 0;
-    let mut v = len as u64;
-    while v >= 0x80 {
-        head[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    head[n] = v as u8;
-    n += 1;
-    let at = start - VALUE_LEN_ROOM;
-    if n != VALUE_LEN_ROOM {
-        let end = buf.len();
-        if n > VALUE_LEN_ROOM {
-            buf.resize(end + n - VALUE_LEN_ROOM, 0);
+/// Writes `head` into the `room` bytes kept before `body` (the bytes from `body` to the end),
+/// moving those bytes when `head` needs another size.
+fn fill_room(buf: &mut Vec<u8>, body: usize, room: usize, head: &[u8]) {
+    let (at, end) = (body - room, buf.len());
+    if head.len() != room {
+        if head.len() > room {
+            buf.resize(end + head.len() - room, 0);
         }
-        buf.copy_within(start..end, at + n);
-        buf.truncate(at + n + len);
+        buf.copy_within(body..end, at + head.len());
+        buf.truncate(at + head.len() + end - body);
     }
-    buf[at..at + n].copy_from_slice(&head[..n]);
+    buf[at..at + head.len()].copy_from_slice(head);
+}
+
+/// Writes the `varint len` of the bytes from `start` on into the [`VALUE_LEN_ROOM`] bytes
+/// before them (`head`: a scratch buffer).
+fn fill_len(buf: &mut Vec<u8>, start: usize, head: &mut Vec<u8>) {
+    head.clear();
+    push_varint(head, (buf.len() - start) as u64);
+    fill_room(buf, start, VALUE_LEN_ROOM, head);
 }
 
 impl Backend for CtfsTrace {
@@ -344,7 +332,7 @@ impl Backend for CtfsTrace {
 
     fn value_sunk(&mut self, mut buf: Vec<u8>, start: usize, encoded: bool) -> RecorderResult<()> {
         if encoded {
-            fill_len(&mut buf, start);
+            fill_len(&mut buf, start, &mut self.scratch);
             self.step_vars += 1;
         } else {
             buf.truncate(self.entry_start);
@@ -436,7 +424,7 @@ mod tests {
             push_blob(&mut expected, &bytes);
             let mut buf = vec![9u8; 1 + VALUE_LEN_ROOM];
             buf.extend_from_slice(&bytes);
-            fill_len(&mut buf, 1 + VALUE_LEN_ROOM);
+            fill_len(&mut buf, 1 + VALUE_LEN_ROOM, &mut Vec::new());
             assert_eq!(buf, expected, "length {len}");
         }
     }
