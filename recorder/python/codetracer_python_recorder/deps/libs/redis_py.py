@@ -158,25 +158,58 @@ def patch(module) -> None:
         _patch_async(module)
 
 
+def _sync_command(orig, watching: bool = False):
+    """``orig`` (``Redis.execute_command``, a pipeline's ``immediate_execute_command``)
+    captured or replayed; ``watching``: a replay keeps the pipeline's watching state."""
+
+    def command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return orig(self, *args, **options)
+        live = lambda: orig(self, *args, **options)  # noqa: E731
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return engine.call(CATEGORY, LIBRARY, lazy.key, live, request={"target": _target(self)},
+                               match=lazy.match, summarize=lazy.summary,
+                               to_record=_to_record(args))
+        key = _command_key(args)
+        value = engine.call(CATEGORY, LIBRARY, key, live, match={"command": key},
+                            miss_error=_miss_error(self, key))
+        if watching:
+            _watching(self, args)
+        return value
+
+    return command
+
+
+def _async_command(orig, watching: bool = False):
+    """``_sync_command`` for redis.asyncio."""
+
+    async def command(self, *args, **options):
+        engine = state.engine
+        if engine is None:
+            return await orig(self, *args, **options)
+        live = lambda: orig(self, *args, **options)  # noqa: E731
+        if engine.mode == "record":
+            lazy = _LazyKey(args)
+            return await engine.acall(CATEGORY, LIBRARY, lazy.key, live,
+                                      request={"target": _target(self)}, match=lazy.match,
+                                      summarize=lazy.summary, to_record=_to_record(args))
+        key = _command_key(args)
+        value = await engine.acall(CATEGORY, LIBRARY, key, live, match={"command": key},
+                                   miss_error=_miss_error(self, key))
+        if watching:
+            _watching(self, args)
+        return value
+
+    return command
+
+
 def _patch_sync(module) -> None:
     redis_cls, pipeline_cls = module.Redis, module.Pipeline
     if getattr(redis_cls, "_ct_deps_patched", False):
         return
-    orig_command, orig_execute = redis_cls.execute_command, pipeline_cls.execute
-
-    def execute_command(self, *args, **options):
-        engine = state.engine
-        if engine is None:
-            return orig_command(self, *args, **options)
-        if engine.mode == "record":
-            lazy = _LazyKey(args)
-            return engine.call(CATEGORY, LIBRARY, lazy.key,
-                               lambda: orig_command(self, *args, **options),
-                               request={"target": _target(self)}, match=lazy.match,
-                               summarize=lazy.summary, to_record=_to_record(args))
-        key = _command_key(args)
-        return engine.call(CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
-                           match={"command": key}, miss_error=_miss_error(self, key))
+    orig_execute = pipeline_cls.execute
 
     def execute(self, raise_on_error=True):
         engine = state.engine
@@ -196,26 +229,10 @@ def _patch_sync(module) -> None:
             if self.command_stack:
                 self.reset()
 
-    orig_immediate = pipeline_cls.immediate_execute_command
-
-    def immediate_execute_command(self, *args, **options):
-        engine = state.engine
-        if engine is None:
-            return orig_immediate(self, *args, **options)
-        if engine.mode == "record":
-            lazy = _LazyKey(args)
-            return engine.call(CATEGORY, LIBRARY, lazy.key,
-                               lambda: orig_immediate(self, *args, **options),
-                               request={"target": _target(self)}, match=lazy.match,
-                               summarize=lazy.summary, to_record=_to_record(args))
-        key = _command_key(args)
-        value = engine.call(CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
-                            match={"command": key}, miss_error=_miss_error(self, key))
-        _watching(self, args)
-        return value
-
-    redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
-    pipeline_cls.immediate_execute_command = immediate_execute_command
+    redis_cls.execute_command = _sync_command(redis_cls.execute_command)
+    pipeline_cls.immediate_execute_command = _sync_command(
+        pipeline_cls.immediate_execute_command, watching=True)
+    pipeline_cls.execute = execute
     redis_cls._ct_deps_patched = True
 
 
@@ -233,22 +250,7 @@ def _patch_async(module) -> None:
     redis_cls, pipeline_cls = module.Redis, module.Pipeline
     if getattr(redis_cls, "_ct_deps_patched", False):
         return
-    orig_command, orig_execute = redis_cls.execute_command, pipeline_cls.execute
-
-    async def execute_command(self, *args, **options):
-        engine = state.engine
-        if engine is None:
-            return await orig_command(self, *args, **options)
-        if engine.mode == "record":
-            lazy = _LazyKey(args)
-            return await engine.acall(
-                CATEGORY, LIBRARY, lazy.key, lambda: orig_command(self, *args, **options),
-                request={"target": _target(self)}, match=lazy.match,
-                summarize=lazy.summary, to_record=_to_record(args))
-        key = _command_key(args)
-        return await engine.acall(
-            CATEGORY, LIBRARY, key, lambda: orig_command(self, *args, **options),
-            match={"command": key}, miss_error=_miss_error(self, key))
+    orig_execute = pipeline_cls.execute
 
     async def execute(self, raise_on_error=True):
         engine = state.engine
@@ -269,25 +271,8 @@ def _patch_async(module) -> None:
             if self.command_stack:
                 await self.reset()
 
-    orig_immediate = pipeline_cls.immediate_execute_command
-
-    async def immediate_execute_command(self, *args, **options):
-        engine = state.engine
-        if engine is None:
-            return await orig_immediate(self, *args, **options)
-        if engine.mode == "record":
-            lazy = _LazyKey(args)
-            return await engine.acall(
-                CATEGORY, LIBRARY, lazy.key, lambda: orig_immediate(self, *args, **options),
-                request={"target": _target(self)}, match=lazy.match,
-                summarize=lazy.summary)
-        key = _command_key(args)
-        value = await engine.acall(
-            CATEGORY, LIBRARY, key, lambda: orig_immediate(self, *args, **options),
-            match={"command": key}, miss_error=_miss_error(self, key))
-        _watching(self, args)
-        return value
-
-    redis_cls.execute_command, pipeline_cls.execute = execute_command, execute
-    pipeline_cls.immediate_execute_command = immediate_execute_command
+    redis_cls.execute_command = _async_command(redis_cls.execute_command)
+    pipeline_cls.immediate_execute_command = _async_command(
+        pipeline_cls.immediate_execute_command, watching=True)
+    pipeline_cls.execute = execute
     redis_cls._ct_deps_patched = True
