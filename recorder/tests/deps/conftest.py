@@ -69,6 +69,7 @@ def load_capture(folder: Path) -> list[dict]:
 
 BINARY = bytes(range(256)) * 4
 LARGE = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32)  # 3 MiB
+BIG_BLOCK = hashlib.sha256(b"big").digest() * (1024 * 1024 // 32)  # 1 MiB of /big
 STREAM_CHUNKS = [b"alpha\n", bytes(range(256)) * 3, b"line one\nline two\n", b"x" * 70000,
                  b"omega\n"]
 
@@ -120,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b'{"error": "boom"}')
         elif path == "/stream":
             self._stream(hold="hold" in query)
+        elif path == "/big":  # BIG_BLOCK repeated ?mb= MiB times, made as it is sent
+            self._big(int(query.partition("mb=")[2].partition("&")[0] or 1), "chunked" in query)
         elif path == "/broken":  # promises 1000 bytes, sends 100, closes the connection
             self.send_response(200)
             self.send_header("Content-Length", "1000")
@@ -128,6 +131,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self._send(404, b"{}")
+
+    def _big(self, mib: int, chunked: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(mib * len(BIG_BLOCK)))
+        self.end_headers()
+        for _ in range(mib):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(BIG_BLOCK), BIG_BLOCK) if chunked
+                             else BIG_BLOCK)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _stream(self, hold: bool) -> None:
         """Chunked, one chunk at a time with pauses, so a client sees the server's chunks; with

@@ -5,12 +5,13 @@ was read (recording never reads ahead of the program)."""
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 import time
 
 import pytest
 
-from conftest import STREAM_CHUNKS, load_capture, needs_recorder, run_plain, run_recorder
+from conftest import BIG_BLOCK, STREAM_CHUNKS, load_capture, needs_recorder, run_plain, run_recorder
 
 pytestmark = needs_recorder
 
@@ -223,3 +224,61 @@ def test_requests_body_that_breaks_off_replays_the_same_error(tmp_path, http_ser
     plain, rec, rep = _record_and_replay(tmp_path, http_server, BROKEN_REQUESTS, "broken.py")
     assert "broke ChunkedEncodingError" in rec.stdout and "streamed 64" in rec.stdout
     assert rep.stdout == rec.stdout == plain.stdout
+
+
+BIG_MIB = 48
+DOWNLOADS = textwrap.dedent('''
+    import hashlib, resource, sys
+    import httpx, requests
+
+    base, mib = sys.argv[1], sys.argv[2]
+
+    def peak_mib():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+    start = peak_mib()
+    for query in ("", "&chunked=1"):
+        digest, n = hashlib.sha256(), 0
+        with requests.get(f"{base}/big?mb={mib}{query}", stream=True) as r:
+            for chunk in r.iter_content(chunk_size=256 * 1024):
+                digest.update(chunk)
+                n += len(chunk)
+        print("requests", query, n, digest.hexdigest())
+    with httpx.Client() as client, client.stream("GET", f"{base}/big?mb={mib}") as r:
+        digest = hashlib.sha256()
+        for chunk in r.iter_bytes():
+            digest.update(chunk)
+        print("httpx", digest.hexdigest())
+    print("growth", peak_mib() - start, file=sys.stderr)
+''')
+
+
+def _growth(result) -> int:
+    return int(result.stderr.split("growth ")[1].split()[0])
+
+
+def test_long_download_is_kept_in_side_files_not_memory(tmp_path, http_server):
+    """A streamed download is spilled to its side file as it is read (requests with a
+    Content-Length and chunked, httpx): recording grows the process by less than a tenth of
+    what the body would take in memory, and the replay gives the same bytes."""
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
+    prog = tmp_path / "big.py"
+    prog.write_text(DOWNLOADS, encoding="utf-8")
+    args = [str(prog), http_server.url, str(BIG_MIB)]
+    plain = run_plain(args, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", *args],
+                       cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout == plain.stdout
+    assert _growth(rec) - _growth(plain) < BIG_MIB // 10, (rec.stderr, plain.stderr)
+    whole = hashlib.sha256(BIG_BLOCK * BIG_MIB).hexdigest()
+    bodies = [c["result"]["body"] for c in load_capture(tmp_path / "t1") if "/big" in c["key"]]
+    assert bodies == [{"$file": f"deps-bodies/{whole}.bin"}] * 3, bodies
+    side = tmp_path / "t1" / "deps-bodies"
+    assert [p.name for p in side.iterdir()] == [f"{whole}.bin"]  # no spill file is left
+    http_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", *args], cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == plain.stdout

@@ -1,18 +1,21 @@
-"""The pure parts of dependency capture: masking words, the value codec, FIFO matching and
-the capture header check (no services needed)."""
+"""The pure parts of dependency capture: masking words, the value codec, FIFO matching, the
+capture header check, body tapes and chunked framing (no services needed)."""
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import hashlib
 import json
+import random
 import uuid
 
 import pytest
 
 deps = pytest.importorskip("codetracer_python_recorder.deps",
                            reason="codetracer_python_recorder is not importable here")
-from codetracer_python_recorder.deps import masking, matching, store  # noqa: E402
+from codetracer_python_recorder.deps import masking, matching, store, tape  # noqa: E402
+from codetracer_python_recorder.deps.libs import http_client  # noqa: E402
 
 
 @pytest.mark.parametrize("key", ["password", "api_key", "apiKey", "X-Api-Key", "authorization",
@@ -84,3 +87,92 @@ def test_capture_header_is_checked(tmp_path):
                    encoding="utf-8")
     _, records = store.load(str(tmp_path))  # a folder works too; a cut last line is dropped
     assert [r["seq"] for r in records] == [1, 2]
+
+
+def test_tape_keeps_short_bodies_in_memory_and_spills_long_ones(tmp_path):
+    short = tape.Tape(str(tmp_path), 100)
+    short.add(b"a" * 60)
+    short.add(memoryview(b"b" * 40))
+    assert short.take() == b"a" * 60 + b"b" * 40 and list(tmp_path.iterdir()) == []
+    long = tape.Tape(str(tmp_path / "side"), 100)
+    pieces = [bytes([i]) * 70 for i in range(10)]
+    for piece in pieces:
+        long.add(piece)
+    spilled = long.take()
+    assert isinstance(spilled, tape.Spilled) and len(spilled) == 700
+    assert spilled.sha256 == hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert spilled.read() == b"".join(pieces)
+    # the writer renames it to its side file (content-addressed), once per content
+    writer = store.Writer(str(tmp_path / "deps.jsonl"), {}, background=False)
+    tag = writer._side_file(spilled)
+    assert tag == {"$file": f"deps-bodies/{spilled.sha256}.bin"}
+    assert (tmp_path / tag["$file"]).read_bytes() == b"".join(pieces)
+    assert [p.name for p in (tmp_path / "side").iterdir()] == []
+    assert store.encode(spilled) == {"$b64": store.encode(b"".join(pieces))["$b64"]}
+    writer.close()
+
+
+def test_tape_without_a_folder_never_spills():
+    kept = tape.Tape(None, 10)
+    kept.add(b"x" * 1000)
+    assert kept.take() == b"x" * 1000
+
+
+def test_a_body_that_cannot_spill_stays_in_memory(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_bytes(b"")  # a file where the side-file folder should be
+    kept = tape.Tape(str(blocked), 10)
+    kept.add(b"y" * 100)
+    assert kept.take() == b"y" * 100
+
+
+class _FullDisk:
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+    def close(self):
+        pass
+
+
+def test_a_body_lost_to_a_full_disk_leaves_its_record_saying_why(tmp_path):
+    lost = tape.Tape(str(tmp_path), 10)
+    lost.add(b"y" * 100)  # spilled
+    (part,) = tmp_path.iterdir()
+    lost._file = _FullDisk()
+    lost.add(b"z" * 100)  # the program reads on; the body is dropped and its file removed
+    body = lost.take()
+    assert isinstance(body, tape.Lost) and "No space left" in body.reason
+    assert not part.exists()
+    line = json.loads(store.line({"seq": 1, "start": 0.0, "duration": 0.0,
+                                  "result": {"body": body}}))
+    assert line["result"] is None and body.reason in line["capture_error"]
+
+
+def _framed(chunks) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("wire, expected", [
+    (_framed([b"abc", b"de"]), (b"abcde", [3, 2], True)),
+    (_framed([b"abc", b"de"])[:-5], (b"abcde", [3, 2], False)),  # the last chunk is missing
+    (b"5\r\nab", (b"ab", [2], False)),  # a chunk cut short
+    (b"3;ext=1\r\nabc\r\n0\r\n\r\n", (b"abc", [3], True)),
+    (b"zz\r\nabc", (b"", [], False)),  # not chunked framing
+])
+def test_dechunking(wire, expected):
+    assert http_client._dechunk(wire) == expected
+
+
+def test_dechunking_in_pieces_equals_dechunking_at_once():
+    rng = random.Random(7)
+    for _ in range(500):
+        chunks = [rng.randbytes(rng.randrange(1, 40)) for _ in range(rng.randrange(5))]
+        wire = _framed(chunks)[:rng.randrange(len(_framed(chunks)) + 1)]
+        whole = http_client._dechunk(wire)
+        fed = http_client._Dechunker(tape.Tape(None, 1 << 20))
+        pos = 0
+        while pos < len(wire):
+            step = rng.randrange(1, 8)
+            fed.feed(wire[pos:pos + step])
+            pos += step
+        assert (fed.out.take(), fed.sizes, fed.complete) == whole, wire

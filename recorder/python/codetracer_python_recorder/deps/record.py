@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from . import context, events, exceptions, store
+from . import context, events, exceptions, store, tape
 
 
 class Pending:
@@ -69,6 +69,13 @@ class Recorder:
                 summary = summary()
             events.emit(p.category, f"{key} {summary}" if summary.startswith("->") else
                         summary or key)
+
+    def tape(self) -> tape.Tape:
+        """Where a streamed body is kept as the program reads it: spilled into the capture's
+        side-file folder past ``store.SIDE_FILE_BYTES`` (per-request captures only: memory)."""
+        writer = getattr(self.writer, "fallback", self.writer)
+        folder = writer.side_folder if writer is not None else None
+        return tape.Tape(folder, store.SIDE_FILE_BYTES)
 
     def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
              summarize=None, **_replay_only):

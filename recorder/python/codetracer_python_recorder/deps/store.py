@@ -25,6 +25,7 @@ import threading
 import time
 
 from .. import _native
+from . import tape
 
 FORMAT = "codetracer-deps"
 VERSION = 1
@@ -93,6 +94,10 @@ def encode(value, side=None):
 def _encode_other(value, side):
     if isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, tape.Spilled):  # a long streamed body, in a file already
+        return side(value) if side is not None else encode(value.read())
+    if isinstance(value, tape.Lost):
+        raise ValueError(value.reason)
     if isinstance(value, Encoded):
         return value.value
     if isinstance(value, float):
@@ -207,6 +212,8 @@ class Writer:
 
     def __init__(self, path: str, header: dict, *, background: bool = True) -> None:
         self.path = path
+        #: where side files go (a :class:`tape.Tape` spills a long body there)
+        self.side_folder = os.path.join(os.path.dirname(path), SIDE_DIR)
         self._sink = _native.LineSink(path, _dump({"format": FORMAT, "version": VERSION,
                                                    **header}))
         self._queue: list = []
@@ -249,13 +256,20 @@ class Writer:
         finally:
             self._stopped.release()
 
-    def _side_file(self, data: bytes) -> dict:
-        """Stores a long bytes value in a side file (once per content); returns its tag."""
+    def _side_file(self, data) -> dict:
+        """Stores a long bytes value in a side file (once per content); returns its tag. A
+        :class:`tape.Spilled` body is in a file of that folder already: it is renamed."""
         import hashlib
 
-        name = f"{SIDE_DIR}/{hashlib.sha256(data).hexdigest()}.bin"
+        spilled = isinstance(data, tape.Spilled)
+        digest = data.sha256 if spilled else hashlib.sha256(data).hexdigest()
+        name = f"{SIDE_DIR}/{digest}.bin"
         target = os.path.join(os.path.dirname(self.path), name)
-        if not os.path.exists(target):
+        if spilled and data.path != target:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(data.path, target)  # the same content if it existed: either is it
+            data.path = target
+        elif not spilled and not os.path.exists(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as f:
                 f.write(data)

@@ -18,7 +18,7 @@ import hashlib
 import json as jsonlib
 import sys
 
-from .. import masking, state
+from .. import masking, state, tape
 from ..replay import Miss
 
 CATEGORY = "http"
@@ -106,9 +106,9 @@ _READS = ("read", "readany", "readchunk", "readuntil", "readline", "readexactly"
 class _Tap:
     """The body of one recorded response, as fed to its ``StreamReader``."""
 
-    def __init__(self, reader, done, pieces: list[bytes], events: list[int]) -> None:
+    def __init__(self, reader, done, body: tape.Tape, events: list[int]) -> None:
         self.reader = reader  # held, so its id is not reused while the tap is open
-        self.done, self.pieces, self.events = done, pieces, events
+        self.done, self.body, self.events = done, body, events
         self.initial, self.marks = len(events), []
 
     def mark(self) -> None:
@@ -134,7 +134,7 @@ def _tap(engine, p, key, response) -> None:
     def done(tap: _Tap, complete: bool) -> None:
         result = {"status": status, "reason": reason,
                   "headers": [list(h) for h in masking.headers(headers)], "url": url,
-                  "body": b"".join(tap.pieces), "events": tap.events, "initial": tap.initial,
+                  "body": tap.body.take(), "events": tap.events, "initial": tap.initial,
                   "marks": tap.marks}
         if chunked or 0 in tap.events:  # HTTP chunk ends were reported
             result["chunked"] = True
@@ -143,17 +143,18 @@ def _tap(engine, p, key, response) -> None:
         engine.end(p, result=result, summary=lambda: f"{key} -> {status}")
 
     content = response.content
-    pieces = [bytes(c) for c in getattr(content, "_buffer", ())]
+    pieces, body = getattr(content, "_buffer", ()), engine.tape()
     splits = getattr(content, "_http_chunk_splits", None)
     chunked = splits is not None
     events, total, ends = [], 0, list(splits or ())
     for piece in pieces:
+        body.add(piece)
         events.append(len(piece))
         total += len(piece)
         while ends and ends[0] <= total:
             ends.pop(0)
             events.append(0)
-    tap = _Tap(content, done, pieces, events)
+    tap = _Tap(content, done, body, events)
     if getattr(content, "_eof", False):
         tap.finish(True)
     else:
@@ -169,7 +170,7 @@ def _patch_streams(reader, response_cls) -> None:
     def feed_data(self, data, *args, **kwargs):
         tap = _TAPS.get(id(self))
         if tap is not None and data:
-            tap.pieces.append(bytes(data))
+            tap.body.add(data)
             tap.events.append(len(data))
         return orig_data(self, data, *args, **kwargs)
 

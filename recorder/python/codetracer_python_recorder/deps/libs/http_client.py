@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sys
 from email.message import compat32
 
-from .. import masking, state
+from .. import masking, state, store, tape
 from ..replay import Miss
 
 CATEGORY = "http"
@@ -56,7 +57,7 @@ class _Request:
     def request(self) -> dict:
         return _request_record(self.method, self.url, self.raw)
 
-    def done(self, wire: bytes, eof: bool) -> None:
+    def done(self, wire: bytes | tape.Spilled, eof: bool) -> None:
         """The response ended or was closed: ``wire`` is what the program read."""
         self.wire, self.eof = wire, eof
         self.engine.end(self.pending, result=self.result, summary=self.summary)
@@ -87,8 +88,6 @@ class _ReplaySocket:
 
     def fileno(self) -> int:
         if _ReplaySocket._fd is None:
-            import os
-
             _ReplaySocket._fd = os.pipe()[0]
         return _ReplaySocket._fd
 
@@ -156,7 +155,7 @@ def _record_response(engine, conn, req: _Request, orig_getresponse):
     if response.fp is None:
         req.done(b"", True)
     else:
-        response.fp = _Tee(response.fp, req.done)
+        response.fp = _Tee(response.fp, req.done, engine.tape())
     return response
 
 
@@ -167,13 +166,13 @@ class _Tee:
     or the program closed it early) the kept bytes become the record. The body is never read
     ahead of the program, so a long or endless stream behaves as without capture."""
 
-    def __init__(self, fp, done) -> None:
-        self._fp, self._done, self._wire, self._eof = fp, done, bytearray(), False
+    def __init__(self, fp, done, wire: tape.Tape) -> None:
+        self._fp, self._done, self._wire, self._eof = fp, done, wire, False
         _OPEN.add(self)
 
     def _keep(self, data, asked=1):
         if data:
-            self._wire += data
+            self._wire.add(data)
         elif asked:
             self._eof = True
         return data
@@ -190,7 +189,7 @@ class _Tee:
     def readinto(self, buffer) -> int:
         n = self._fp.readinto(buffer)
         if n:
-            self._wire += memoryview(buffer)[:n]
+            self._wire.add(memoryview(buffer)[:n])
         elif len(buffer):
             self._eof = True
         return n
@@ -209,7 +208,7 @@ class _Tee:
         if self._done is not None:
             done, self._done = self._done, None
             _OPEN.discard(self)
-            done(bytes(self._wire), self._eof)
+            done(self._wire.take(), self._eof)
 
     def __getattr__(self, name):
         return getattr(self._fp, name)
@@ -229,25 +228,66 @@ def finish_streams() -> None:
         tee.finish()
 
 
-def _dechunk(wire: bytes) -> tuple[bytes, list[int], bool]:
-    """A chunked body as sent -> (payload, chunk sizes, whether the last chunk arrived)."""
-    payload, sizes, pos = bytearray(), [], 0
-    while True:
-        end = wire.find(b"\r\n", pos)
-        if end < 0:
-            return bytes(payload), sizes, False
-        try:
-            size = int(wire[pos:end].split(b";", 1)[0].strip() or b"x", 16)
-        except ValueError:
-            return bytes(payload), sizes, False
-        if size == 0:
-            return bytes(payload), sizes, True
-        data = wire[end + 2:end + 2 + size]
-        payload += data
-        sizes.append(len(data))
-        if len(data) < size:
-            return bytes(payload), sizes, False
-        pos = end + 2 + size + 2
+class _Dechunker:
+    """Chunked framing -> payload, fed in pieces (a spilled body is read back in blocks):
+    ``sizes`` of the chunks as sent (the last one as far as it came), ``complete`` once the
+    last chunk arrived. Broken framing ends it where it broke."""
+
+    _LINE_MAX = 64 * 1024  # a size line longer than this is not chunked framing
+
+    def __init__(self, out: tape.Tape) -> None:
+        self.out, self.sizes, self.complete = out, [], False
+        self._line, self._left, self._skip, self._ended = b"", 0, 0, False
+
+    def feed(self, data: bytes) -> None:
+        if self._line:  # a size line began in the last piece
+            data, self._line = self._line + data, b""
+        pos, n = 0, len(data)
+        while pos < n and not self._ended:
+            if self._left:
+                piece = data[pos:pos + self._left]
+                self.out.add(piece)
+                self.sizes[-1] += len(piece)
+                self._left -= len(piece)
+                pos += len(piece)
+                self._skip = 0 if self._left else 2
+            elif self._skip:
+                step = min(self._skip, n - pos)
+                self._skip -= step
+                pos += step
+            else:
+                end = data.find(b"\r\n", pos)
+                if end < 0:
+                    self._line = data[pos:]
+                    self._ended = len(self._line) > self._LINE_MAX
+                    return
+                line, pos = data[pos:end], end + 2
+                try:
+                    size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+                except ValueError:
+                    self._ended = True
+                    return
+                if size == 0:
+                    self.complete = self._ended = True
+                    return
+                self.sizes.append(0)
+                self._left = size
+
+
+def _dechunk(wire) -> tuple[bytes | tape.Spilled, list[int], bool]:
+    """A chunked body as sent -> (payload, chunk sizes, whether the last chunk arrived).
+    ``wire``: bytes, or a spilled file, which is read back in blocks and removed (the payload
+    of a long one is spilled beside it)."""
+    spilled = isinstance(wire, tape.Spilled)
+    dechunker = _Dechunker(tape.Tape(os.path.dirname(wire.path) if spilled else None,
+                                     store.SIDE_FILE_BYTES))
+    if spilled:
+        for block in wire.blocks():
+            dechunker.feed(block)
+        tape.discard(wire)
+    else:
+        dechunker.feed(wire)
+    return dechunker.out.take(), dechunker.sizes, dechunker.complete
 
 
 def _split(raw: bytes) -> tuple[bytes, bytes]:
@@ -319,7 +359,7 @@ def _rebuild(http_client, conn, result: dict):
     return response
 
 
-def _result_of(status, reason, version, items, policy, wire: bytes, method: str,
+def _result_of(status, reason, version, items, policy, wire: bytes | tape.Spilled, method: str,
                chunked: bool, length, eof: bool) -> dict:
     """The recorded result: ``body`` is the payload; a chunked body keeps its chunk sizes
     (``chunks``) and ``Transfer-Encoding``; a body the program stopped reading early is

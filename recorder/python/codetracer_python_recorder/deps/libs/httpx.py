@@ -45,11 +45,11 @@ def _request_record(request) -> dict:
             "body": _masked_body(b"", request.content)}
 
 
-def _result(status, raw_headers, ext, chunks: list[bytes], eof: bool) -> dict:
+def _result(status, raw_headers, ext, body, sizes: list[int], eof: bool) -> dict:
     headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in raw_headers
                if k.lower() != b"transfer-encoding"]
     result = {"status": status, "headers": [list(p) for p in masking.headers(headers)],
-              "body": b"".join(chunks), "chunks": [len(c) for c in chunks],
+              "body": body, "chunks": sizes,
               "http_version": _text(ext.get("http_version", b"HTTP/1.1")),
               "reason": _text(ext.get("reason_phrase", b""))}
     if not eof:
@@ -84,28 +84,32 @@ def _streams(httpx):
         return _CLASSES
 
     class _Tee:
-        def _start(self, stream, done) -> None:
-            self._stream, self._done, self._chunks, self._eof = stream, done, [], False
-            self._error = None
+        def _start(self, stream, done, wire) -> None:
+            self._stream, self._done, self._wire, self._sizes = stream, done, wire, []
+            self._eof, self._error = False, None
             _OPEN.add(self)
+
+        def _keep(self, chunk) -> None:
+            self._wire.add(chunk)
+            self._sizes.append(len(chunk))
 
         def finish(self) -> None:
             """Records the chunks read so far (idempotent)."""
             if self._done is not None:
                 done, self._done = self._done, None
                 _OPEN.discard(self)
-                done(self._chunks, self._eof, self._error)
+                done(self._wire.take(), self._sizes, self._eof, self._error)
 
     class SyncTee(_Tee, httpx.SyncByteStream):
         """Record mode: the raw chunks pass to the client and are kept."""
 
-        def __init__(self, stream, done) -> None:
-            self._start(stream, done)
+        def __init__(self, stream, done, wire) -> None:
+            self._start(stream, done, wire)
 
         def __iter__(self):
             try:
                 for chunk in self._stream:
-                    self._chunks.append(bytes(chunk))
+                    self._keep(chunk)
                     yield chunk
             except Exception as exc:  # the body broke off (a read timeout, a reset)
                 self._error = exceptions.describe(exc)
@@ -119,13 +123,13 @@ def _streams(httpx):
                 self.finish()
 
     class AsyncTee(_Tee, httpx.AsyncByteStream):
-        def __init__(self, stream, done) -> None:
-            self._start(stream, done)
+        def __init__(self, stream, done, wire) -> None:
+            self._start(stream, done, wire)
 
         async def __aiter__(self):
             try:
                 async for chunk in self._stream:
-                    self._chunks.append(bytes(chunk))
+                    self._keep(chunk)
                     yield chunk
             except Exception as exc:
                 self._error = exceptions.describe(exc)
@@ -176,14 +180,14 @@ def _recording(httpx, engine, key, p, response, tee_cls):
     status, raw_headers, ext = response.status_code, list(response.headers.raw), \
         dict(response.extensions)
 
-    def done(chunks, eof, error) -> None:
-        result = _result(status, raw_headers, ext, chunks, eof)
+    def done(body, sizes, eof, error) -> None:
+        result = _result(status, raw_headers, ext, body, sizes, eof)
         if error is not None:
             result["stream_error"] = error
         engine.end(p, result=result, summary=lambda: f"{key} -> {status}")
 
     return httpx.Response(status, headers=raw_headers,
-                          stream=tee_cls(response.stream, done), extensions=ext)
+                          stream=tee_cls(response.stream, done, engine.tape()), extensions=ext)
 
 
 def _miss(httpx, request, key):
