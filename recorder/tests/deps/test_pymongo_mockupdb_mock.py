@@ -216,3 +216,98 @@ def test_operations_in_a_session_replay_with_mock_server_stopped(tmp_path, mongo
     assert 'insert_one app.people [{"name": "dee"}, null, "<session>"]' in keys
     assert 'count_documents app.people [{}] {"session": "<session>"}' in keys
     _replay_with_mock_stopped(tmp_path, mongo_mock, prog, rec)
+
+
+TRANSACTIONS = textwrap.dedent('''
+    import asyncio, sys
+    from pymongo import AsyncMongoClient, MongoClient, errors
+
+    uri = f"mongodb://{sys.argv[1]}/?replicaSet=rs0"
+    client = MongoClient(uri, serverSelectionTimeoutMS=3000)
+    people = client.app.people
+    with client.start_session() as s:
+        with s.start_transaction():
+            people.insert_one({"name": "a"}, session=s)
+            print([d["name"] for d in people.find({}, session=s)])
+        print("committed", s.in_transaction)
+        try:
+            with s.start_transaction():
+                people.insert_one({"name": "conflict"}, session=s)
+        except errors.OperationFailure as exc:
+            print("commit failed:", type(exc).__name__, exc.code)
+        s.start_transaction()
+        people.insert_one({"name": "c"}, session=s)
+        s.abort_transaction()
+        print("aborted", s.in_transaction)
+        with s.start_transaction():
+            pass  # nothing sent: pymongo sends no commit either
+        print("empty", s.in_transaction)
+    client.close()
+
+    async def main():
+        client = AsyncMongoClient(uri, serverSelectionTimeoutMS=3000)
+        async with client.start_session() as s:
+            async with await s.start_transaction():
+                await client.app.people.insert_one({"name": "async"}, session=s)
+            print("async committed", s.in_transaction)
+        await client.close()
+
+    asyncio.run(main())
+''')
+
+
+@pytest.fixture
+def replica_set_mock():
+    """mockupdb answering as the primary of replica set rs0 (transactions need one); the
+    second commit (txnNumber 2) fails with a WriteConflict."""
+    mockupdb = pytest.importorskip("mockupdb", reason="mockupdb is not installed (pip install mockupdb)")
+    pytest.importorskip("pymongo", reason="pymongo is not installed (pip install pymongo)")
+    server = mockupdb.MockupDB()
+    server.run()
+    hello = {"setName": "rs0", "hosts": [server.address_string], "maxWireVersion": 21,
+             "minWireVersion": 0, "logicalSessionTimeoutMinutes": 30}
+    server.autoresponds("ismaster", ismaster=True, **hello)
+    server.autoresponds("hello", isWritablePrimary=True, **hello)
+    sent = []
+
+    def answer(request):
+        name = request.command_name
+        sent.append(name)
+        if name == "commitTransaction" and request.doc.get("txnNumber") == 2:
+            request.reply({"ok": 0, "errmsg": "WriteConflict error", "code": 112,
+                           "codeName": "WriteConflict"})
+        elif name == "find":
+            request.reply({"ok": 1, "cursor": {"id": 0, "ns": "app.people",
+                                               "firstBatch": [{"_id": 1, "name": "a"}]}})
+        elif name in ("insert", "commitTransaction", "abortTransaction", "endSessions"):
+            request.reply({"ok": 1, "n": 1})
+        else:
+            return False
+        return True
+
+    server.autoresponds(answer)
+    server.sent = sent
+    yield server
+    server.stop()
+
+
+def test_transactions_replay_with_mock_server_stopped(tmp_path, replica_set_mock):
+    """Commits and aborts are calls: a replay answers them (the failed commit fails again)
+    and pymongo's transaction state moves as it did when recorded, sync and async."""
+    prog = tmp_path / "txn.py"
+    prog.write_text(TRANSACTIONS, encoding="utf-8")
+    address = replica_set_mock.address_string
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        address], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "commit failed: OperationFailure 112" in rec.stdout and "async committed" in rec.stdout
+    assert replica_set_mock.sent.count("commitTransaction") == 3  # the empty one sends none
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert keys.count("commitTransaction <session>") == 3
+    assert keys.count("abortTransaction <session>") == 1
+    replica_set_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), address],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""  # every recorded commit and abort was answered

@@ -11,8 +11,10 @@ documents are read at once and handed on as a list-backed cursor. Replay: client
 with ``connect=False`` and no operation reaches the topology, so no server or monitor
 connection is opened; a miss raises ``pymongo.errors.ServerSelectionTimeoutError``.
 Operations in an explicit session are keyed as any other (the session shows as
-``<session>``). Change streams and transactions (``commitTransaction``/``abortTransaction``
-go to the server) are not captured.
+``<session>``). A transaction's ``commitTransaction`` and ``abortTransaction`` (sent when an
+operation ran in it) are calls too, keyed by the command name: a replay answers them, so a
+commit that failed fails again, and pymongo's transaction state moves as when recorded.
+Change streams are not captured.
 """
 
 from __future__ import annotations
@@ -86,6 +88,28 @@ def _from_write_result(value):
     return value
 
 
+def _in_transaction(session) -> None:
+    """Replay: an operation ran in ``session`` (a ``ClientSession`` or anything else). In a
+    transaction pymongo would have sent it, moving the transaction from "starting" to "in
+    progress", so that its commit or abort goes to the server (and to the capture)."""
+    txn = getattr(session, "_transaction", None)
+    if txn is None:
+        return
+    states = sys.modules[type(session).__module__]._TxnState
+    if txn.state == states.STARTING:
+        txn.state = states.IN_PROGRESS
+
+
+def _session_of(args, kwargs):
+    session = kwargs.get("session")
+    if session is None:
+        session = next((a for a in args if type(a).__name__ in _SESSIONS), None)
+    return session
+
+
+_SESSIONS = ("ClientSession", "AsyncClientSession")
+
+
 def patch(module) -> None:
     for flavour, cursor_name, coll_name, client_name in (
             ("synchronous", "Cursor", "Collection", "MongoClient"),
@@ -93,6 +117,7 @@ def patch(module) -> None:
         cursor_mod = sys.modules.get(f"pymongo.{flavour}.cursor")
         collection_mod = sys.modules.get(f"pymongo.{flavour}.collection")
         client_mod = sys.modules.get(f"pymongo.{flavour}.mongo_client")
+        session_mod = sys.modules.get(f"pymongo.{flavour}.client_session")
         if cursor_mod is None or collection_mod is None or client_mod is None:
             if flavour == "synchronous":
                 raise RuntimeError("this pymongo has no pymongo.synchronous (pymongo >= 4.9)")
@@ -107,7 +132,37 @@ def patch(module) -> None:
             _patch_collection_method(coll_cls, name, asynchronous)
         _patch_aggregate(coll_cls, asynchronous)
         _patch_client(getattr(client_mod, client_name))
+        if session_mod is not None:
+            _patch_session(getattr(session_mod, _SESSIONS[asynchronous]), asynchronous)
         cursor_cls._ct_deps_patched = True
+
+
+def _patch_session(session_cls, asynchronous: bool) -> None:
+    """``commitTransaction`` / ``abortTransaction`` (with pymongo's retry) as one call."""
+    orig = session_cls._finish_transaction_with_retry
+
+    def call_args(self, command_name):
+        key = f"{command_name} <session>"
+        return dict(key=key, match={"operation": key}, to_record=lambda reply: None,
+                    miss_error=lambda: _miss(key),
+                    summarize=lambda reply: f"{key} -> ok")
+
+    if asynchronous:
+        async def finish(self, command_name):
+            engine = state.engine
+            if engine is None:
+                return await orig(self, command_name)
+            return await engine.acall(CATEGORY, LIBRARY, live=lambda: orig(self, command_name),
+                                      **call_args(self, command_name))
+    else:
+        def finish(self, command_name):
+            engine = state.engine
+            if engine is None:
+                return orig(self, command_name)
+            return engine.call(CATEGORY, LIBRARY, live=lambda: orig(self, command_name),
+                               **call_args(self, command_name))
+
+    session_cls._finish_transaction_with_retry = finish
 
 
 def _cursor_key(cursor) -> str:
@@ -139,6 +194,7 @@ def _patch_cursor(cursor_cls, asynchronous: bool) -> None:
         if record is None:
             return None
         docs = engine.result(record)
+        _in_transaction(self._session)
         self._data.extend(docs)
         self._retrieved += len(docs)
         if not docs:
@@ -212,6 +268,7 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
             value = await engine.acall(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
                                        match={"operation": key}, miss_error=lambda: _miss(key),
                                        from_record=lambda raw: _set_ids(name, args, raw))
+            _in_transaction(_session_of(args, kwargs))
             return _from_write_result(value)
     else:
         def method(self, *args, **kwargs):
@@ -226,6 +283,7 @@ def _patch_collection_method(coll_cls, name: str, asynchronous: bool) -> None:
             value = engine.call(CATEGORY, LIBRARY, key, lambda: orig(self, *args, **kwargs),
                                 match={"operation": key}, miss_error=lambda: _miss(key),
                                 from_record=lambda raw: _set_ids(name, args, raw))
+            _in_transaction(_session_of(args, kwargs))
             return _from_write_result(value)
 
     method.__name__ = name
@@ -324,6 +382,7 @@ def _patch_aggregate(coll_cls, asynchronous: bool) -> None:
             docs = await engine.acall(CATEGORY, LIBRARY, key, live, match={"operation": key},
                                       to_record=snapshot, miss_error=lambda: _miss(key),
                                       summarize=lambda v: f"{key} -> {len(v)} documents")
+            _in_transaction(kwargs.get("session"))
             return ListCursor(docs)
     else:
         def aggregate(self, *args, **kwargs):
@@ -335,6 +394,7 @@ def _patch_aggregate(coll_cls, asynchronous: bool) -> None:
                                match={"operation": key}, to_record=snapshot,
                                miss_error=lambda: _miss(key),
                                summarize=lambda v: f"{key} -> {len(v)} documents")
+            _in_transaction(kwargs.get("session"))
             return ListCursor(docs)
 
     coll_cls.aggregate = aggregate
