@@ -256,6 +256,15 @@ TRANSACTIONS = textwrap.dedent('''
 ''')
 
 
+def _change(n: int) -> dict:
+    from bson import ObjectId, Timestamp
+
+    return {"_id": {"_data": f"token-{n}"}, "operationType": "insert",
+            "clusterTime": Timestamp(1700000000, n), "ns": {"db": "app", "coll": "people"},
+            "documentKey": {"_id": ObjectId(f"{n:024x}")},
+            "fullDocument": {"_id": ObjectId(f"{n:024x}"), "name": f"p{n}"}}
+
+
 @pytest.fixture
 def replica_set_mock():
     """mockupdb answering as the primary of replica set rs0 (transactions need one); the
@@ -279,7 +288,17 @@ def replica_set_mock():
         elif name == "find":
             request.reply({"ok": 1, "cursor": {"id": 0, "ns": "app.people",
                                                "firstBatch": [{"_id": 1, "name": "a"}]}})
-        elif name in ("insert", "commitTransaction", "abortTransaction", "endSessions"):
+        elif name == "aggregate" and "$changeStream" in request.doc["pipeline"][0]:
+            request.reply({"ok": 1, "cursor": {"id": 77, "ns": "app.people", "firstBatch": [
+                _change(1)], "postBatchResumeToken": {"_data": "token-1"}}})
+        elif name == "getMore":  # one more change, then none, then the stream is invalidated
+            more = sent.count("getMore")
+            request.reply({"ok": 1, "cursor": {
+                "id": 0 if more >= 3 else 77, "ns": "app.people",
+                "nextBatch": [_change(2)] if more == 1 else [],
+                "postBatchResumeToken": {"_data": f"token-{more + 1}"}}})
+        elif name in ("insert", "commitTransaction", "abortTransaction", "endSessions",
+                      "killCursors"):
             request.reply({"ok": 1, "n": 1})
         else:
             return False
@@ -311,3 +330,52 @@ def test_transactions_replay_with_mock_server_stopped(tmp_path, replica_set_mock
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == rec.stdout
     assert rep.stderr == ""  # every recorded commit and abort was answered
+
+
+CHANGE_STREAMS = textwrap.dedent('''
+    import asyncio, sys
+    from pymongo import AsyncMongoClient, MongoClient
+
+    uri = f"mongodb://{sys.argv[1]}/?replicaSet=rs0"
+    client = MongoClient(uri, serverSelectionTimeoutMS=3000)
+    with client.app.people.watch([{"$match": {"operationType": "insert"}}],
+                                 max_await_time_ms=10) as stream:
+        first = next(stream)
+        print(first["fullDocument"], first["clusterTime"], stream.resume_token)
+        print(stream.try_next()["documentKey"], stream.alive)
+        print(stream.try_next(), stream.resume_token, stream.alive)
+        print(stream.try_next(), stream.alive)
+    client.close()
+
+    async def main():
+        client = AsyncMongoClient(uri, serverSelectionTimeoutMS=3000)
+        stream = await client.app.people.watch(max_await_time_ms=10)
+        change = await stream.next()
+        print("async", change["fullDocument"]["name"], stream.resume_token)
+        await stream.close()
+        print("async closed", stream.alive)
+        await client.close()
+
+    asyncio.run(main())
+''')
+
+
+def test_change_streams_replay_with_mock_server_stopped(tmp_path, replica_set_mock):
+    """Each change a stream hands the program (with its BSON types, the resume token after
+    it, the stream closing when its cursor ends) comes back in a replay, sync and async."""
+    prog = tmp_path / "watch.py"
+    prog.write_text(CHANGE_STREAMS, encoding="utf-8")
+    address = replica_set_mock.address_string
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        address], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "Timestamp(1700000000, 1)" in rec.stdout and "ObjectId(" in rec.stdout
+    assert "None {'_data': 'token-3'} True" in rec.stdout and "None False" in rec.stdout
+    keys = [c["key"] for c in load_capture(tmp_path / "t1")]
+    assert keys.count('watch app.people [{"$match": {"operationType": "insert"}}]') == 1
+    replica_set_mock.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), address],
+                       cwd=tmp_path, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -9,6 +9,7 @@ Values that JSON cannot hold are tagged objects with one ``$`` key: ``{"$b64": .
 ``{"$tuple": [...]}``, ``{"$dict": [[k, v], ...]}`` (non-string keys), ``{"$decimal": "1.5"}``,
 ``{"$datetime"|"$date"|"$time": iso}`` (``[iso, zone name]`` for a ZoneInfo), ``{"$timedelta": seconds}``, ``{"$uuid": ...}``,
 ``{"$float": "nan"}``, ``{"$set": [...]}``, ``{"$oid": hex}`` (bson ObjectId),
+``{"$timestamp": [time, inc]}`` (bson Timestamp: a change's ``clusterTime``),
 ``{"$repr": text}`` (not rebuildable), ``{"$file": "deps-bodies/<sha256>.bin"}`` (bytes over
 ``SIDE_FILE_BYTES``, stored beside the capture).
 """
@@ -127,6 +128,8 @@ def _encode_other(value, side):
         return {"$uuid": str(value)}
     if name == "ObjectId":
         return {"$oid": str(value)}
+    if name == "Timestamp" and hasattr(value, "inc"):
+        return {"$timestamp": [value.time, value.inc]}
     return {"$repr": f"<{type(value).__qualname__}>"}
 
 
@@ -191,6 +194,9 @@ def _decode_tag(tag, inner, whole):
     if tag == "$oid":  # bson's ObjectId when bson is loaded (a Mongo replay), else its text
         bson = sys.modules.get("bson")
         return bson.ObjectId(inner) if bson is not None else inner
+    if tag == "$timestamp":
+        bson = sys.modules.get("bson")
+        return bson.Timestamp(*inner) if bson is not None else inner
     if tag == "$repr":
         return inner
     return {k: decode(v) for k, v in whole.items()}

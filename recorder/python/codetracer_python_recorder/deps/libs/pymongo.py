@@ -14,7 +14,10 @@ Operations in an explicit session are keyed as any other (the session shows as
 ``<session>``). A transaction's ``commitTransaction`` and ``abortTransaction`` (sent when an
 operation ran in it) are calls too, keyed by the command name: a replay answers them, so a
 commit that failed fails again, and pymongo's transaction state moves as when recorded.
-Change streams are not captured.
+Change streams (``watch`` on a collection, database or client): opening one is a call, and so
+is each ``try_next`` (which ``next`` and iteration use), with the change it returned (or
+``None``), the resume token after it and whether the stream closed; a replay opens no cursor
+and hands the changes back in order.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ def patch(module) -> None:
         collection_mod = sys.modules.get(f"pymongo.{flavour}.collection")
         client_mod = sys.modules.get(f"pymongo.{flavour}.mongo_client")
         session_mod = sys.modules.get(f"pymongo.{flavour}.client_session")
+        stream_mod = sys.modules.get(f"pymongo.{flavour}.change_stream")
         if cursor_mod is None or collection_mod is None or client_mod is None:
             if flavour == "synchronous":
                 raise RuntimeError("this pymongo has no pymongo.synchronous (pymongo >= 4.9)")
@@ -134,7 +138,100 @@ def patch(module) -> None:
         _patch_client(getattr(client_mod, client_name))
         if session_mod is not None:
             _patch_session(getattr(session_mod, _SESSIONS[asynchronous]), asynchronous)
+        if stream_mod is not None:
+            _patch_change_stream(
+                getattr(stream_mod, "AsyncChangeStream" if asynchronous else "ChangeStream"),
+                asynchronous)
         cursor_cls._ct_deps_patched = True
+
+
+def _stream_key(stream) -> str:
+    target = stream._target
+    name = getattr(target, "full_name", None) or getattr(target, "name", None) or "<client>"
+    return f"watch {name} {_json(stream._pipeline)}"
+
+
+class _NoCursor:
+    """Replay: a change stream's cursor, which no server stands behind."""
+
+    alive = False
+
+    def close(self):
+        return _AwaitableNone()  # an AsyncChangeStream awaits it
+
+
+def _change(stream, change) -> dict:
+    """What a ``try_next`` is recorded as."""
+    return store.Encoded(store.encode({"change": change, "resume_token": stream._resume_token,
+                                       "closed": stream._closed}))
+
+
+def _changed(stream, answer):
+    """Replay: the recorded ``try_next`` applied to ``stream``; its change."""
+    stream._resume_token, stream._closed = answer["resume_token"], answer["closed"]
+    return answer["change"]
+
+
+def _patch_change_stream(stream_cls, asynchronous: bool) -> None:
+    """A stream's opening (the aggregate with ``$changeStream``) and each ``try_next``."""
+    orig_open, orig_next = stream_cls._initialize_cursor, stream_cls.try_next
+
+    def opening(self):
+        key = _stream_key(self)
+        return dict(key=key, match={"operation": key}, to_record=lambda _: None,
+                    miss_error=lambda: _miss(key), summarize=lambda _: f"{key} -> opened")
+
+    def next_args(self):
+        key = f"{_stream_key(self)} next"
+        return dict(key=key, match={"operation": key},
+                    to_record=lambda change: _change(self, change),
+                    miss_error=lambda: _miss(key),
+                    summarize=lambda change: f"{key} -> {'a change' if change else 'none'}")
+
+    if asynchronous:
+        async def _initialize_cursor(self):
+            engine = state.engine
+            if engine is None:
+                return await orig_open(self)
+            if engine.mode == "record":
+                return await engine.acall(CATEGORY, LIBRARY, live=lambda: orig_open(self),
+                                          **opening(self))
+            await engine.acall(CATEGORY, LIBRARY, live=lambda: orig_open(self),
+                               **opening(self))
+            if not hasattr(self, "_cursor"):  # answered, not opened live
+                self._cursor = _NoCursor()
+
+        async def try_next(self):
+            engine = state.engine
+            if engine is None or (engine.mode != "record" and not isinstance(
+                    getattr(self, "_cursor", None), _NoCursor)):
+                return await orig_next(self)
+            if engine.mode == "record":
+                return await engine.acall(CATEGORY, LIBRARY, live=lambda: orig_next(self),
+                                          **next_args(self))
+            return _changed(self, await engine.acall(
+                CATEGORY, LIBRARY, live=lambda: orig_next(self), **next_args(self)))
+    else:
+        def _initialize_cursor(self):
+            engine = state.engine
+            if engine is None:
+                return orig_open(self)
+            engine.call(CATEGORY, LIBRARY, live=lambda: orig_open(self), **opening(self))
+            if engine.mode != "record" and not hasattr(self, "_cursor"):
+                self._cursor = _NoCursor()  # answered, not opened live
+
+        def try_next(self):
+            engine = state.engine
+            if engine is None or (engine.mode != "record" and not isinstance(
+                    getattr(self, "_cursor", None), _NoCursor)):
+                return orig_next(self)
+            if engine.mode == "record":
+                return engine.call(CATEGORY, LIBRARY, live=lambda: orig_next(self),
+                                   **next_args(self))
+            return _changed(self, engine.call(CATEGORY, LIBRARY, live=lambda: orig_next(self),
+                                              **next_args(self)))
+
+    stream_cls._initialize_cursor, stream_cls.try_next = _initialize_cursor, try_next
 
 
 def _patch_session(session_cls, asynchronous: bool) -> None:
