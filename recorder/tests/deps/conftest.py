@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -123,6 +124,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(hold="hold" in query)
         elif path == "/big":  # BIG_BLOCK repeated ?mb= MiB times, made as it is sent
             self._big(int(query.partition("mb=")[2].partition("&")[0] or 1), "chunked" in query)
+        elif path == "/reset":  # promises 1000 bytes, sends 100, then resets the connection
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"r" * 100)
+            time.sleep(0.2)  # the client has read them and waits for more
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()  # with a zero linger: a reset, not an orderly end
+            self.close_connection = True
         elif path == "/broken":  # promises 1000 bytes, sends 100, closes the connection
             self.send_response(200)
             self.send_header("Content-Length", "1000")

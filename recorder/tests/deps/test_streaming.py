@@ -282,3 +282,78 @@ def test_long_download_is_kept_in_side_files_not_memory(tmp_path, http_server):
     rep = run_recorder(["--deps", "replay=t1", "--deps-only", *args], cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == plain.stdout
+
+
+RESET = textwrap.dedent('''
+    import http.client, sys
+    import requests
+
+    base = sys.argv[1]
+    conn = http.client.HTTPConnection(base.split("//")[1])
+    conn.request("GET", "/reset")
+    response = conn.getresponse()
+    print(response.status, response.read(40))
+    try:
+        response.read()
+    except OSError as exc:
+        print("broken off:", type(exc).__name__, exc.errno)
+    try:
+        requests.get(base + "/reset")
+    except requests.RequestException as exc:
+        print("requests:", type(exc).__name__, type(exc.__context__).__name__)
+''')
+
+
+def test_a_body_broken_off_by_a_reset_replays_the_reset(tmp_path, http_server):
+    """A server that resets the connection in the middle of a body: the program sees the
+    bytes that came, then ConnectionResetError (through requests: ChunkedEncodingError), when
+    recorded and when replayed with the server stopped."""
+    pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
+    prog = tmp_path / "reset.py"
+    prog.write_text(RESET, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "broken off: ConnectionResetError 104" in rec.stdout, rec.stdout
+    assert "requests: ChunkedEncodingError ProtocolError" in rec.stdout, rec.stdout
+    reset = [c for c in load_capture(tmp_path / "t1") if c["key"].endswith("/reset")]
+    assert reset[0]["result"]["stream_error"]["type"] == "builtins:ConnectionResetError"
+    http_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), http_server.url],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""
+
+
+AIOHTTP_RESET = textwrap.dedent('''
+    import asyncio, sys
+    import aiohttp
+
+    async def main(base):
+        async with aiohttp.ClientSession() as session:
+            async with session.get(base + "/reset") as resp:
+                print(resp.status, len(await resp.content.read(40)))
+                try:
+                    await resp.read()
+                except aiohttp.ClientError as exc:
+                    print("broken off:", type(exc).__name__)
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_aiohttp_body_broken_off_by_a_reset_replays_the_error(tmp_path, http_server):
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install aiohttp)")
+    prog = tmp_path / "reset_aio.py"
+    prog.write_text(AIOHTTP_RESET, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        http_server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "200 40\nbroken off: ClientPayloadError" in rec.stdout, rec.stdout
+    http_server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), http_server.url],
+                       cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+    assert rep.stderr == ""

@@ -18,7 +18,7 @@ import hashlib
 import json as jsonlib
 import sys
 
-from .. import masking, state, tape
+from .. import exceptions, masking, state, tape
 from ..replay import Miss
 
 CATEGORY = "http"
@@ -109,7 +109,7 @@ class _Tap:
     def __init__(self, reader, done, body: tape.Tape, events: list[int]) -> None:
         self.reader = reader  # held, so its id is not reused while the tap is open
         self.done, self.body, self.events = done, body, events
-        self.initial, self.marks = len(events), []
+        self.initial, self.marks, self.error = len(events), [], None
 
     def mark(self) -> None:
         n = len(self.events)
@@ -140,6 +140,8 @@ def _tap(engine, p, key, response) -> None:
             result["chunked"] = True
         if not complete:
             result["complete"] = False
+        if tap.error is not None:
+            result["stream_error"] = tap.error
         engine.end(p, result=result, summary=lambda: f"{key} -> {status}")
 
     content = response.content
@@ -164,7 +166,7 @@ def _tap(engine, p, key, response) -> None:
 def _patch_streams(reader, response_cls) -> None:
     """``StreamReader`` reports to the tap of a recorded response: what is fed, and when the
     program reads or wakes up (a dict look-up for every other stream)."""
-    orig_data, orig_eof = reader.feed_data, reader.feed_eof
+    orig_data, orig_eof, orig_error = reader.feed_data, reader.feed_eof, reader.set_exception
     orig_split, orig_wait = reader.end_http_chunk_receiving, reader._wait
 
     def feed_data(self, data, *args, **kwargs):
@@ -186,6 +188,13 @@ def _patch_streams(reader, response_cls) -> None:
         if tap is not None:
             tap.finish(True)
 
+    def set_exception(self, exc, *args, **kwargs):
+        tap = _TAPS.pop(id(self), None)
+        if tap is not None:  # the body broke off (the connection was lost)
+            tap.error = exceptions.describe(exc)
+            tap.finish(False)
+        return orig_error(self, exc, *args, **kwargs)
+
     async def _wait(self, func_name):
         try:
             return await orig_wait(self, func_name)
@@ -194,7 +203,7 @@ def _patch_streams(reader, response_cls) -> None:
             if tap is not None:
                 tap.mark()
 
-    reader.feed_data, reader.feed_eof = feed_data, feed_eof
+    reader.feed_data, reader.feed_eof, reader.set_exception = feed_data, feed_eof, set_exception
     reader.end_http_chunk_receiving, reader._wait = end_http_chunk_receiving, _wait
     for name in _READS:
         _mark_on(reader, name)
@@ -334,7 +343,8 @@ def _content(result: dict):
     marks = [n for n, count in result.get("marks") or [] for _ in range(count)]
     if result.get("chunked"):
         reader.begin_http_chunk_receiving()
-    reader._ct = [body, events, 0, 0, marks, 0]  # body, events, applied, offset, marks, next
+    # body, events, applied, offset, marks, next mark, the error that ends it (or None)
+    reader._ct = [body, events, 0, 0, marks, 0, result.get("stream_error")]
     reader._ct_apply(result.get("initial", len(events)))
     return reader
 
@@ -347,7 +357,7 @@ def _replay_reader_class(base):
         __slots__ = ("_ct",)
 
         def _ct_apply(self, upto: int) -> bool:
-            body, events, applied, offset, _marks, _next = self._ct
+            body, events, applied, offset = self._ct[:4]
             start = applied
             while applied < min(upto, len(events)):
                 size = events[applied]
@@ -359,7 +369,11 @@ def _replay_reader_class(base):
                 applied += 1
             self._ct[2], self._ct[3] = applied, offset
             if applied >= len(events) and upto > len(events) and not self._eof:
-                base.feed_eof(self)
+                error, self._ct[6] = self._ct[6], None
+                if error is not None:  # it broke off when recorded
+                    base.set_exception(self, exceptions.rebuild(error))
+                elif self._exception is None:
+                    base.feed_eof(self)
                 return True
             return applied > start
 
@@ -372,6 +386,8 @@ def _replay_reader_class(base):
 
         async def _wait(self, func_name):
             self._ct_step(waiting=True)
+            if self._exception is not None:  # as a real waiter is woken by set_exception
+                raise self._exception
 
     for name in _READS:
         orig = getattr(base, name)

@@ -21,7 +21,7 @@ import os
 import sys
 from email.message import compat32
 
-from .. import masking, state, store, tape
+from .. import exceptions, masking, state, store, tape
 from ..replay import Miss
 
 CATEGORY = "http"
@@ -37,7 +37,7 @@ class _Request:
 
     __slots__ = ("method", "url", "buf", "start", "origin", "raw", "_keyed", "engine",
                  "pending", "status", "reason", "version", "chunked", "length", "headers",
-                 "policy", "wire", "eof")
+                 "policy", "wire", "eof", "error")
 
     def __init__(self, method: str, url: str, start) -> None:
         self.method, self.url, self.buf, self.start, self._keyed = method, url, bytearray(), \
@@ -57,14 +57,18 @@ class _Request:
     def request(self) -> dict:
         return _request_record(self.method, self.url, self.raw)
 
-    def done(self, wire: bytes | tape.Spilled, eof: bool) -> None:
-        """The response ended or was closed: ``wire`` is what the program read."""
-        self.wire, self.eof = wire, eof
+    def done(self, wire: bytes | tape.Spilled, eof: bool, error: OSError | None) -> None:
+        """The response ended or was closed: ``wire`` is what the program read, ``error``
+        what broke the body off (a reset connection), if anything."""
+        self.wire, self.eof, self.error = wire, eof, error
         self.engine.end(self.pending, result=self.result, summary=self.summary)
 
     def result(self) -> dict:
-        return _result_of(self.status, self.reason, self.version, self.headers, self.policy,
-                          self.wire, self.method, self.chunked, self.length, self.eof)
+        result = _result_of(self.status, self.reason, self.version, self.headers, self.policy,
+                            self.wire, self.method, self.chunked, self.length, self.eof)
+        if self.error is not None:
+            result["stream_error"] = exceptions.describe(self.error)
+        return result
 
     def summary(self) -> str:
         return f"{self.key()} -> {self.status}"
@@ -73,11 +77,38 @@ class _Request:
 class _BytesSocket:
     """What ``HTTPResponse`` reads a rebuilt response from."""
 
-    def __init__(self, raw: bytes) -> None:
-        self._raw = raw
+    def __init__(self, raw: bytes, error: dict | None = None) -> None:
+        self._raw, self._error = raw, error
 
     def makefile(self, *args, **kwargs):
-        return io.BytesIO(self._raw)
+        return io.BytesIO(self._raw) if self._error is None else _BrokenOff(self._raw,
+                                                                              self._error)
+
+
+class _BrokenOff(io.BytesIO):
+    """A rebuilt response whose body was broken off when recorded: its bytes, then the
+    recorded error (a reset connection) where the end would be."""
+
+    def __init__(self, raw: bytes, error: dict) -> None:
+        super().__init__(raw)
+        self._error = error
+
+    def _check(self, data, asked):
+        if not data and asked:
+            raise exceptions.rebuild(self._error)
+        return data
+
+    def read(self, n=-1):
+        return self._check(super().read(n), n)
+
+    def read1(self, n=-1):
+        return self._check(super().read1(n), n)
+
+    def readline(self, limit=-1):
+        return self._check(super().readline(limit), limit)
+
+    def readinto(self, buffer):
+        return self._check(super().readinto(buffer), len(buffer))
 
 
 class _ReplaySocket:
@@ -153,7 +184,7 @@ def _record_response(engine, conn, req: _Request, orig_getresponse):
         engine.end(p, error=exc)
         raise
     if response.fp is None:
-        req.done(b"", True)
+        req.done(b"", True, None)
     else:
         response.fp = _Tee(response.fp, req.done, engine.tape())
     return response
@@ -167,7 +198,7 @@ class _Tee:
     ahead of the program, so a long or endless stream behaves as without capture."""
 
     def __init__(self, fp, done, wire: tape.Tape) -> None:
-        self._fp, self._done, self._wire, self._eof = fp, done, wire, False
+        self._fp, self._done, self._wire, self._eof, self._error = fp, done, wire, False, None
         _OPEN.add(self)
 
     def _keep(self, data, asked=1):
@@ -178,16 +209,32 @@ class _Tee:
         return data
 
     def read(self, n=-1):
-        return self._keep(self._fp.read(n) if n is not None else self._fp.read(), n)
+        try:
+            return self._keep(self._fp.read(n) if n is not None else self._fp.read(), n)
+        except OSError as exc:
+            self._error = exc  # the body broke off here (a reset connection)
+            raise
 
     def read1(self, n=-1):
-        return self._keep(self._fp.read1(n), n)
+        try:
+            return self._keep(self._fp.read1(n), n)
+        except OSError as exc:
+            self._error = exc
+            raise
 
     def readline(self, limit=-1):
-        return self._keep(self._fp.readline(limit), limit)
+        try:
+            return self._keep(self._fp.readline(limit), limit)
+        except OSError as exc:
+            self._error = exc
+            raise
 
     def readinto(self, buffer) -> int:
-        n = self._fp.readinto(buffer)
+        try:
+            n = self._fp.readinto(buffer)
+        except OSError as exc:
+            self._error = exc
+            raise
         if n:
             self._wire.add(memoryview(buffer)[:n])
         elif len(buffer):
@@ -208,7 +255,7 @@ class _Tee:
         if self._done is not None:
             done, self._done = self._done, None
             _OPEN.discard(self)
-            done(self._wire.take(), self._eof)
+            done(self._wire.take(), self._eof, self._error)
 
     def __getattr__(self, name):
         return getattr(self._fp, name)
@@ -354,7 +401,8 @@ def _raw_response(result: dict) -> bytes:
 
 def _rebuild(http_client, conn, result: dict):
     response = http_client.HTTPResponse(
-        _BytesSocket(_raw_response(result)), method=getattr(conn, "_method", None))
+        _BytesSocket(_raw_response(result), result.get("stream_error")),
+        method=getattr(conn, "_method", None))
     response.begin()
     return response
 
