@@ -222,7 +222,7 @@ TRANSACTIONS = textwrap.dedent('''
     import asyncio, sys
     from pymongo import AsyncMongoClient, MongoClient, errors
 
-    uri = f"mongodb://{sys.argv[1]}/?replicaSet=rs0"
+    uri = sys.argv[1] + "/?replicaSet=rs0"
     client = MongoClient(uri, serverSelectionTimeoutMS=3000)
     people = client.app.people
     with client.start_session() as s:
@@ -313,30 +313,20 @@ def replica_set_mock():
 def test_transactions_replay_with_mock_server_stopped(tmp_path, replica_set_mock):
     """Commits and aborts are calls: a replay answers them (the failed commit fails again)
     and pymongo's transaction state moves as it did when recorded, sync and async."""
-    prog = tmp_path / "txn.py"
-    prog.write_text(TRANSACTIONS, encoding="utf-8")
-    address = replica_set_mock.address_string
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        address], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    prog, rec = _record(tmp_path, replica_set_mock, TRANSACTIONS, "txn.py")
     assert "commit failed: OperationFailure 112" in rec.stdout and "async committed" in rec.stdout
     assert replica_set_mock.sent.count("commitTransaction") == 3  # the empty one sends none
     keys = [c["key"] for c in load_capture(tmp_path / "t1")]
     assert keys.count("commitTransaction <session>") == 3
     assert keys.count("abortTransaction <session>") == 1
-    replica_set_mock.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), address],
-                       cwd=tmp_path, timeout=60)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert rep.stderr == ""  # every recorded commit and abort was answered
+    _replay_with_mock_stopped(tmp_path, replica_set_mock, prog, rec)  # all were answered
 
 
 CHANGE_STREAMS = textwrap.dedent('''
     import asyncio, sys
     from pymongo import AsyncMongoClient, MongoClient
 
-    uri = f"mongodb://{sys.argv[1]}/?replicaSet=rs0"
+    uri = sys.argv[1] + "/?replicaSet=rs0"
     client = MongoClient(uri, serverSelectionTimeoutMS=3000)
     with client.app.people.watch([{"$match": {"operationType": "insert"}}],
                                  max_await_time_ms=10) as stream:
@@ -363,19 +353,9 @@ CHANGE_STREAMS = textwrap.dedent('''
 def test_change_streams_replay_with_mock_server_stopped(tmp_path, replica_set_mock):
     """Each change a stream hands the program (with its BSON types, the resume token after
     it, the stream closing when its cursor ends) comes back in a replay, sync and async."""
-    prog = tmp_path / "watch.py"
-    prog.write_text(CHANGE_STREAMS, encoding="utf-8")
-    address = replica_set_mock.address_string
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        address], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    prog, rec = _record(tmp_path, replica_set_mock, CHANGE_STREAMS, "watch.py")
     assert "Timestamp(1700000000, 1)" in rec.stdout and "ObjectId(" in rec.stdout
     assert "None {'_data': 'token-3'} True" in rec.stdout and "None False" in rec.stdout
     keys = [c["key"] for c in load_capture(tmp_path / "t1")]
     assert keys.count('watch app.people [{"$match": {"operationType": "insert"}}]') == 1
-    replica_set_mock.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), address],
-                       cwd=tmp_path, timeout=60)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert rep.stderr == ""
+    _replay_with_mock_stopped(tmp_path, replica_set_mock, prog, rec)

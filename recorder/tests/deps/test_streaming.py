@@ -309,21 +309,27 @@ def test_a_body_broken_off_by_a_reset_replays_the_reset(tmp_path, http_server):
     bytes that came, then ConnectionResetError (through requests: ChunkedEncodingError), when
     recorded and when replayed with the server stopped."""
     pytest.importorskip("requests", reason="requests is not installed (pip install requests)")
-    prog = tmp_path / "reset.py"
-    prog.write_text(RESET, encoding="utf-8")
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        http_server.url], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    rec = _record_then_replay(tmp_path, http_server, RESET, "reset.py")
     assert "broken off: ConnectionResetError 104" in rec.stdout, rec.stdout
     assert "requests: ChunkedEncodingError ProtocolError" in rec.stdout, rec.stdout
     reset = [c for c in load_capture(tmp_path / "t1") if c["key"].endswith("/reset")]
     assert reset[0]["result"]["stream_error"]["type"] == "builtins:ConnectionResetError"
-    http_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), http_server.url],
+
+
+def _record_then_replay(tmp_path, server, source: str, name: str):
+    """Records ``source``, stops the server, replays: the same output, nothing on stderr.
+    Returns the recording's result."""
+    prog = tmp_path / name
+    prog.write_text(source, encoding="utf-8")
+    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
+                        server.url], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    server.stop()
+    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), server.url],
                        cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert rep.stderr == ""
+    assert (rep.stdout, rep.stderr) == (rec.stdout, "")
+    return rec
 
 
 AIOHTTP_RESET = textwrap.dedent('''
@@ -345,15 +351,5 @@ AIOHTTP_RESET = textwrap.dedent('''
 
 def test_aiohttp_body_broken_off_by_a_reset_replays_the_error(tmp_path, http_server):
     pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install aiohttp)")
-    prog = tmp_path / "reset_aio.py"
-    prog.write_text(AIOHTTP_RESET, encoding="utf-8")
-    rec = run_recorder(["--deps", "record", "--deps-only", "--trace-dir", "t1", str(prog),
-                        http_server.url], cwd=tmp_path)
-    assert rec.returncode == 0, rec.stderr
+    rec = _record_then_replay(tmp_path, http_server, AIOHTTP_RESET, "reset_aio.py")
     assert "200 40\nbroken off: ClientPayloadError" in rec.stdout, rec.stdout
-    http_server.stop()
-    rep = run_recorder(["--deps", "replay=t1", "--deps-only", str(prog), http_server.url],
-                       cwd=tmp_path)
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert rep.stderr == ""
