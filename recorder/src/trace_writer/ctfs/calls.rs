@@ -9,9 +9,18 @@
 //! written before it returned.
 //!
 //! Records complete in return order but belong in entry order, and `<toplevel>` returns last,
-//! so nothing could be written before the end. Finished records go to a spill file beside the
-//! trace instead, in return order; memory keeps one offset per call. At the end they are read
-//! back in key order into the call stream and the spill file is removed.
+//! so the stream's first chunk is complete only at the end. The other chunks of 256 calls are
+//! mostly complete long before: a finished record waits in memory with the rest of its chunk,
+//! and a chunk whose calls have all returned is compressed at once, while the program runs
+//! (on the compressing thread), its frame kept in a spill file beside the trace until the
+//! chunks before it are written. At the end the chunks still open are completed and every
+//! frame goes to the stream in chunk order; the spill file is removed. (Spilling every
+//! record and compressing all of them at the end made the end of a recording a tenth of it:
+//! fib(27), 41 MB of records.)
+//!
+//! Memory holds the records of chunks not complete yet, up to [`GATHERED_MAX`] bytes (deep
+//! recursion leaves one open call in many chunks); beyond that, records go to the spill file
+//! too, and their chunks are completed from it at the end.
 //!
 //! Each thread has its own stack of open calls: a thread's first call has no parent.
 
@@ -36,35 +45,61 @@ struct Open {
 }
 
 /// The spill is read back through a cache of this many pages of `PAGE` bytes (2 MiB):
-/// entry order visits the spill (return order) with locality, ancestors far back, children
-/// near, so a small cache serves nearly every read and memory stays bounded.
+/// entry order visits spilled records (return order) with locality, ancestors far back,
+/// children near, so a small cache serves nearly every read and memory stays bounded.
 const PAGE: u64 = 64 * 1024;
 const PAGES: usize = 32;
+/// Where a record is: not finished yet, an offset in its chunk's bytes, or (with
+/// [`SPILLED`]) an offset in the spill file.
 const NOT_DONE: u64 = u64::MAX;
+const SPILLED: u64 = 1 << 63;
+/// Bytes of finished records kept in memory while their chunks are not complete.
+const GATHERED_MAX: usize = 64 << 20;
+
+/// The finished records of a chunk not complete yet.
+struct Gathering {
+    /// `varint len` framed records, in return order.
+    bytes: Vec<u8>,
+    /// Where each call's record is, by its key's place in the chunk.
+    at: Vec<u64>,
+    done: u64,
+    /// Some record is in the spill file: the chunk is completed at the end.
+    spilled: bool,
+}
 
 pub struct Calls {
     stacks: FastMap<u64, Vec<Open>>,
     thread: u64,
     next_key: u64,
+    /// Calls per chunk of the stream.
+    chunk_records: u64,
+    /// Chunks with finished records, by chunk number, until complete.
+    gathering: FastMap<u64, Gathering>,
+    /// Bytes held by `gathering`, and at most ([`GATHERED_MAX`]; tests lower it).
+    gathered: usize,
+    gathered_max: usize,
+    /// Frames of chunks compressed early: (spill offset, length), by chunk number.
+    frames: FastMap<u64, (u64, u64)>,
     spill: BufWriter<File>,
     spill_path: PathBuf,
     spilled: u64,
-    /// Spill offset of each finished call's record, by key.
-    offsets: Vec<u64>,
     record: Vec<u8>,
     /// `record`'s `varint len`, spilled in front of it (reused).
-    framed: Vec<u8>,
-    /// Argument and child-list buffers of spilled calls, for the next calls (a call each
-    /// few steps made two allocations show in profiles).
+    head: Vec<u8>,
+    /// A buffer for the next chunk put together.
+    chunk: Vec<u8>,
+    /// Argument and child-list buffers of finished calls, for the next calls (a call each
+    /// few steps made two allocations show in profiles), and emptied gatherings.
     spare_args: Vec<Vec<u8>>,
     spare_children: Vec<Vec<u64>>,
+    spare_gathering: Vec<Gathering>,
 }
 
 /// Buffers kept in each pool at most.
 const SPARE_MAX: usize = 64;
 
 impl Calls {
-    pub fn create(dir: &Path) -> RecorderResult<Self> {
+    pub fn create(dir: &Path, chunk_records: usize) -> RecorderResult<Self> {
         let spill_path = dir.join("calls.spill");
         // read back at the end, so opened for both
         let file = std::fs::OpenOptions::new()
@@ -78,14 +113,20 @@ impl Calls {
             stacks: FastMap::default(),
             thread: 0,
             next_key: 0,
+            chunk_records: chunk_records.max(1) as u64,
+            gathering: FastMap::default(),
+            gathered: 0,
+            gathered_max: GATHERED_MAX,
+            frames: FastMap::default(),
             spill: BufWriter::with_capacity(256 * 1024, file),
             spill_path,
             spilled: 0,
-            offsets: Vec::new(),
             record: Vec::new(),
-            framed: Vec::new(),
+            head: Vec::new(),
+            chunk: Vec::new(),
             spare_args: Vec::new(),
             spare_children: Vec::new(),
+            spare_gathering: Vec::new(),
         })
     }
 
@@ -103,7 +144,6 @@ impl Calls {
     pub fn enter(&mut self, function_id: u64, args: Vec<u8>, next_step: u64) {
         let key = self.next_key;
         self.next_key += 1;
-        self.offsets.push(NOT_DONE);
         let stack = self.stacks.entry(self.thread).or_default();
         let parent = match stack.last_mut() {
             Some(caller) => {
@@ -126,14 +166,27 @@ impl Calls {
 
     /// The current thread's innermost call returned `value` (CBOR). `steps` is the number of
     /// steps written so far. A return with no open call is ignored.
-    pub fn leave(&mut self, value: &[u8], steps: u64) -> RecorderResult<()> {
+    pub fn leave(
+        &mut self,
+        value: &[u8],
+        steps: u64,
+        c: &mut Container,
+        z: &mut Compressor,
+    ) -> RecorderResult<()> {
         let Some(open) = self.stacks.get_mut(&self.thread).and_then(Vec::pop) else {
             return Ok(());
         };
-        self.spill_record(open, value, steps)
+        self.finish_record(open, value, steps, c, z)
     }
 
-    fn spill_record(&mut self, open: Open, value: &[u8], steps: u64) -> RecorderResult<()> {
+    fn finish_record(
+        &mut self,
+        open: Open,
+        value: &[u8],
+        steps: u64,
+        c: &mut Container,
+        z: &mut Compressor,
+    ) -> RecorderResult<()> {
         let last_step = steps.saturating_sub(1);
         let first_step = if steps > open.first_step {
             open.first_step
@@ -154,19 +207,41 @@ impl Calls {
         for child in &open.children {
             push_varint(r, *child);
         }
-        if let Some(slot) = self.offsets.get_mut(open.key as usize) {
-            *slot = self.spilled;
+        let (number, slot) = (
+            open.key / self.chunk_records,
+            (open.key % self.chunk_records) as usize,
+        );
+        let records = self.chunk_records as usize;
+        let g = self.gathering.entry(number).or_insert_with(|| {
+            let mut g = self.spare_gathering.pop().unwrap_or(Gathering {
+                bytes: Vec::new(),
+                at: Vec::new(),
+                done: 0,
+                spilled: false,
+            });
+            g.at.resize(records, NOT_DONE);
+            g
+        });
+        if self.gathered + self.record.len() <= self.gathered_max {
+            let at = g.bytes.len();
+            push_blob(&mut g.bytes, &self.record);
+            self.gathered += g.bytes.len() - at;
+            if let Some(place) = g.at.get_mut(slot) {
+                *place = at as u64;
+            }
+        } else {
+            if let Some(place) = g.at.get_mut(slot) {
+                *place = SPILLED | self.spilled;
+            }
+            g.spilled = true;
+            let head = &mut self.head;
+            head.clear();
+            push_varint(head, self.record.len() as u64);
+            let parts = [&head[..], &self.record[..]];
+            spill_write(&mut self.spill, &self.spill_path, &mut self.spilled, &parts)?;
         }
-        // `varint len` then the record, straight into the spill's buffer (arguments and
-        // return values make records big: objects(4000) spills 37 MB)
-        let head = &mut self.framed;
-        head.clear();
-        push_varint(head, self.record.len() as u64);
-        self.spill
-            .write_all(head)
-            .and_then(|()| self.spill.write_all(&self.record))
-            .map_err(|e| RecorderError::io("cannot write", &self.spill_path, &e))?;
-        self.spilled += (head.len() + self.record.len()) as u64;
+        g.done += 1;
+        let complete = g.done == self.chunk_records && !g.spilled;
         let (mut args, mut children) = (open.args, open.children);
         if self.spare_args.len() < SPARE_MAX {
             args.clear();
@@ -176,11 +251,58 @@ impl Calls {
             children.clear();
             self.spare_children.push(children);
         }
+        if complete {
+            self.compress_early(number, c, z)?;
+        }
+        Ok(())
+    }
+
+    /// Puts complete chunk `number` together from memory and has it compressed; keeps the
+    /// frames that came back meanwhile.
+    fn compress_early(
+        &mut self,
+        number: u64,
+        c: &mut Container,
+        z: &mut Compressor,
+    ) -> RecorderResult<()> {
+        let Some(mut g) = self.gathering.remove(&number) else {
+            return Ok(());
+        };
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.clear();
+        for &at in &g.at {
+            copy_framed(&g.bytes, at, &mut chunk).ok_or_else(|| corrupt_error(&self.spill_path))?;
+        }
+        self.gathered -= g.bytes.len();
+        g.bytes.clear();
+        g.at.clear();
+        g.done = 0;
+        g.spilled = false;
+        if self.spare_gathering.len() < SPARE_MAX {
+            self.spare_gathering.push(g);
+        }
+        self.chunk = z.submit_back(c, number, chunk)?;
+        self.keep_frames(z)
+    }
+
+    /// Spills the frames of early chunks the compressor has finished.
+    fn keep_frames(&mut self, z: &mut Compressor) -> RecorderResult<()> {
+        for (number, frame) in z.take_back() {
+            self.frames
+                .insert(number, (self.spilled, frame.len() as u64));
+            spill_write(
+                &mut self.spill,
+                &self.spill_path,
+                &mut self.spilled,
+                &[&frame],
+            )?;
+            z.recycle(frame);
+        }
         Ok(())
     }
 
     /// Returns every call still open with `void` (0xFF, the format's marker for no return
-    /// value), then writes all records in key order to `stream` and removes the spill file.
+    /// value), then writes all chunks in order to `stream` and removes the spill file.
     pub fn finish(
         mut self,
         steps: u64,
@@ -195,9 +317,12 @@ impl Calls {
             }
         }
         for call in open {
-            self.spill_record(call, &[0xFF], steps)?;
+            self.finish_record(call, &[0xFF], steps, c, z)?;
         }
-        let io = |e: std::io::Error| RecorderError::io("cannot read", &self.spill_path, &e);
+        z.drain(c)?;
+        self.keep_frames(z)?;
+        let spill_path = self.spill_path.clone();
+        let io = |e: std::io::Error| RecorderError::io("cannot read", &spill_path, &e);
         let mut file = self.spill.into_inner().map_err(|e| io(e.into_error()))?;
         let mut pages = PageCache {
             file: &mut file,
@@ -206,11 +331,39 @@ impl Calls {
             last: 0,
             clock: 0,
         };
-        // spilled records are framed as the stream frames them: copied in as they are
-        let result = self.offsets.iter().try_for_each(|&offset| {
-            pages.framed(offset, stream.buf()).map_err(io)?;
-            stream.end_record(c, z)
-        });
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let mut result = Ok(());
+        let mut first = 0;
+        let mut number = 0;
+        while first < self.next_key {
+            let records = self.chunk_records.min(self.next_key - first);
+            chunk.clear();
+            let (bytes, raw) = match self.frames.get(&number) {
+                Some(&(offset, len)) => (pages.bytes(offset, len as usize, &mut chunk), false),
+                None => {
+                    let g = self.gathering.get(&number);
+                    let made = (0..records as usize).try_for_each(|slot| {
+                        let at = g.and_then(|g| g.at.get(slot)).copied().unwrap_or(NOT_DONE);
+                        if at != NOT_DONE && at & SPILLED != 0 {
+                            pages.framed(at & !SPILLED, &mut chunk)
+                        } else {
+                            let bytes = g.map_or(&[][..], |g| &g.bytes[..]);
+                            copy_framed(bytes, at, &mut chunk).ok_or_else(corrupt)
+                        }
+                    });
+                    (made, true)
+                }
+            };
+            result = bytes
+                .map_err(io)
+                .and_then(|()| stream.push_chunk(c, z, std::mem::take(&mut chunk), records, raw))
+                .map(|next| chunk = next);
+            if result.is_err() {
+                break;
+            }
+            first += records;
+            number += 1;
+        }
         drop(file);
         let _ = std::fs::remove_file(&self.spill_path);
         result
@@ -220,6 +373,39 @@ impl Calls {
     pub fn abandon(self) {
         let _ = self.spill.into_parts();
     }
+}
+
+/// Appends `parts` to the spill file, counting its size in `spilled`.
+fn spill_write(
+    spill: &mut BufWriter<File>,
+    path: &Path,
+    spilled: &mut u64,
+    parts: &[&[u8]],
+) -> RecorderResult<()> {
+    for part in parts {
+        spill
+            .write_all(part)
+            .map_err(|e| RecorderError::io("cannot write", path, &e))?;
+        *spilled += part.len() as u64;
+    }
+    Ok(())
+}
+
+/// Appends the `varint len` framed record at `at` in `bytes` to `into`; a call never
+/// finished ([`NOT_DONE`]) is an empty record.
+fn copy_framed(bytes: &[u8], at: u64, into: &mut Vec<u8>) -> Option<()> {
+    if at == NOT_DONE {
+        into.push(0);
+        return Some(());
+    }
+    let at = at as usize;
+    let (len, start) = read_varint_at(bytes, at)?;
+    into.extend_from_slice(bytes.get(at..start.checked_add(len as usize)?)?);
+    Some(())
+}
+
+fn corrupt_error(path: &Path) -> RecorderError {
+    RecorderError::io("cannot read", path, &corrupt())
 }
 
 fn read_varint_at(data: &[u8], mut pos: usize) -> Option<(u64, usize)> {
@@ -313,13 +499,8 @@ impl PageCache<'_> {
         Ok(index)
     }
 
-    /// Appends the `varint len` framed record at `offset` to `into` (an empty record for a
-    /// call never finished).
+    /// Appends the `varint len` framed record at `offset` to `into`.
     fn framed(&mut self, offset: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
-        if offset == NOT_DONE {
-            into.push(0);
-            return Ok(());
-        }
         // the length first, read into `into` and then read on behind it
         let at = into.len();
         self.bytes(
@@ -335,4 +516,84 @@ impl PageCache<'_> {
 
 fn corrupt() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt call spill")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::container::read_back;
+    use super::*;
+
+    /// The records of a calls stream written by `Calls` with chunks of 4 and at most
+    /// `gathered_max` bytes in memory, for calls nested as `shape` says.
+    fn record(gathered_max: usize, tag: &str) -> Vec<Vec<u8>> {
+        let dir = std::env::temp_dir().join(format!("ctfs-calls-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.ct");
+        let mut c = Container::create(&path).unwrap();
+        let mut z = Compressor::new().unwrap();
+        let mut stream = ChunkedStream::create(&mut c, "calls", 4).unwrap();
+        let mut calls = Calls::create(&dir, 4).unwrap();
+        calls.gathered_max = gathered_max;
+        // a long-running outer call (chunk 0 completes only at the end), recursion of depth
+        // 6 on two threads taking turns, and calls left open at the end
+        let (mut key, mut steps) = (0u64, 0u64);
+        calls.enter(key, vec![0], steps);
+        key += 1;
+        for round in 0..40u64 {
+            calls.switch_thread(round % 2);
+            let depth = 1 + round % 6;
+            for _ in 0..depth {
+                calls.enter(key, vec![1, 7, 1, 0x18 + (key % 8) as u8], steps);
+                key += 1;
+                steps += 1;
+            }
+            for _ in 0..depth {
+                steps += 1;
+                calls.leave(&[0x01], steps, &mut c, &mut z).unwrap();
+            }
+        }
+        calls.switch_thread(1);
+        calls.enter(key, vec![0], steps);
+        calls.finish(steps, &mut c, &mut z, &mut stream).unwrap();
+        z.drain(&mut c).unwrap();
+        assert!(!dir.join("calls.spill").exists());
+        c.finish().unwrap();
+        let image = std::fs::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let dat = read_back(&image, "calls.dat");
+        let idx = read_back(&image, "calls.idx");
+        assert_eq!(&idx[..4], &4u32.to_le_bytes());
+        let offsets: Vec<usize> = idx[4..]
+            .chunks(8)
+            .map(|o| u64::from_le_bytes(o.try_into().unwrap()) as usize)
+            .chain([dat.len()])
+            .collect();
+        let mut records = Vec::new();
+        for w in offsets.windows(2) {
+            let raw = zstd::stream::decode_all(&dat[w[0]..w[1]]).unwrap();
+            let mut pos = 0;
+            while pos < raw.len() {
+                let (len, start) = read_varint_at(&raw, pos).unwrap();
+                records.push(raw[start..start + len as usize].to_vec());
+                pos = start + len as usize;
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn records_are_in_entry_order_from_memory_or_spill() {
+        let kept = record(GATHERED_MAX, "kept");
+        // every key once, in order (the function id is the key)
+        assert_eq!(
+            kept.len(),
+            1 + (0..40).map(|r| 1 + r % 6).sum::<usize>() + 1
+        );
+        for (key, r) in kept.iter().enumerate() {
+            assert_eq!(read_varint_at(r, 0).unwrap().0, key as u64, "record {key}");
+        }
+        assert_eq!(record(0, "spilled"), kept);
+        assert_eq!(record(300, "mixed"), kept);
+    }
 }

@@ -250,42 +250,44 @@ impl Container {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
+/// Reads an internal file back the way the readers resolve block indices.
+pub fn read_back(image: &[u8], name: &str) -> Vec<u8> {
+    let u64_at = |off: usize| u64::from_le_bytes(image[off..off + 8].try_into().unwrap());
+    let want = base40(name).unwrap();
+    let (size, root) = (0..ROOT_ENTRIES)
+        .map(|i| 16 + 24 * i)
+        .find(|&at| u64_at(at + 16) == want)
+        .map(|at| (u64_at(at) as usize, u64_at(at + 8) as usize))
+        .unwrap();
+    let ptr = |block: usize, slot: usize| u64_at(block * BLOCK_SIZE + slot * 8) as usize;
+    let mut out = Vec::new();
+    for logical in 0..size.div_ceil(BLOCK_SIZE) {
+        let (mut remaining, mut level, mut cap) = (logical, 1, USABLE);
+        while remaining >= cap {
+            remaining -= cap;
+            level += 1;
+            cap *= USABLE;
+        }
+        let mut block = root;
+        for _ in 1..level {
+            block = ptr(block, USABLE);
+        }
+        for depth in (1..level).rev() {
+            let span = USABLE.pow(depth as u32);
+            block = ptr(block, remaining / span);
+            remaining %= span;
+        }
+        let data = ptr(block, remaining);
+        let take = BLOCK_SIZE.min(size - out.len());
+        out.extend_from_slice(&image[data * BLOCK_SIZE..data * BLOCK_SIZE + take]);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    /// Reads an internal file back the way the readers resolve block indices.
-    fn read_back(image: &[u8], name: &str) -> Vec<u8> {
-        let u64_at = |off: usize| u64::from_le_bytes(image[off..off + 8].try_into().unwrap());
-        let want = base40(name).unwrap();
-        let (size, root) = (0..ROOT_ENTRIES)
-            .map(|i| 16 + 24 * i)
-            .find(|&at| u64_at(at + 16) == want)
-            .map(|at| (u64_at(at) as usize, u64_at(at + 8) as usize))
-            .unwrap();
-        let ptr = |block: usize, slot: usize| u64_at(block * BLOCK_SIZE + slot * 8) as usize;
-        let mut out = Vec::new();
-        for logical in 0..size.div_ceil(BLOCK_SIZE) {
-            let (mut remaining, mut level, mut cap) = (logical, 1, USABLE);
-            while remaining >= cap {
-                remaining -= cap;
-                level += 1;
-                cap *= USABLE;
-            }
-            let mut block = root;
-            for _ in 1..level {
-                block = ptr(block, USABLE);
-            }
-            for depth in (1..level).rev() {
-                let span = USABLE.pow(depth as u32);
-                block = ptr(block, remaining / span);
-                remaining %= span;
-            }
-            let data = ptr(block, remaining);
-            let take = BLOCK_SIZE.min(size - out.len());
-            out.extend_from_slice(&image[data * BLOCK_SIZE..data * BLOCK_SIZE + take]);
-        }
-        out
-    }
 
     #[test]
     fn base40_names_follow_the_alphabet() {

@@ -113,7 +113,7 @@ impl CtfsTrace {
             values,
             events,
             calls_stream,
-            calls: Some(Calls::create(dir)?),
+            calls: Some(Calls::create(dir, CALL_CHUNK)?),
             spans: SpanStream::default(),
             lines: LineTables::default(),
             position: 0,
@@ -127,9 +127,7 @@ impl CtfsTrace {
     }
 
     fn calls(&mut self) -> RecorderResult<&mut Calls> {
-        self.calls
-            .as_mut()
-            .ok_or_else(|| RecorderError::new(ErrorCode::Internal, "trace already finished"))
+        self.calls.as_mut().ok_or_else(finished)
     }
 
     /// Writes the collected values of the open step as its `values` record.
@@ -225,6 +223,10 @@ impl CtfsTrace {
     }
 }
 
+fn finished() -> RecorderError {
+    RecorderError::new(ErrorCode::Internal, "trace already finished")
+}
+
 /// Writes `head` into the `room` bytes kept before `body` (the bytes from `body` to the end),
 /// moving those bytes when `head` needs another size.
 fn fill_room(buf: &mut Vec<u8>, body: usize, room: usize, head: &[u8]) {
@@ -307,7 +309,8 @@ impl Backend for CtfsTrace {
             }
             TraceEvent::Return { value } => {
                 let steps = self.steps.records();
-                self.calls()?.leave(value, steps)
+                let calls = self.calls.as_mut().ok_or_else(finished)?;
+                calls.leave(value, steps, &mut self.c, &mut self.z)
             }
             TraceEvent::ThreadSwitch { ident } => self.write_thread_switch(ident),
             TraceEvent::Log {

@@ -39,10 +39,21 @@ const BATCH_MIN: usize = 256 * 1024;
 /// Buffers kept for the next raw chunks.
 const SPARE_MAX: usize = 16;
 
-/// One chunk: where its frame goes, and its bytes (raw going out, the frame coming back).
+/// Where a chunk's frame goes once compressed.
+#[derive(Clone, Copy)]
+enum Dest {
+    /// The next frame of `dat`, its offset to `idx`.
+    File { dat: FileId, idx: FileId },
+    /// Back to the caller ([`Compressor::take_back`]) with this tag: a chunk finished out of
+    /// stream order, written later by whoever made it.
+    Back(u64),
+}
+
+/// One chunk: where its frame goes, and its bytes (raw going out, the frame coming back;
+/// `raw` false: a frame already, passed through so that it keeps its place in the queue).
 struct Chunk {
-    dat: FileId,
-    idx: FileId,
+    dest: Dest,
+    raw: bool,
     bytes: Vec<u8>,
 }
 
@@ -86,7 +97,7 @@ impl Zstd {
     }
 
     fn compress_job(&mut self, job: &mut Job) -> std::io::Result<()> {
-        for chunk in &mut job.chunks {
+        for chunk in job.chunks.iter_mut().filter(|chunk| chunk.raw) {
             job.nanos += self.compress(&mut chunk.bytes)?;
         }
         Ok(())
@@ -109,6 +120,8 @@ pub struct Compressor {
     in_flight: usize,
     /// Buffers coming back from written frames, to hold the next raw chunks.
     spare: Vec<Vec<u8>>,
+    /// Frames of [`Dest::Back`] chunks, with their tags, until taken.
+    back: Vec<(u64, Vec<u8>)>,
     /// Time spent compressing, reported with the trace's stats.
     pub nanos: u64,
 }
@@ -124,6 +137,7 @@ impl Compressor {
             batch_bytes: 0,
             in_flight: 0,
             spare: Vec::new(),
+            back: Vec::new(),
             nanos: 0,
         };
         if !threaded {
@@ -154,22 +168,20 @@ impl Compressor {
         Ok(z)
     }
 
-    /// Compresses `raw` as the next frame of `dat` (its offset goes to `idx`); returns an
-    /// empty buffer for the next chunk.
+    /// Compresses `bytes` (unless `raw` is false: a frame already) and sends the frame to
+    /// `dest`; returns an empty buffer for the next chunk.
     fn submit(
         &mut self,
         c: &mut Container,
-        dat: FileId,
-        idx: FileId,
-        raw: Vec<u8>,
+        dest: Dest,
+        bytes: Vec<u8>,
+        raw: bool,
     ) -> RecorderResult<Vec<u8>> {
-        let mut chunk = Chunk {
-            dat,
-            idx,
-            bytes: raw,
-        };
+        let mut chunk = Chunk { dest, raw, bytes };
         if let Some(inline) = self.inline.as_mut() {
-            self.nanos += inline.compress(&mut chunk.bytes).map_err(zstd_error)?;
+            if raw {
+                self.nanos += inline.compress(&mut chunk.bytes).map_err(zstd_error)?;
+            }
             self.write(c, chunk)?;
         } else {
             self.batch_bytes += chunk.bytes.len();
@@ -231,13 +243,41 @@ impl Compressor {
     }
 
     fn write(&mut self, c: &mut Container, chunk: Chunk) -> RecorderResult<()> {
-        let offset = c.size(chunk.dat);
-        c.append(chunk.dat, &chunk.bytes)?;
-        c.append(chunk.idx, &offset.to_le_bytes())?;
-        if self.spare.len() < SPARE_MAX {
-            self.spare.push(chunk.bytes);
-        }
+        let Dest::File { dat, idx } = chunk.dest else {
+            if let Dest::Back(tag) = chunk.dest {
+                self.back.push((tag, chunk.bytes));
+            }
+            return Ok(());
+        };
+        let offset = c.size(dat);
+        c.append(dat, &chunk.bytes)?;
+        c.append(idx, &offset.to_le_bytes())?;
+        self.recycle(chunk.bytes);
         Ok(())
+    }
+
+    /// Keeps `bytes` (a written frame) to hold a next raw chunk.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(bytes);
+        }
+    }
+
+    /// Compresses `raw` into a frame that comes back through [`Compressor::take_back`] with
+    /// `tag`, instead of going to a stream; returns an empty buffer for the next chunk.
+    pub fn submit_back(
+        &mut self,
+        c: &mut Container,
+        tag: u64,
+        raw: Vec<u8>,
+    ) -> RecorderResult<Vec<u8>> {
+        self.submit(c, Dest::Back(tag), raw, true)
+    }
+
+    /// The frames of [`Compressor::submit_back`] chunks compressed since the last call, with
+    /// their tags, in the order they were submitted (all of them after [`Compressor::drain`]).
+    pub fn take_back(&mut self) -> Vec<(u64, Vec<u8>)> {
+        std::mem::take(&mut self.back)
     }
 
     /// Writes every chunk made so far.
@@ -320,9 +360,34 @@ impl ChunkedStream {
             return Ok(());
         }
         let raw = std::mem::take(&mut self.raw);
-        self.raw = z.submit(c, self.dat, self.idx, raw)?;
+        let dest = Dest::File {
+            dat: self.dat,
+            idx: self.idx,
+        };
+        self.raw = z.submit(c, dest, raw, true)?;
         self.in_chunk = 0;
         Ok(())
+    }
+
+    /// Writes a whole chunk of `records` records made elsewhere: its raw records, or with
+    /// `raw` false its frame (see [`Compressor::submit_back`]). Records appended to
+    /// [`Self::buf`] and not flushed yet would go after it: there must be none. Returns an
+    /// empty buffer.
+    pub fn push_chunk(
+        &mut self,
+        c: &mut Container,
+        z: &mut Compressor,
+        bytes: Vec<u8>,
+        records: u64,
+        raw: bool,
+    ) -> RecorderResult<Vec<u8>> {
+        self.flush(c, z)?;
+        let dest = Dest::File {
+            dat: self.dat,
+            idx: self.idx,
+        };
+        self.records += records;
+        z.submit(c, dest, bytes, raw)
     }
 }
 
