@@ -43,8 +43,10 @@ const TAG_ABSOLUTE_STEP: u8 = 0;
 const TAG_DELTA_STEP: u8 = 1;
 const TAG_THREAD_SWITCH: u8 = 4;
 const TAG_STEP_VALUES: u8 = 0;
-/// Bytes kept for a `StepValues` header: `varint len` of 2 (a record of 128 B to 16 KiB), the
-/// tag, `varint count` of 1 (under 128 variables).
+/// Bytes kept for the first `StepValues` header: `varint len` of 2 (a record of 128 B to
+/// 16 KiB), the tag, `varint count` of 1 (under 128 variables). Later steps keep as many as
+/// the step before needed: neighbouring steps are alike, and a header of another size moves
+/// the step's entries (fib's steps of one small int each moved theirs every time).
 const STEP_HEADER_ROOM: usize = 4;
 /// Bytes kept for a value's `varint len` when it is encoded straight into the chunk: 2 holds
 /// 128 B to 16 KiB; other lengths move the value's bytes by one or more.
@@ -85,6 +87,8 @@ pub struct CtfsTrace {
     step_vars: u64,
     /// Where the open step's `StepValues` record starts in the values chunk.
     step_start: usize,
+    /// Bytes kept for the open step's header.
+    step_room: usize,
     /// Where the entry being encoded straight into the values chunk starts (`value_sink`).
     entry_start: usize,
     scratch: Vec<u8>,
@@ -121,6 +125,7 @@ impl CtfsTrace {
             step_open: false,
             step_vars: 0,
             step_start: 0,
+            step_room: STEP_HEADER_ROOM,
             entry_start: 0,
             scratch: Vec::new(),
         })
@@ -140,25 +145,27 @@ impl CtfsTrace {
         // into the chunk behind room for the usual header (values are most of a trace's
         // bytes: copying them once more per step showed in profiles); the header is filled
         // in now, moving the entries only when it needs another size.
-        let (start, vars) = (self.step_start, self.step_vars);
+        let (start, vars, room) = (self.step_start, self.step_vars, self.step_room);
         self.step_vars = 0;
         let buf = self.values.buf();
         if vars == 0 {
             buf.truncate(start);
             buf.push(0); // an empty record
         } else {
-            let body = start + STEP_HEADER_ROOM;
+            let body = start + room;
             let entries = buf.len() - body;
-            // `count`, then `len` and the tag behind it, turned into `len tag count` (the
-            // length counts the count's bytes; no allocation per step)
-            let header = &mut self.scratch;
-            header.clear();
-            push_varint(header, vars);
-            let count_len = header.len();
-            push_varint(header, (1 + count_len + entries) as u64);
-            header.push(TAG_STEP_VALUES);
-            header.rotate_left(count_len);
-            fill_room(buf, body, STEP_HEADER_ROOM, header);
+            // `len tag count`, the length counting the count's bytes
+            let mut count = [0u8; 10];
+            let count_len = put_varint(&mut count, vars);
+            let mut len = [0u8; 10];
+            let len_len = put_varint(&mut len, (1 + count_len + entries) as u64);
+            let mut header = [0u8; 21];
+            header[..len_len].copy_from_slice(&len[..len_len]);
+            header[len_len] = TAG_STEP_VALUES;
+            header[len_len + 1..len_len + 1 + count_len].copy_from_slice(&count[..count_len]);
+            let header_len = len_len + 1 + count_len;
+            fill_room(buf, body, room, &header[..header_len]);
+            self.step_room = header_len;
         }
         self.values.end_record(&mut self.c, &mut self.z)
     }
@@ -182,7 +189,7 @@ impl CtfsTrace {
         self.steps.end_record(&mut self.c, &mut self.z)?;
         let buf = self.values.buf();
         self.step_start = buf.len();
-        buf.resize(self.step_start + STEP_HEADER_ROOM, 0);
+        buf.resize(self.step_start + self.step_room, 0);
         self.step_open = true;
         Ok(())
     }
@@ -225,6 +232,18 @@ impl CtfsTrace {
 
 fn finished() -> RecorderError {
     RecorderError::new(ErrorCode::Internal, "trace already finished")
+}
+
+/// Writes `v` as a varint at the start of `out` (10 bytes hold any u64); returns its length.
+fn put_varint(out: &mut [u8; 10], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 && n < 9 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
 }
 
 /// Writes `head` into the `room` bytes kept before `body` (the bytes from `body` to the end),
@@ -418,6 +437,17 @@ impl Backend for CtfsTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_varint_writes_what_push_varint_pushes() {
+        for v in [0, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
+            let mut expected = Vec::new();
+            push_varint(&mut expected, v);
+            let mut out = [0u8; 10];
+            let n = put_varint(&mut out, v);
+            assert_eq!(&out[..n], &expected[..], "{v}");
+        }
+    }
 
     #[test]
     fn a_value_encoded_in_place_is_a_blob() {
