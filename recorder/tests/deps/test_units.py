@@ -176,3 +176,18 @@ def test_dechunking_in_pieces_equals_dechunking_at_once():
             fed.feed(wire[pos:pos + step])
             pos += step
         assert (fed.out.take(), fed.sizes, fed.complete) == whole, wire
+
+
+def test_the_programs_thread_writes_queued_records_while_it_waits(tmp_path, monkeypatch):
+    """``drain_some`` (called when a request is on its way) writes two queued records at a
+    time; the writer thread writes the rest; every record once, none lost."""
+    monkeypatch.setattr(store.Writer, "FLUSH_S", 60)  # the writer thread sleeps until close
+    writer = store.Writer(str(tmp_path / "deps.jsonl"), {})
+    for seq in (1, 2, 3):
+        writer.write({"seq": seq, "start": 0.0, "duration": 0.0, "key": lambda s=seq: f"k{s}"})
+    writer.drain_some()
+    lines = (tmp_path / "deps.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["key"] for x in lines[1:]] == ["k1", "k2"]
+    writer.close({"calls": 3})
+    lines = (tmp_path / "deps.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x).get("seq") for x in lines[1:]] == [1, 2, 3, None]

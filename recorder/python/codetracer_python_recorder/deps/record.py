@@ -77,6 +77,13 @@ class Recorder:
         folder = writer.side_folder if writer is not None else None
         return tape.Tape(folder, store.SIDE_FILE_BYTES)
 
+    def idle(self) -> None:
+        """The program's thread has sent a request and waits for the answer: a good moment
+        to write queued records (see ``store.Writer.drain_some``)."""
+        drain = getattr(self.writer, "drain_some", None)
+        if drain is not None:
+            drain()
+
     def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
              summarize=None, **_replay_only):
         """Runs ``live()`` and records its value (``to_record(value)``, which must return

@@ -88,6 +88,10 @@ class _ScopedWriter:
         if self.fallback is not None:
             self.fallback.write(record)
 
+    def drain_some(self) -> None:
+        if self.fallback is not None:
+            self.fallback.drain_some()
+
     def close(self, footer: dict | None = None) -> None:
         if self.fallback is not None:
             self.fallback.close(footer)

@@ -215,6 +215,7 @@ class Writer:
     child, which may leave by ``os._exit``). ``close()`` writes what is queued; idempotent."""
 
     FLUSH_S = 0.1
+    IDLE_BATCH = 2  # records ``drain_some`` writes: two, so a backlog shrinks
 
     def __init__(self, path: str, header: dict, *, background: bool = True) -> None:
         self.path = path
@@ -225,6 +226,7 @@ class Writer:
         self._queue: list = []
         self._closed = False
         self._background = background
+        self._draining = threading.Lock()  # one thread at a time takes queued records
         if background:
             self._wake = threading.Condition(threading.Lock())
             # a bare OS thread: not in threading.enumerate() or active_count(), so the
@@ -239,19 +241,41 @@ class Writer:
         else:
             self._sink.write(line(record, self._side_file))
 
-    def _drain(self, yielding: bool = False) -> None:
-        queue, self._queue = self._queue, []
-        if not queue:
+    def drain_some(self) -> None:
+        """Called by the program's thread when it has sent a request and is about to wait
+        for the answer: writes up to ``IDLE_BATCH`` queued records now, while the server
+        works. Done by the writer thread instead, that work holds the GIL when the answer
+        arrives, and the program's thread waits for it (up to the 5 ms switch interval).
+        Skipped while the writer thread is writing."""
+        if not self._queue or not self._background or not self._draining.acquire(False):
             return
-        lines = []
-        side = self._side_file
-        for n, record in enumerate(queue, start=1):
-            lines.append(line(record, side))
-            if yielding and n % 32 == 0:
-                time.sleep(0)  # hand the GIL back now and then: the program's thread waiting
-                # on a socket must not queue behind a long batch (5 ms switch interval), and
-                # yielding after every record costs more CPU than it saves
-        self._sink.write(b"".join(lines))  # without the GIL
+        try:
+            batch = self._queue[:self.IDLE_BATCH]
+            del self._queue[:len(batch)]  # one C call: appends from other threads stay
+            side = self._side_file
+            try:
+                data = b"".join([line(record, side) for record in batch])
+            except Exception:  # noqa: BLE001 - never the program's error: the writer
+                self._queue[:0] = batch  # thread takes them again
+                return
+            self._sink.write(data)
+        finally:
+            self._draining.release()
+
+    def _drain(self, yielding: bool = False) -> None:
+        with self._draining:
+            queue, self._queue = self._queue, []
+            if not queue:
+                return
+            lines = []
+            side = self._side_file
+            for n, record in enumerate(queue, start=1):
+                lines.append(line(record, side))
+                if yielding and n % 32 == 0:
+                    time.sleep(0)  # hand the GIL back now and then: the program's thread
+                    # waiting on a socket must not queue behind a long batch (5 ms switch
+                    # interval), and yielding after every record costs more CPU than it saves
+            self._sink.write(b"".join(lines))  # without the GIL
 
     def _run(self) -> None:
         try:
@@ -327,13 +351,14 @@ def _finish(record: dict, side=None) -> dict:
 
 def line(record: dict, side=None) -> bytes:
     """A completed record as its ``deps.jsonl`` line (UTF-8). A value that cannot be written
-    (nested past the native encoder's depth limit) leaves the record with what went wrong."""
+    (nested past the native encoder's depth limit, a side file the disk refuses) leaves the
+    record with what went wrong."""
     _complete(record)
     try:
         return _native.dumps(record, tagged=_TAGGED, encode=encode, side=side,
                              side_bytes=SIDE_FILE_BYTES, newline=True)
-    except ValueError as exc:
-        record["capture_error"] = f"ValueError: {exc}"
+    except (ValueError, OSError) as exc:  # too deep; a side file that cannot be written
+        record["capture_error"] = f"{type(exc).__name__}: {exc}"
         for field in _TAGGED:
             if field in record:
                 record[field] = None

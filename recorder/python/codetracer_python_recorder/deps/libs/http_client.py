@@ -169,6 +169,7 @@ def _record_response(engine, conn, req: _Request, orig_getresponse):
     req.origin, req.raw, req.engine = _origin(conn), bytes(req.buf), engine
     req.pending = p = engine.begin(CATEGORY, LIBRARY, req.key, req.request, req.match,
                                    start=req.start)
+    engine.idle()  # the request is on its way: write queued records while the server works
     try:
         response = orig_getresponse(conn)
         req.status, req.reason, req.version = response.status, response.reason, \

@@ -229,6 +229,15 @@ def _patch_sync(module) -> None:
             if self.command_stack:
                 self.reset()
 
+    orig_parse = redis_cls.parse_response
+
+    def parse_response(self, connection, command_name, **options):
+        engine = state.engine
+        if engine is not None and engine.mode == "record":
+            engine.idle()  # the command is on its way: write queued records meanwhile
+        return orig_parse(self, connection, command_name, **options)
+
+    redis_cls.parse_response = parse_response
     redis_cls.execute_command = _sync_command(redis_cls.execute_command)
     pipeline_cls.immediate_execute_command = _sync_command(
         pipeline_cls.immediate_execute_command, watching=True)
