@@ -80,9 +80,7 @@ class Recorder:
     def idle(self) -> None:
         """The program's thread has sent a request and waits for the answer: a good moment
         to write queued records (see ``store.Writer.drain_some``)."""
-        drain = getattr(self.writer, "drain_some", None)
-        if drain is not None:
-            drain()
+        self.writer.drain_some()
 
     def call(self, category, library, key, live, *, request=None, match=None, to_record=None,
              summarize=None, **_replay_only):

@@ -293,17 +293,16 @@ class Writer:
 
         spilled = isinstance(data, tape.Spilled)
         digest = data.sha256 if spilled else hashlib.sha256(data).hexdigest()
-        name = f"{SIDE_DIR}/{digest}.bin"
-        target = os.path.join(os.path.dirname(self.path), name)
+        target = os.path.join(self.side_folder, f"{digest}.bin")
         if spilled and data.path != target:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.makedirs(self.side_folder, exist_ok=True)
             os.replace(data.path, target)  # the same content if it existed: either is it
             data.path = target
         elif not spilled and not os.path.exists(target):
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.makedirs(self.side_folder, exist_ok=True)
             with open(target, "wb") as f:
                 f.write(data)
-        return {"$file": name}
+        return {"$file": f"{SIDE_DIR}/{digest}.bin"}
 
     def close(self, footer: dict | None = None) -> None:
         if self._background:

@@ -1,9 +1,9 @@
 """A response body kept for its record as the program reads it, in bounded memory.
 
 Up to a limit (``store.SIDE_FILE_BYTES``, from which a body is a side file anyway) the bytes
-stay in memory; past that the bytes go to a temporary file in the
-capture's side-file folder, hashed on the way, and that file becomes the body's side file
-(``store``) when the record is written. So a program that streams a download of any size
+stay in memory; past that they go to a temporary file in the capture's side-file folder,
+hashed on the way, and that file becomes the body's side file (``store``) when the record is
+written. So a program that streams a download of any size
 through a recorded client uses no more memory than without capture. Without a capture folder
 (per-request captures only, which embed their bodies) everything stays in memory.
 """
@@ -93,7 +93,7 @@ class Tape:
             self._file.close()
         except OSError:
             pass
-        discard(Spilled(self._path, 0, ""))
+        _remove(self._path)
         self._file = None
 
     def _spill(self) -> None:
@@ -129,9 +129,13 @@ class Tape:
 
 
 def discard(body) -> None:
-    """Removes a spilled body's file (a record that will not be written)."""
+    """Removes a spilled body's file (once it has been read back, dechunked)."""
     if isinstance(body, Spilled):
-        try:
-            os.unlink(body.path)
-        except OSError:
-            pass
+        _remove(body.path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

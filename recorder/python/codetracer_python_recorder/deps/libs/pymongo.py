@@ -193,13 +193,10 @@ def _patch_change_stream(stream_cls, asynchronous: bool) -> None:
             engine = state.engine
             if engine is None:
                 return await orig_open(self)
-            if engine.mode == "record":
-                return await engine.acall(CATEGORY, LIBRARY, live=lambda: orig_open(self),
-                                          **opening(self))
             await engine.acall(CATEGORY, LIBRARY, live=lambda: orig_open(self),
                                **opening(self))
-            if not hasattr(self, "_cursor"):  # answered, not opened live
-                self._cursor = _NoCursor()
+            if engine.mode != "record" and not hasattr(self, "_cursor"):
+                self._cursor = _NoCursor()  # answered, not opened live
 
         async def try_next(self):
             engine = state.engine
@@ -238,7 +235,7 @@ def _patch_session(session_cls, asynchronous: bool) -> None:
     """``commitTransaction`` / ``abortTransaction`` (with pymongo's retry) as one call."""
     orig = session_cls._finish_transaction_with_retry
 
-    def call_args(self, command_name):
+    def call_args(command_name):
         key = f"{command_name} <session>"
         return dict(key=key, match={"operation": key}, to_record=lambda reply: None,
                     miss_error=lambda: _miss(key),
@@ -250,14 +247,14 @@ def _patch_session(session_cls, asynchronous: bool) -> None:
             if engine is None:
                 return await orig(self, command_name)
             return await engine.acall(CATEGORY, LIBRARY, live=lambda: orig(self, command_name),
-                                      **call_args(self, command_name))
+                                      **call_args(command_name))
     else:
         def finish(self, command_name):
             engine = state.engine
             if engine is None:
                 return orig(self, command_name)
             return engine.call(CATEGORY, LIBRARY, live=lambda: orig(self, command_name),
-                               **call_args(self, command_name))
+                               **call_args(command_name))
 
     session_cls._finish_transaction_with_retry = finish
 
