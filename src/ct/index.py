@@ -136,8 +136,12 @@ def _side(path: Path, suffix: str) -> Path:
 
 def _wal_missing(path: Path) -> bool:
     """SQLite removes ``-shm`` before ``-wal`` and creates them the other way round, so a
-    ``-shm`` without its ``-wal`` means the log was deleted by someone else."""
-    return path.exists() and _side(path, "-shm").exists() and not _side(path, "-wal").exists()
+    ``-shm`` without its ``-wal`` means the log was deleted by someone else. The ``-wal`` is
+    looked at before and after the ``-shm``: looking at the ``-shm`` first, another process
+    closing the index in between (``-shm`` then ``-wal`` removed) looked like a lost log, and
+    a concurrent ``ct record`` left its recording out of the index."""
+    wal, shm = _side(path, "-wal"), _side(path, "-shm")
+    return path.exists() and not wal.exists() and shm.exists() and not wal.exists()
 
 
 def _wal_error(path: Path) -> CtError:
