@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """trace.ct (the default) against trace.json, side by side, per benchmark program.
 
-    python bench/formats.py [--python PY ...] [--baseline PY] [--programs NAME ...]
-                            [--runs N] [--quick] [--update]
+    python bench/formats.py [--python PY ...] [--baseline PY ...] [--programs NAME ...]
+                            [--runs N] [--quick] [--sizes NAME=N ...]
+                            [--variants ctfs json before] [--update]
 
 Each interpreter must have the recorder installed (`pip install ./recorder`). Variants:
 `ctfs` (this recorder's default, trace.ct) and `json` (`--format json`, full snapshots), and
@@ -43,11 +44,27 @@ def human(n: float | None) -> str:
     return str(n)
 
 
-def variants(python: str, baseline: str | None) -> list[tuple[str, str, list[str]]]:
+VARIANTS = ("ctfs", "json", "before")
+
+
+def variants(python: str, baseline: str | None,
+             chosen: list[str] | None = None) -> list[tuple[str, str, list[str]]]:
+    """(name, interpreter, extra arguments) of each variant run; `ctfs` always is."""
     out = [("ctfs", python, []), ("json", python, ["--format", "json"])]
     if baseline:
         out.append(("before", baseline, []))
-    return out
+    return [v for v in out if v[0] == "ctfs" or chosen is None or v[0] in chosen]
+
+
+def parse_sizes(pairs: list[str]) -> dict[str, int]:
+    """`NAME=N` pairs, as given to --sizes."""
+    sizes = {}
+    for pair in pairs:
+        name, _, n = pair.partition("=")
+        if not n.isdigit():
+            raise SystemExit(f"--sizes takes NAME=N pairs (for instance fib=27), not {pair!r}")
+        sizes[name] = int(n)
+    return sizes
 
 
 def trace_file(folder: Path) -> Path:
@@ -79,9 +96,10 @@ def measure(kinds, program, size: int, runs: int, workdir: Path) -> dict:
 def row(name: str, size: int, cells: dict) -> list[str]:
     ct = cells["ctfs"]
     wall = {k: statistics.median(c["walls"]) for k, c in cells.items()}
-    cols = [f"{name} ({size})", f"{wall['ctfs']:.2f} s"]
+    spread = {k: f"{min(c['walls']):.2f}-{max(c['walls']):.2f}" for k, c in cells.items()}
+    cols = [f"{name} ({size})", f"{wall['ctfs']:.2f} s ({spread['ctfs']})"]
     for other in [k for k in cells if k != "ctfs"]:
-        cols.append(f"{wall[other]:.2f} s ({wall[other] / wall['ctfs']:.2f}x)")
+        cols.append(f"{wall[other]:.2f} s ({spread[other]}; {wall[other] / wall['ctfs']:.2f}x)")
     cols.append(f"{human(ct['bytes'])}, {ct['bytes'] / max(ct['steps'], 1):.1f} B/step")
     for other in [k for k in cells if k != "ctfs"]:
         c = cells[other]
@@ -103,17 +121,24 @@ def header(kinds) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--python", nargs="+", default=[sys.executable])
-    p.add_argument("--baseline", help="an interpreter with an older recorder build ('before')")
+    p.add_argument("--baseline", nargs="+", default=[],
+                   help="an interpreter with an older recorder build ('before'), one per --python")
     p.add_argument("--programs", nargs="+")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="the programs' quick sizes")
+    p.add_argument("--sizes", nargs="+", default=[], metavar="NAME=N",
+                   help="sizes for these programs instead (fib=27 objects=20000)")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS,
+                   help="variants to run (ctfs always runs; default: all there are)")
     p.add_argument("--update", action="store_true", help=f"write {RESULTS}")
     args = p.parse_args()
+    sizes = parse_sizes(args.sizes)
     lines = []
-    for python in args.python:
+    for i, python in enumerate(args.python):
         version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
                                  capture_output=True, text=True, check=True).stdout.strip()
-        kinds = variants(python, args.baseline if python == args.python[0] else None)
+        baseline = args.baseline[i] if i < len(args.baseline) else None
+        kinds = variants(python, baseline, args.variants)
         cols = header(kinds)
         lines += [f"\n### Python {version}\n", "| " + " | ".join(cols) + " |",
                   "|" + "---|" * len(cols)]
@@ -121,13 +146,14 @@ def main() -> None:
             for program in select(args.programs):
                 if program.requires:
                     continue  # needs the bench venv's packages (bench/run.py)
-                size = program.size_for(args.quick)
+                size = sizes.get(program.name) or program.size_for(args.quick)
                 cells = measure(kinds, program, size, args.runs, Path(tmp))
                 lines.append("| " + " | ".join(row(program.name, size, cells)) + " |")
                 print(lines[-1], flush=True)
     text = ("## trace.ct against trace.json\n\n`python bench/formats.py "
             + " ".join(sys.argv[1:]) + "`: medians of " + str(args.runs)
-            + " alternating runs (the first, warm-up run not counted).\n"
+            + " alternating runs (the first, warm-up run not counted), fastest-slowest in"
+            + " brackets.\n"
             + "\n".join(lines) + "\n")
     print(text)
     if args.update:
