@@ -29,7 +29,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::container::Container;
-use super::stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor};
+use super::stream::{push_blob, push_svarint, push_varint, put_varint, ChunkedStream, Compressor};
 use crate::errors::{RecorderError, RecorderResult};
 use crate::fast_hash::FastMap;
 
@@ -57,6 +57,7 @@ const SPILLED: u64 = 1 << 63;
 const GATHERED_MAX: usize = 64 << 20;
 
 /// The finished records of a chunk not complete yet.
+#[derive(Default)]
 struct Gathering {
     /// `varint len` framed records, in return order.
     bytes: Vec<u8>,
@@ -84,8 +85,6 @@ pub struct Calls {
     spill_path: PathBuf,
     spilled: u64,
     record: Vec<u8>,
-    /// `record`'s `varint len`, spilled in front of it (reused).
-    head: Vec<u8>,
     /// A buffer for the next chunk put together.
     chunk: Vec<u8>,
     /// Argument and child-list buffers of finished calls, for the next calls (a call each
@@ -122,7 +121,6 @@ impl Calls {
             spill_path,
             spilled: 0,
             record: Vec::new(),
-            head: Vec::new(),
             chunk: Vec::new(),
             spare_args: Vec::new(),
             spare_children: Vec::new(),
@@ -213,12 +211,7 @@ impl Calls {
         );
         let records = self.chunk_records as usize;
         let g = self.gathering.entry(number).or_insert_with(|| {
-            let mut g = self.spare_gathering.pop().unwrap_or(Gathering {
-                bytes: Vec::new(),
-                at: Vec::new(),
-                done: 0,
-                spilled: false,
-            });
+            let mut g = self.spare_gathering.pop().unwrap_or_default();
             g.at.resize(records, NOT_DONE);
             g
         });
@@ -234,10 +227,9 @@ impl Calls {
                 *place = SPILLED | self.spilled;
             }
             g.spilled = true;
-            let head = &mut self.head;
-            head.clear();
-            push_varint(head, self.record.len() as u64);
-            let parts = [&head[..], &self.record[..]];
+            let mut head = [0u8; 10];
+            let n = put_varint(&mut head, self.record.len() as u64);
+            let parts = [&head[..n], &self.record[..]];
             spill_write(&mut self.spill, &self.spill_path, &mut self.spilled, &parts)?;
         }
         g.done += 1;
@@ -274,12 +266,14 @@ impl Calls {
             copy_framed(&g.bytes, at, &mut chunk).ok_or_else(|| corrupt_error(&self.spill_path))?;
         }
         self.gathered -= g.bytes.len();
-        g.bytes.clear();
-        g.at.clear();
-        g.done = 0;
-        g.spilled = false;
         if self.spare_gathering.len() < SPARE_MAX {
-            self.spare_gathering.push(g);
+            g.bytes.clear();
+            g.at.clear();
+            self.spare_gathering.push(Gathering {
+                done: 0,
+                spilled: false,
+                ..g
+            });
         }
         self.chunk = z.submit_back(c, number, chunk)?;
         self.keep_frames(z)

@@ -32,7 +32,7 @@ use calls::Calls;
 use container::Container;
 use lines::LineTables;
 use spans::SpanStream;
-use stream::{push_blob, push_svarint, push_varint, ChunkedStream, Compressor, Table};
+use stream::{push_blob, push_svarint, push_varint, put_varint, ChunkedStream, Compressor, Table};
 
 const STEP_CHUNK: usize = 4096;
 const VALUE_CHUNK: usize = 256;
@@ -234,18 +234,6 @@ fn finished() -> RecorderError {
     RecorderError::new(ErrorCode::Internal, "trace already finished")
 }
 
-/// Writes `v` as a varint at the start of `out` (10 bytes hold any u64); returns its length.
-fn put_varint(out: &mut [u8; 10], mut v: u64) -> usize {
-    let mut n = 0;
-    while v >= 0x80 && n < 9 {
-        out[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    out[n] = v as u8;
-    n + 1
-}
-
 /// Writes `head` into the `room` bytes kept before `body` (the bytes from `body` to the end),
 /// moving those bytes when `head` needs another size.
 fn fill_room(buf: &mut Vec<u8>, body: usize, room: usize, head: &[u8]) {
@@ -261,11 +249,11 @@ fn fill_room(buf: &mut Vec<u8>, body: usize, room: usize, head: &[u8]) {
 }
 
 /// Writes the `varint len` of the bytes from `start` on into the [`VALUE_LEN_ROOM`] bytes
-/// before them (`head`: a scratch buffer).
-fn fill_len(buf: &mut Vec<u8>, start: usize, head: &mut Vec<u8>) {
-    head.clear();
-    push_varint(head, (buf.len() - start) as u64);
-    fill_room(buf, start, VALUE_LEN_ROOM, head);
+/// before them.
+fn fill_len(buf: &mut Vec<u8>, start: usize) {
+    let mut len = [0u8; 10];
+    let n = put_varint(&mut len, (buf.len() - start) as u64);
+    fill_room(buf, start, VALUE_LEN_ROOM, &len[..n]);
 }
 
 impl Backend for CtfsTrace {
@@ -354,7 +342,7 @@ impl Backend for CtfsTrace {
 
     fn value_sunk(&mut self, mut buf: Vec<u8>, start: usize, encoded: bool) -> RecorderResult<()> {
         if encoded {
-            fill_len(&mut buf, start, &mut self.scratch);
+            fill_len(&mut buf, start);
             self.step_vars += 1;
         } else {
             buf.truncate(self.entry_start);
@@ -439,17 +427,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn put_varint_writes_what_push_varint_pushes() {
-        for v in [0, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
-            let mut expected = Vec::new();
-            push_varint(&mut expected, v);
-            let mut out = [0u8; 10];
-            let n = put_varint(&mut out, v);
-            assert_eq!(&out[..n], &expected[..], "{v}");
-        }
-    }
-
-    #[test]
     fn a_value_encoded_in_place_is_a_blob() {
         for len in [0, 1, 127, 128, 300, 16383, 16384, 70_000, 2_100_000] {
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -457,7 +434,7 @@ mod tests {
             push_blob(&mut expected, &bytes);
             let mut buf = vec![9u8; 1 + VALUE_LEN_ROOM];
             buf.extend_from_slice(&bytes);
-            fill_len(&mut buf, 1 + VALUE_LEN_ROOM, &mut Vec::new());
+            fill_len(&mut buf, 1 + VALUE_LEN_ROOM);
             assert_eq!(buf, expected, "length {len}");
         }
     }
